@@ -1,0 +1,27 @@
+// Masking helpers: no caller should ever need to log a full card number, track, PIN block or key.
+
+/** First 6 and last 4 digits kept, the rest '*' (PANs shorter than 13: last 4 only; 4 or fewer: all '*'). */
+export function maskPan(pan: string): string {
+  const len = pan.length;
+  if (len <= 4) return '*'.repeat(len);
+  if (len < 13) return '*'.repeat(len - 4) + pan.slice(-4);
+  return pan.slice(0, 6) + '*'.repeat(len - 10) + pan.slice(-4);
+}
+
+/** Track data: the PAN masked, everything after the separator starred. */
+export function maskTrack(track: string): string {
+  const sep = track.search(/[D=]/);
+  if (sep < 0) return '*'.repeat(track.length);
+  return maskPan(track.slice(0, sep)) + track[sep] + '*'.repeat(track.length - sep - 1);
+}
+
+/** Secret bytes (PIN block, keys, MAC, IC data): only the length is shown. */
+export function maskBytes(b: Buffer | string): string {
+  return `<${b.length} ${typeof b === 'string' ? 'chars' : 'bytes'} masked>`;
+}
+
+/** PAN from a z-string track 2 (the digits before 'D' or '='), or null if there is none. */
+export function track2Pan(track2: string): string | null {
+  const m = /^([0-9]{12,19})[D=]/.exec(track2);
+  return m ? m[1]! : null;
+}
