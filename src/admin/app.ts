@@ -1,0 +1,44 @@
+// The admin HTTP app: /health, /metrics, OpenAPI at /docs, and one plugin per resource. zod schemas (through
+// fastify-type-provider-zod) are the single description of every body, reply and query: they validate,
+// serialise and make the OpenAPI document.
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Logger } from '../log.js';
+import type { SwitchMetrics } from '../switch/metrics.js';
+import { healthPlugin, type HealthSource } from './health.js';
+import { metricsPlugin } from './metrics.js';
+import { registerProblemHandlers } from './problem.js';
+
+export interface AdminAppOptions {
+  log: Logger;
+  metrics: SwitchMetrics;
+  health: HealthSource;
+  /** Resource plugins (cards, merchants, terminals …), each registered under its own prefix. */
+  resources?: Array<{ prefix: string; plugin: FastifyPluginAsync }>;
+}
+
+export async function buildAdminApp(options: AdminAppOptions): Promise<FastifyInstance> {
+  // Typed as the default instance: plugins declare their own zod type provider (FastifyPluginAsyncZod).
+  const app = Fastify({
+    loggerInstance: options.log,
+    disableRequestLogging: true,
+    bodyLimit: 1024 * 1024,
+  }) as unknown as FastifyInstance;
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerProblemHandlers(app);
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'pointswitch admin API', description: 'Operations and reference data of the points switch', version: '0.1.0' },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(healthPlugin, { health: options.health });
+  await app.register(metricsPlugin, { metrics: options.metrics });
+  for (const r of options.resources ?? []) await app.register(r.plugin, { prefix: r.prefix });
+  await app.ready();
+  return app;
+}

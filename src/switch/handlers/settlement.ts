@@ -1,0 +1,30 @@
+// 0500: batch settlement. The terminal's totals (48) are compared with the switch's own for that batch.
+// Answer (documented in the README): 39 = 00 and the totals echoed in 48 with settlement code 1 (balanced) or
+// 2 (not balanced), UnionPay style, so the terminal uploads its batch when unbalanced; with
+// settlementUnbalancedCode = 95 an unbalanced batch is answered 95 (ISO 8583 "reconcile error") instead.
+import { formatSettlementTotals, parseSettlementTotals } from '../../../protocol/index.js';
+import { approved } from '../respond.js';
+import type { Handler } from '../types.js';
+import { field60, text } from './fields.js';
+
+export const settlement: Handler = async (ctx, req) => {
+  const f48 = text(req.msg, 48);
+  let totals;
+  try {
+    totals = f48 ? parseSettlementTotals(f48) : null;
+  } catch {
+    totals = null;
+  }
+  if (!totals) return { responseCode: '30' };
+  const terminal = {
+    debitFen: Number(totals.debitFen), debitCount: totals.debitCount,
+    creditFen: Number(totals.creditFen), creditCount: totals.creditCount,
+  };
+  const batchNo = field60(req.msg).batchNo || req.terminal.batchNo;
+  const r = await ctx.ledger.settle({ terminalId: req.terminal.terminalId, batchNo, terminal });
+  const responseCode = r.balanced ? approved : ctx.settings.settlementUnbalancedCode;
+  return {
+    responseCode,
+    fields: { 48: formatSettlementTotals({ ...totals, settlementCode: r.balanced ? '1' : '2' }) },
+  };
+};

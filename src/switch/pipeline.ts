@@ -1,0 +1,84 @@
+// One frame in, one answer out: decode -> session checks -> route -> handler -> respond, with one log line and
+// the metrics per transaction. Never throws for bad input: an unparseable frame is answered 30 when its TPDU,
+// header and MTI were readable, otherwise the connection is closed; both are logged (masked) and counted.
+import { decode, maskPan, type IsoMessage } from '../../protocol/index.js';
+import type { Logger } from '../log.js';
+import { businessDate } from './clock.js';
+import { text } from './handlers/fields.js';
+import type { SwitchMetrics } from './metrics.js';
+import { buildFormatError, buildResponse, type MacKey } from './respond.js';
+import { route } from './router.js';
+import { checkSession } from './session.js';
+import type { ConnectionInfo, FrameAnswer, FrameHandler } from './server.js';
+import type { HandlerContext, Reply } from './types.js';
+
+export interface PipelineDeps extends HandlerContext {
+  metrics: SwitchMetrics;
+}
+
+export function createFrameHandler(deps: PipelineDeps): FrameHandler {
+  const { log, metrics } = deps;
+  return async (body: Buffer, conn: ConnectionInfo): Promise<FrameAnswer> => {
+    const started = performance.now();
+    const decoded = decode(body);
+    if (!decoded.ok) {
+      const { error } = decoded;
+      metrics.framesRejected.inc({ reason: error.kind });
+      const p = error.partial;
+      const fields = { conn: conn.id, remote: conn.remote, kind: error.kind, field: error.field, offset: error.offset, mti: p?.mti };
+      if (p?.tpdu && p.header !== undefined && p.mti && /^\d{4}$/.test(p.mti)) {
+        log.warn({ ...fields, responseCode: '30' }, 'unparseable request answered with format error');
+        metrics.transactions.inc({ type: `mti-${p.mti}`, response_code: '30' });
+        return { body: buildFormatError({ tpdu: p.tpdu, header: p.header, mti: p.mti }) };
+      }
+      log.warn(fields, 'unparseable request without a readable MTI; closing connection');
+      return { close: true };
+    }
+    const msg = decoded.message;
+    const session = await checkSession(deps.ledger, msg, body).catch((err: unknown) => {
+      log.error({ err, conn: conn.id }, 'terminal lookup failed');
+      return null;
+    });
+    if (!session) return finish(deps, conn, msg, `mti-${msg.mti}`, { responseCode: '96' }, null, started);
+    if (!session.ok) {
+      return finish(deps, conn, msg, route(msg)?.type ?? `mti-${msg.mti}`, { responseCode: session.responseCode }, session.mac, started, session.reason);
+    }
+    const r = route(msg);
+    if (!r) return finish(deps, conn, msg, `mti-${msg.mti}`, { responseCode: '40' }, session.mac, started, 'function not supported');
+    let reply: Reply;
+    try {
+      reply = await r.handler(deps, { msg, terminal: session.terminal, businessDate: businessDate() });
+    } catch (err) {
+      log.error({ err, conn: conn.id, terminal: session.terminal.terminalId, mti: msg.mti, trace: text(msg, 11) }, `${r.type} failed in the ledger`);
+      // Money in doubt: say nothing, so the terminal reverses; otherwise a plain system malfunction.
+      reply = r.movesMoney ? { responseCode: '96', close: true } : { responseCode: '96' };
+    }
+    return finish(deps, conn, msg, r.type, reply, session.mac, started);
+  };
+}
+
+function finish(
+  deps: PipelineDeps, conn: ConnectionInfo, msg: IsoMessage, type: string, reply: Reply,
+  mac: MacKey | null, started: number, reason?: string,
+): FrameAnswer {
+  const answer: FrameAnswer = reply.close ? { close: true } : { body: buildResponse(msg, reply, mac) };
+  const latencyMs = performance.now() - started;
+  const responseCode = reply.close ? 'none' : reply.responseCode;
+  deps.metrics.transactions.inc({ type, response_code: responseCode });
+  deps.metrics.latency.observe({ type }, latencyMs / 1000);
+  const cardNo = reply.cardNo ?? text(msg, 2);
+  deps.log.info({
+    conn: conn.id,
+    terminal: text(msg, 41),
+    merchant: text(msg, 42)?.trim(),
+    mti: msg.mti,
+    type,
+    processingCode: text(msg, 3),
+    trace: text(msg, 11),
+    responseCode,
+    latencyMs: Math.round(latencyMs * 100) / 100,
+    card: cardNo ? maskPan(cardNo) : undefined,
+    ...(reason ? { reason } : {}),
+  }, 'txn');
+  return answer;
+}

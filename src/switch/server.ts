@@ -1,0 +1,319 @@
+// The POS TCP listener: sockets, framing, limits and backpressure. It knows nothing of ISO 8583 fields; each
+// complete frame body goes to `handleFrame`, and the answers go back in request order.
+//
+// Limits, each a configured number, so that one bad client cannot hurt the others:
+// - frameBytesMax: a length prefix above it closes that connection (the de-framer reports it before buffering).
+// - connectionsMax / connectionsPerAddressMax: more connections are refused at accept.
+// - inFlightPerConnectionMax: a connection is not read while that many of its requests are unanswered.
+// - inFlightMax: no connection is read while the whole switch has that many unanswered (Postgres is slow).
+// - a client that does not read its answers stops being read (socket write buffer full).
+// - idleTimeoutMs: no traffic and nothing in flight closes the connection; frameTimeoutMs: a started frame
+//   must complete in time (a half message then a stall is closed even if the client trickles bytes).
+import net from 'node:net';
+import { Deframer } from '../../protocol/index.js';
+import type { Logger } from '../log.js';
+import type { SwitchMetrics } from './metrics.js';
+
+export interface PosServerLimits {
+  frameBytesMax: number;
+  connectionsMax: number;
+  connectionsPerAddressMax: number;
+  inFlightPerConnectionMax: number;
+  inFlightMax: number;
+  idleTimeoutMs: number;
+  frameTimeoutMs: number;
+}
+
+export interface ConnectionInfo {
+  id: number;
+  remote: string;
+}
+
+/** The answer to one frame: bytes to write (without the length prefix), and/or close after writing. */
+export interface FrameAnswer {
+  body?: Buffer | undefined;
+  close?: boolean | undefined;
+}
+
+export type FrameHandler = (body: Buffer, conn: ConnectionInfo) => Promise<FrameAnswer>;
+
+export interface PosServerOptions {
+  limits: PosServerLimits;
+  handleFrame: FrameHandler;
+  /** Called when a frame could not be cut from the stream (bad or oversized length prefix). */
+  onFramingError?: (kind: string, conn: ConnectionInfo) => void;
+  log: Logger;
+  metrics: SwitchMetrics;
+}
+
+interface Slot {
+  done: boolean;
+  answer: FrameAnswer;
+}
+
+export class PosServer {
+  private readonly server: net.Server;
+  private readonly connections = new Set<Connection>();
+  private readonly perAddress = new Map<string, number>();
+  private nextId = 1;
+  /** Requests of all connections being processed. */
+  inFlight = 0;
+  /** Connections waiting for `inFlight` to drop below inFlightMax. */
+  private readonly starved = new Set<Connection>();
+  private stopping = false;
+
+  constructor(readonly options: PosServerOptions) {
+    this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+    this.server.on('error', (err) => options.log.error({ err }, 'POS listener error'));
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ port, host, backlog: 1024 }, () => {
+        this.server.off('error', onError);
+        const a = this.server.address();
+        resolve(typeof a === 'object' && a ? a.port : port);
+      });
+    });
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private accept(socket: net.Socket): void {
+    const { limits, metrics, log } = this.options;
+    const remote = socket.remoteAddress ?? 'unknown';
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    const fromAddress = this.perAddress.get(remote) ?? 0;
+    const reason = this.connections.size >= limits.connectionsMax ? 'connections-max'
+      : fromAddress >= limits.connectionsPerAddressMax ? 'connections-per-address-max' : null;
+    if (reason) {
+      metrics.connectionsRefused.inc({ reason });
+      log.warn({ remote, reason }, 'POS connection refused');
+      socket.destroy();
+      return;
+    }
+    this.perAddress.set(remote, fromAddress + 1);
+    const conn = new Connection(this, socket, { id: this.nextId++, remote });
+    this.connections.add(conn);
+    metrics.connectionsOpen.inc();
+    socket.once('close', () => {
+      this.connections.delete(conn);
+      this.starved.delete(conn);
+      const n = (this.perAddress.get(remote) ?? 1) - 1;
+      if (n <= 0) this.perAddress.delete(remote);
+      else this.perAddress.set(remote, n);
+      metrics.connectionsOpen.dec();
+      conn.onClosed();
+    });
+  }
+
+  /** @internal a connection may start one more request now? */
+  reserve(conn: Connection): boolean {
+    if (this.inFlight >= this.options.limits.inFlightMax) {
+      if (!this.starved.has(conn)) this.options.metrics.readsPaused.inc({ reason: 'in-flight-max' });
+      this.starved.add(conn);
+      return false;
+    }
+    this.inFlight++;
+    this.options.metrics.inFlight.inc();
+    return true;
+  }
+
+  /** @internal a request finished: wake connections that waited for global capacity. */
+  release(): void {
+    this.inFlight--;
+    this.options.metrics.inFlight.dec();
+    if (this.starved.size === 0) return;
+    for (const conn of this.starved) {
+      if (this.inFlight >= this.options.limits.inFlightMax) break;
+      this.starved.delete(conn);
+      conn.pump();
+    }
+  }
+
+  /**
+   * Graceful stop: refuse new connections, stop reading, let every connection finish and write what is in
+   * flight, then close. Connections still busy after `graceMs` are cut.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const conn of this.connections) conn.finish();
+    const deadline = Date.now() + graceMs;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const conn of this.connections) conn.destroy();
+    await closed;
+  }
+}
+
+class Connection {
+  private readonly deframer: Deframer;
+  /** Frames read but not started (one TCP chunk can hold many). */
+  private readonly backlog: Buffer[] = [];
+  /** Started requests in arrival order; answers are written from the head only. */
+  private readonly slots: Slot[] = [];
+  private writeBlocked = false;
+  private closing = false;
+  private ending = false;
+  private closed = false;
+  private paused = false;
+  private frameTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly server: PosServer, private readonly socket: net.Socket, readonly info: ConnectionInfo) {
+    const { limits } = server.options;
+    this.deframer = new Deframer({ frameBytesMax: limits.frameBytesMax });
+    socket.setTimeout(limits.idleTimeoutMs, () => {
+      // Idle means idle on both sides: a client waiting for a slow answer is not idle.
+      if (this.slots.length === 0 && this.backlog.length === 0) this.destroy();
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => {
+      this.writeBlocked = false;
+      this.flow();
+    });
+    socket.on('error', () => { /* reset by peer etc.: 'close' follows */ });
+    socket.on('end', () => {
+      // The client half-closed: answer what it sent, then close our side.
+      this.finish();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return;
+    const frames = this.deframer.push(chunk);
+    for (const f of frames) {
+      if (f.ok) this.backlog.push(f.body);
+      else {
+        this.server.options.metrics.framesRejected.inc({ reason: f.error.kind });
+        this.server.options.log.warn({ conn: this.info.id, remote: this.info.remote, kind: f.error.kind }, 'unframeable input, closing connection');
+        this.server.options.onFramingError?.(f.error.kind, this.info);
+        // The stream cannot be resynchronised after a bad length: answer what came before, then close.
+        this.finish();
+        break;
+      }
+    }
+    this.armFrameTimer();
+    this.pump();
+  }
+
+  private armFrameTimer(): void {
+    const partial = this.deframer.pendingBytes() > 0 && !this.closing && !this.paused;
+    if (partial && !this.frameTimer) {
+      this.frameTimer = setTimeout(() => {
+        this.frameTimer = undefined;
+        this.server.options.metrics.framesRejected.inc({ reason: 'frame-timeout' });
+        this.server.options.log.warn({ conn: this.info.id, remote: this.info.remote }, 'message not completed in time, closing connection');
+        this.destroy();
+      }, this.server.options.limits.frameTimeoutMs);
+      this.frameTimer.unref();
+    } else if (!partial && this.frameTimer) {
+      clearTimeout(this.frameTimer);
+      this.frameTimer = undefined;
+    }
+  }
+
+  /** Start backlog frames while the limits allow, then decide whether to keep reading. */
+  pump(): void {
+    const max = this.server.options.limits.inFlightPerConnectionMax;
+    while (this.backlog.length > 0 && this.slots.length < max && !this.closed) {
+      if (!this.server.reserve(this)) break;
+      this.start(this.backlog.shift()!);
+    }
+    if (this.closing && this.backlog.length === 0 && this.slots.length === 0) this.endSoon();
+    this.flow();
+  }
+
+  private start(body: Buffer): void {
+    const slot: Slot = { done: false, answer: {} };
+    this.slots.push(slot);
+    let settled: Promise<FrameAnswer>;
+    try {
+      settled = this.server.options.handleFrame(body, this.info);
+    } catch (err) {
+      settled = Promise.reject(err);
+    }
+    settled.then(
+      (answer) => { slot.answer = answer; },
+      (err: unknown) => {
+        this.server.options.log.error({ err, conn: this.info.id }, 'request handler failed; closing connection');
+        slot.answer = { close: true };
+      },
+    ).finally(() => {
+      slot.done = true;
+      this.server.release();
+      this.flush();
+      this.pump();
+    });
+  }
+
+  /** Write answers from the head of the queue, in request order. */
+  private flush(): void {
+    while (this.slots.length > 0 && this.slots[0]!.done) {
+      const { answer } = this.slots.shift()!;
+      if (this.closed) continue;
+      if (answer.body) {
+        const framed = Buffer.allocUnsafe(answer.body.length + 2);
+        framed.writeUInt16BE(answer.body.length, 0);
+        answer.body.copy(framed, 2);
+        if (!this.socket.write(framed)) this.writeBlocked = true;
+      }
+      if (answer.close) {
+        // Answers after a close are dropped: the terminal will reverse what it did not see answered.
+        this.backlog.length = 0;
+        this.finish();
+      }
+    }
+  }
+
+  private flow(): void {
+    if (this.closed) return;
+    const max = this.server.options.limits.inFlightPerConnectionMax;
+    const shouldPause = this.closing || this.writeBlocked || this.backlog.length > 0 || this.slots.length >= max;
+    if (shouldPause && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+      if (!this.closing) {
+        const reason = this.writeBlocked ? 'client-not-reading' : this.backlog.length > 0 && this.slots.length < max ? 'in-flight-max' : 'in-flight-per-connection-max';
+        this.server.options.metrics.readsPaused.inc({ reason });
+      }
+      this.armFrameTimer();
+    } else if (!shouldPause && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+      this.armFrameTimer();
+    }
+  }
+
+  /** Stop reading; answer what was read (in flight or in the backlog); then close. */
+  finish(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.pump();
+  }
+
+  private endSoon(): void {
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    this.socket.end();
+    // A peer that never reads could keep the socket half-open forever.
+    setTimeout(() => this.destroy(), 2000).unref();
+  }
+
+  destroy(): void {
+    if (!this.socket.destroyed) this.socket.destroy();
+  }
+
+  onClosed(): void {
+    this.closed = true;
+    this.backlog.length = 0;
+    if (this.frameTimer) clearTimeout(this.frameTimer);
+    this.frameTimer = undefined;
+  }
+}

@@ -1,0 +1,39 @@
+// Is this request allowed to reach a handler? The terminal must be known and active, signed on (except to
+// sign on), its MAC must verify with the terminal's MAK and algorithm, and field 42 must be its merchant.
+// Terminal data comes from the ledger, which reads it through its cache (no per-message database query).
+import { verifyMac, type IsoMessage } from '../../protocol/index.js';
+import type { TerminalInfo } from '../ledger/index.js';
+import type { MacKey } from './respond.js';
+import type { LedgerPort } from './types.js';
+import { text } from './handlers/fields.js';
+
+/** MTIs whose requests must carry a MAC (money and settlement); others are verified when they carry one. */
+const macRequired = new Set(['0200', '0220', '0400', '0500', '0320']);
+/** Network management that needs no prior sign-on. */
+const beforeSignOn = new Set(['0800']);
+
+export type SessionResult =
+  | { ok: true; terminal: TerminalInfo; mac: MacKey | null }
+  /** refused: answer with this code; `mac` when the terminal's MAK can sign the answer */
+  | { ok: false; responseCode: string; terminal: TerminalInfo | null; mac: MacKey | null; reason: string };
+
+export async function checkSession(ledger: LedgerPort, msg: IsoMessage, body: Buffer): Promise<SessionResult> {
+  const terminalId = text(msg, 41);
+  if (!terminalId) return { ok: false, responseCode: '30', terminal: null, mac: null, reason: 'no terminal id (41)' };
+  const terminal = await ledger.terminal(terminalId);
+  if (!terminal) return { ok: false, responseCode: '97', terminal: null, mac: null, reason: 'unknown terminal' };
+  if (terminal.status !== 'active') return { ok: false, responseCode: '97', terminal, mac: null, reason: `terminal ${terminal.status}` };
+  const mac: MacKey | null = terminal.signedOn && terminal.keys ? { algorithm: terminal.macAlgorithm, mak: terminal.keys.mak } : null;
+  if (!beforeSignOn.has(msg.mti)) {
+    if (!mac) return { ok: false, responseCode: '97', terminal, mac: null, reason: 'not signed on' };
+    const carried = msg.fields[64] !== undefined;
+    if (carried ? !verifyMac(body, mac.algorithm, mac.mak) : macRequired.has(msg.mti)) {
+      return { ok: false, responseCode: 'A0', terminal, mac, reason: carried ? 'MAC does not verify' : 'MAC missing' };
+    }
+  }
+  const merchantId = text(msg, 42);
+  if (merchantId !== undefined && merchantId.trim() !== terminal.merchantId) {
+    return { ok: false, responseCode: '03', terminal, mac, reason: 'merchant (42) is not the terminal\'s' };
+  }
+  return { ok: true, terminal, mac: beforeSignOn.has(msg.mti) ? null : mac };
+}
