@@ -7,6 +7,7 @@ type Register = (program: Command) => void;
 
 // Each module exports `register(program)`. Keep one line per module.
 const modules: Array<() => Promise<{ register: Register }>> = [
+  () => import('./start.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {
