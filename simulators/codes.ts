@@ -1,0 +1,33 @@
+// Response code meanings, as a receipt prints them (protocol/README.md "Response codes used").
+export const responseCodeMeanings: Record<string, string> = {
+  '00': 'approved',
+  '03': 'invalid merchant',
+  '05': 'do not honour',
+  '12': 'invalid transaction',
+  '13': 'invalid amount',
+  '14': 'invalid card number',
+  '22': 'suspected malfunction',
+  '25': 'original not found',
+  '30': 'format error',
+  '33': 'expired card',
+  '40': 'function not supported',
+  '41': 'lost card',
+  '51': 'insufficient points',
+  '54': 'expired card',
+  '55': 'incorrect PIN',
+  '58': 'not permitted to this terminal',
+  '61': 'over amount limit',
+  '62': 'restricted card',
+  '64': 'original amount wrong',
+  '65': 'over frequency limit',
+  '75': 'PIN tries exceeded',
+  '94': 'duplicate transmission',
+  '96': 'system malfunction',
+  '97': 'terminal not registered / not signed on',
+  A0: 'MAC check failed',
+};
+
+export function meaning(code: string | null | undefined): string {
+  if (!code) return 'no answer';
+  return responseCodeMeanings[code] ?? 'unknown response code';
+}

@@ -1,0 +1,104 @@
+// `pointswitch-sim shell`: one terminal at the keyboard. Signs on, then reads commands line by line (a terminal
+// or a pipe: each command finishes before the next is read) and prints a receipt for each.
+import readline from 'node:readline';
+import { fenToYuan, yuanToFen } from './demo.js';
+import { receipt } from './receipt.js';
+import type { Terminal, TxnResult } from './terminal.js';
+
+export const shellHelp = `commands:
+  balance <card> [pin]          balance inquiry
+  buy <card> <yuan> [pin]       purchase (e.g. buy 8860000000000002 5.50)
+  void <trace>                  void a purchase of this batch by its trace
+  refund <rrn> <yuan> [card]    refund against a purchase's RRN (card needed if not from this terminal)
+  settle                        batch settlement with this batch's totals
+  signon | signoff              sign on again / sign off
+  status                        trace, batch, keys, pending reversals, this batch's transactions
+  help                          this text
+  quit                          sign nothing, save the terminal's state and leave`;
+
+export interface ShellIo { input: NodeJS.ReadableStream; output: NodeJS.WritableStream }
+
+export async function runShell(terminal: Terminal, io: ShellIo = { input: process.stdin, output: process.stdout }): Promise<number> {
+  const out = (s: string) => { io.output.write(`${s}\n`); };
+  const interactive = (io.input as { isTTY?: boolean }).isTTY === true;
+  out(`pointswitch-sim: terminal ${terminal.terminalId}, merchant ${terminal.merchantId}, switch ${terminal.host}:${terminal.port}`);
+  const first = await terminal.signOn().catch((err: Error) => { out(`sign-on failed: ${err.message}`); return null; });
+  if (!first) return 1;
+  out(receipt(first));
+  const rl = readline.createInterface({ input: io.input, output: interactive ? io.output : undefined, terminal: interactive, prompt: 'pos> ' });
+  if (interactive) rl.prompt();
+  let failures = 0;
+  for await (const raw of rl) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) { if (interactive) rl.prompt(); continue; }
+    if (!interactive) out(`pos> ${line}`);
+    const [cmd = '', ...args] = line.split(/\s+/);
+    if (cmd === 'quit' || cmd === 'exit') break;
+    try {
+      const r = await command(terminal, cmd.toLowerCase(), args, out);
+      if (r) out(receipt(r));
+    } catch (err) {
+      failures++;
+      out(`error: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (interactive) rl.prompt();
+  }
+  rl.close();
+  await terminal.close();
+  out('bye: terminal state saved');
+  return failures === 0 ? 0 : 1;
+}
+
+async function command(t: Terminal, cmd: string, args: string[], out: (s: string) => void): Promise<TxnResult | null> {
+  const need = (n: number, usage: string) => { if (args.length < n) throw new Error(`usage: ${usage}`); };
+  switch (cmd) {
+    case 'help': case '?':
+      out(shellHelp);
+      return null;
+    case 'balance': case 'bal':
+      need(1, 'balance <card> [pin]');
+      return t.transact({ type: 'balance', cardNo: card(args[0]), ...(args[1] ? { pin: args[1] } : {}) });
+    case 'buy': case 'purchase':
+      need(2, 'buy <card> <yuan> [pin]');
+      return t.transact({ type: 'purchase', cardNo: card(args[0]), amountFen: yuanToFen(args[1] ?? ''), ...(args[2] ? { pin: args[2] } : {}) });
+    case 'void':
+      need(1, 'void <trace>');
+      return t.transact({ type: 'void', trace: args[0] ?? '' });
+    case 'refund':
+      need(2, 'refund <rrn> <yuan> [card]');
+      return t.transact({ type: 'refund', rrn: args[0] ?? '', amountFen: yuanToFen(args[1] ?? ''), cardNo: args[2] ? card(args[2]) : null });
+    case 'settle':
+      return t.settle();
+    case 'signoff':
+      return t.signOff();
+    case 'signon':
+      return t.signOn();
+    case 'status':
+      out(status(t));
+      return null;
+    default:
+      throw new Error(`unknown command ${JSON.stringify(cmd)}; type help`);
+  }
+}
+
+function card(v: string | undefined): string {
+  if (!v || !/^\d{12,19}$/.test(v)) throw new Error(`not a card number: ${JSON.stringify(v ?? '')}`);
+  return v;
+}
+
+export function status(t: Terminal): string {
+  const s = t.state;
+  const lines = [
+    `terminal ${s.terminalId}  merchant ${s.merchantId}  batch ${s.batchNo}  last trace ${String(s.trace).padStart(6, '0')}`,
+    `signed on: ${s.signedOn ? 'yes' : 'no'}  working keys: ${s.keys ? 'loaded' : 'none'}  pending reversals: ${s.pendingReversals.length}`,
+  ];
+  const txns = t.batchTxns();
+  if (txns.length) lines.push('this batch:');
+  for (const x of txns.slice(-20)) {
+    const flags = [x.voided ? 'voided' : '', x.reversed ? 'reversed' : ''].filter(Boolean).join(',');
+    lines.push(`  ${x.trace} ${x.kind.padEnd(8)} ${fenToYuan(x.amountFen).padStart(10)} yuan  ${x.responseCode ?? '--'}  rrn ${x.rrn ?? '-'}${flags ? `  (${flags})` : ''}`);
+  }
+  const totals = t.totals();
+  lines.push(`totals: debit ${totals.debitCount} / ${fenToYuan(totals.debitFen)} yuan, credit ${totals.creditCount} / ${fenToYuan(totals.creditFen)} yuan`);
+  return lines.join('\n');
+}

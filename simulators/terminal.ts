@@ -1,0 +1,486 @@
+// The terminal model: what a POS terminal keeps between transactions (trace counter, batch number, master key,
+// working keys from sign-on, the batch's transactions, pending reversals), persisted as a small JSON file so a
+// shell resumes like a real terminal after a restart. A request whose answer does not arrive before its timeout
+// is remembered as a pending reversal and a 0400 is sent for it (again before the next transaction until the
+// switch answers one).
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  decode, encode, encodeWithMac, encryptPinBlock, maskPan, parseField60, parseSignOnKeys, verifyMac,
+  type IsoMessage, type MacAlgorithm,
+} from '../protocol/index.js';
+import { meaning } from './codes.js';
+import { demoAcquirerId, demoExpiry, demoMacAlgorithm, demoMerchantFor, demoPin, demoPointsPerYuan, demoTmkHex, pointsFor } from './demo.js';
+import { Link, type Answer } from './link.js';
+import * as m from './messages.js';
+
+export const timeoutMsDefault = 10_000;
+export const txnsKeptMax = 500;
+export const reversalAttemptsMax = 3;
+
+export interface TerminalConfig {
+  host: string;
+  port: number;
+  terminalId: string;
+  merchantId?: string;
+  tmkHex?: string;
+  macAlgorithm?: MacAlgorithm;
+  acquirerId?: string;
+  timeoutMs?: number;
+  /** JSON state file; null keeps the state in memory only. */
+  stateFile?: string | null;
+  /** Rate used to show points debited; default: the demo merchant's rate. */
+  pointsPerYuan?: number;
+}
+
+export interface TxnRecord {
+  kind: 'purchase' | 'void' | 'refund';
+  trace: string;
+  batchNo: string;
+  cardNo: string;
+  expiry: string | null;
+  amountFen: number;
+  responseCode: string | null;
+  rrn: string | null;
+  authCode: string | null;
+  /** MMDD of the switch's answer (field 13), else the terminal's local date. */
+  date: string;
+  voided?: boolean;
+  reversed?: boolean;
+  /** For a void/refund: the original's trace. */
+  originalTrace?: string;
+}
+
+export interface PendingReversal {
+  trace: string;
+  batchNo: string;
+  kind: 'purchase' | 'void' | 'refund';
+  /** The original request as encoded (no MAC), hex. */
+  requestHex: string;
+  reasonCode: string;
+  attempts: number;
+}
+
+export interface TerminalState {
+  version: 1;
+  terminalId: string;
+  merchantId: string;
+  /** Last trace used (1…999999). */
+  trace: number;
+  batchNo: string;
+  signedOn: boolean;
+  keys: { pik: string; mak: string; tdk: string | null } | null;
+  txns: TxnRecord[];
+  pendingReversals: PendingReversal[];
+}
+
+export type TxnKind = 'sign-on' | 'sign-off' | 'balance' | 'purchase' | 'void' | 'refund' | 'reversal' | 'settle' | 'upload';
+
+export interface TxnResult {
+  kind: TxnKind;
+  terminalId: string;
+  merchantId: string;
+  trace: string;
+  batchNo: string;
+  card?: string;               // masked
+  amountFen?: number;
+  /** answer: the switch answered; timeout/closed: it did not; undecodable: it answered bytes we could not read. */
+  outcome: Answer['kind'] | 'not-sent';
+  responseCode: string | null;
+  meaning: string;
+  approved: boolean;
+  rrn: string | null;
+  authCode: string | null;
+  balancePoints: number | null;
+  pointsDebited: number | null;
+  pointsCredited: number | null;
+  /** null when the answer carries no MAC. */
+  macOk: boolean | null;
+  latencyMs: number;
+  /** The reversal sent because this request went unanswered. */
+  reversal?: TxnResult;
+  /** Sign-on: the working keys' check values verified under our TMK. */
+  keysOk?: boolean;
+  /** Settlement: 48's settlement code (1 balanced, 2 not balanced, 3 error). */
+  settlementCode?: string;
+  note?: string;
+  /** The answer, described with card data masked. */
+  answer?: Record<string, unknown>;
+}
+
+export type Request =
+  | { type: 'balance'; cardNo: string; pin?: string | null; expiry?: string | null }
+  | { type: 'purchase'; cardNo: string; amountFen: number; pin?: string | null; expiry?: string | null }
+  | { type: 'void'; trace: string }
+  | { type: 'refund'; rrn: string; amountFen: number; cardNo?: string | null };
+
+export interface Built {
+  kind: 'balance' | 'purchase' | 'void' | 'refund';
+  message: IsoMessage;
+  trace: string;
+  record: TxnRecord | null;
+  cardNo: string;
+  amountFen: number | undefined;
+}
+
+export function defaultStateDir(): string {
+  return process.env.POINTSWITCH_SIM_STATE_DIR ?? path.join(os.homedir(), '.pointswitch-sim');
+}
+
+export function stateFileFor(dir: string, host: string, port: number, terminalId: string): string {
+  return path.join(dir, `${host.replace(/[^A-Za-z0-9.-]/g, '_')}_${port}_${terminalId}.json`);
+}
+
+function freshState(terminalId: string, merchantId: string): TerminalState {
+  return { version: 1, terminalId, merchantId, trace: 0, batchNo: '000001', signedOn: false, keys: null, txns: [], pendingReversals: [] };
+}
+
+export function localDateMmdd(now = new Date()): string {
+  // The switch's business date is Asia/Shanghai; the terminal's clock is too.
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', month: '2-digit', day: '2-digit' }).formatToParts(now);
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '00';
+  return `${get('month')}${get('day')}`;
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
+}
+
+export class Terminal {
+  readonly host: string;
+  readonly port: number;
+  readonly terminalId: string;
+  readonly merchantId: string;
+  readonly macAlgorithm: MacAlgorithm;
+  readonly acquirerId: string;
+  timeoutMs: number;
+  tmk: Buffer;
+  state: TerminalState;
+  private link: Link | null = null;
+  private readonly stateFile: string | null;
+  private readonly pointsPerYuan: number | undefined;
+  /** Last balance seen per card, to show points moved when the rate is unknown. */
+  private readonly lastBalance = new Map<string, number>();
+
+  constructor(cfg: TerminalConfig) {
+    this.host = cfg.host;
+    this.port = cfg.port;
+    this.terminalId = cfg.terminalId;
+    this.merchantId = cfg.merchantId ?? demoMerchantFor(cfg.terminalId);
+    this.macAlgorithm = cfg.macAlgorithm ?? demoMacAlgorithm;
+    this.acquirerId = cfg.acquirerId ?? demoAcquirerId;
+    this.timeoutMs = cfg.timeoutMs ?? timeoutMsDefault;
+    this.tmk = Buffer.from(cfg.tmkHex ?? demoTmkHex, 'hex');
+    if (this.tmk.length !== 8 && this.tmk.length !== 16) throw new Error('the TMK must be 8 or 16 bytes (16 or 32 hex characters)');
+    this.stateFile = cfg.stateFile ?? null;
+    this.pointsPerYuan = cfg.pointsPerYuan ?? demoPointsPerYuan(this.merchantId);
+    this.state = this.load() ?? freshState(this.terminalId, this.merchantId);
+  }
+
+  // ---- state ----------------------------------------------------------------------------------------------
+
+  private load(): TerminalState | null {
+    if (!this.stateFile) return null;
+    try {
+      const s = JSON.parse(readFileSync(this.stateFile, 'utf8')) as TerminalState;
+      if (s.version !== 1 || s.terminalId !== this.terminalId) return null;
+      return { ...freshState(this.terminalId, this.merchantId), ...s, merchantId: this.merchantId };
+    } catch {
+      return null;
+    }
+  }
+
+  save(): void {
+    if (!this.stateFile) return;
+    mkdirSync(path.dirname(this.stateFile), { recursive: true });
+    const tmp = `${this.stateFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(this.state, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, this.stateFile);
+  }
+
+  get keys(): { pik: Buffer; mak: Buffer } | null {
+    const k = this.state.keys;
+    return k ? { pik: Buffer.from(k.pik, 'hex'), mak: Buffer.from(k.mak, 'hex') } : null;
+  }
+
+  nextTrace(): string {
+    this.state.trace = (this.state.trace % 999_999) + 1;
+    return String(this.state.trace).padStart(6, '0');
+  }
+
+  context(trace = this.nextTrace()): m.MessageContext {
+    return { terminalId: this.terminalId, merchantId: this.merchantId, trace, batchNo: this.state.batchNo, acquirerId: this.acquirerId };
+  }
+
+  /** The transactions of the current batch, newest last. */
+  batchTxns(): TxnRecord[] {
+    return this.state.txns.filter((t) => t.batchNo === this.state.batchNo);
+  }
+
+  private remember(r: TxnRecord): void {
+    this.state.txns.push(r);
+    if (this.state.txns.length > txnsKeptMax) this.state.txns.splice(0, this.state.txns.length - txnsKeptMax);
+  }
+
+  // ---- connection -----------------------------------------------------------------------------------------
+
+  async connection(): Promise<Link> {
+    if (!this.link || this.link.isClosed) this.link = await Link.connect(this.host, this.port);
+    return this.link;
+  }
+
+  /** Drops the connection (a terminal dials again after a timeout). */
+  async hangUp(): Promise<void> {
+    const l = this.link;
+    this.link = null;
+    if (l) await l.close();
+  }
+
+  async close(): Promise<void> {
+    await this.hangUp();
+    this.save();
+  }
+
+  /** The request as it goes on the wire: MAC under the working MAK (a random one when not signed on). */
+  seal(message: IsoMessage, mak = this.keys?.mak): Buffer {
+    return encodeWithMac(message, this.macAlgorithm, mak ?? Buffer.alloc(16, 0x11));
+  }
+
+  async exchange(body: Buffer, trace: string | null): Promise<Answer> {
+    const link = await this.connection().catch(() => null);
+    if (!link) return { kind: 'closed', latencyMs: 0 };
+    return link.request(body, this.timeoutMs, trace);
+  }
+
+  // ---- sign-on / sign-off ---------------------------------------------------------------------------------
+
+  async signOn(): Promise<TxnResult> {
+    const ctx = this.context();
+    const answer = await this.exchange(encode(m.signOn(ctx)), ctx.trace);
+    const r = this.result('sign-on', ctx, answer, {});
+    if (answer.kind === 'answer' && r.responseCode === '00') {
+      const f62 = answer.message.fields[62];
+      const keys = Buffer.isBuffer(f62) ? parseSignOnKeys(f62, this.tmk) : null;
+      r.keysOk = keys !== null;
+      if (keys) {
+        this.state.keys = { pik: keys.pik.toString('hex'), mak: keys.mak.toString('hex'), tdk: keys.tdk ? keys.tdk.toString('hex') : null };
+        this.state.signedOn = true;
+        const f60 = str(answer.message.fields[60]);
+        if (f60) {
+          const batch = parseField60(f60).batchNo;
+          if (/^\d{6}$/.test(batch) && batch !== '000000') this.state.batchNo = batch;
+        }
+        r.batchNo = this.state.batchNo;
+      } else {
+        this.state.signedOn = false;
+        this.state.keys = null;
+        r.approved = false;
+        r.note = 'the working keys failed their check values under this terminal\'s master key (wrong TMK?)';
+      }
+    }
+    this.save();
+    if (this.state.signedOn) await this.flushReversals();
+    return r;
+  }
+
+  async signOff(): Promise<TxnResult> {
+    const ctx = this.context();
+    const answer = await this.exchange(encode(m.signOff(ctx)), ctx.trace);
+    const r = this.result('sign-off', ctx, answer, {});
+    if (r.approved) {
+      this.state.signedOn = false;
+      this.state.keys = null;
+    }
+    this.save();
+    return r;
+  }
+
+  // ---- money ----------------------------------------------------------------------------------------------
+
+  /** Builds a request with the next trace (PIN block under the PIK when a PIN is given or the demo card has one). */
+  build(req: Request): Built {
+    const ctx = this.context();
+    const pinFor = (cardNo: string, pin: string | null | undefined) => {
+      const p = pin === undefined ? demoPin(cardNo) : pin;
+      const pik = this.keys?.pik;
+      return p && pik ? encryptPinBlock(p, cardNo, pik) : null;
+    };
+    switch (req.type) {
+      case 'balance': {
+        const expiry = req.expiry ?? demoExpiry(req.cardNo);
+        const message = m.balance(ctx, { cardNo: req.cardNo, expiry, pinBlock: pinFor(req.cardNo, req.pin) });
+        return { kind: 'balance', message, trace: ctx.trace, record: null, cardNo: req.cardNo, amountFen: undefined };
+      }
+      case 'purchase': {
+        const expiry = req.expiry ?? demoExpiry(req.cardNo);
+        const message = m.purchase(ctx, { cardNo: req.cardNo, expiry, pinBlock: pinFor(req.cardNo, req.pin) }, req.amountFen);
+        return { kind: 'purchase', message, trace: ctx.trace, cardNo: req.cardNo, amountFen: req.amountFen, record: this.record('purchase', ctx, req.cardNo, expiry, req.amountFen) };
+      }
+      case 'void': {
+        const trace = req.trace.padStart(6, '0');
+        const orig = [...this.state.txns].reverse().find((t) => t.kind === 'purchase' && t.trace === trace && t.batchNo === this.state.batchNo);
+        if (!orig) throw new Error(`no purchase with trace ${trace} in batch ${this.state.batchNo} on this terminal`);
+        if (!orig.rrn) throw new Error(`purchase ${trace} has no RRN (it was not approved)`);
+        const message = m.voidPurchase(ctx, { cardNo: orig.cardNo, expiry: orig.expiry }, orig.amountFen,
+          { rrn: orig.rrn, authCode: orig.authCode, batchNo: orig.batchNo, trace: orig.trace });
+        const record = { ...this.record('void', ctx, orig.cardNo, orig.expiry, orig.amountFen), originalTrace: orig.trace };
+        return { kind: 'void', message, trace: ctx.trace, cardNo: orig.cardNo, amountFen: orig.amountFen, record };
+      }
+      case 'refund': {
+        const orig = [...this.state.txns].reverse().find((t) => t.kind === 'purchase' && t.rrn === req.rrn);
+        const cardNo = req.cardNo ?? orig?.cardNo;
+        if (!cardNo) throw new Error(`RRN ${req.rrn} is not one of this terminal's purchases: give the card number too`);
+        const expiry = orig?.expiry ?? demoExpiry(cardNo);
+        const message = m.refund(ctx, { cardNo, expiry }, req.amountFen,
+          { rrn: req.rrn, batchNo: orig?.batchNo ?? '000000', trace: orig?.trace ?? '000000', date: orig?.date ?? null });
+        const record = { ...this.record('refund', ctx, cardNo, expiry, req.amountFen), ...(orig ? { originalTrace: orig.trace } : {}) };
+        return { kind: 'refund', message, trace: ctx.trace, cardNo, amountFen: req.amountFen, record };
+      }
+    }
+  }
+
+  private record(kind: TxnRecord['kind'], ctx: m.MessageContext, cardNo: string, expiry: string | null, amountFen: number): TxnRecord {
+    return { kind, trace: ctx.trace, batchNo: ctx.batchNo, cardNo, expiry, amountFen, responseCode: null, rrn: null, authCode: null, date: localDateMmdd() };
+  }
+
+  /** One transaction, like the terminal's keypad does it: pending reversals first, then the request. */
+  async transact(req: Request): Promise<TxnResult> {
+    await this.flushReversals();
+    const built = this.build(req);
+    const answer = await this.exchange(this.seal(built.message), built.trace);
+    return this.complete(built, answer);
+  }
+
+  /** Applies an answer (or its absence) to the terminal's state and gives the receipt. */
+  async complete(built: Built, answer: Answer, opts: { reverse?: boolean } = {}): Promise<TxnResult> {
+    const r = this.result(built.kind, { trace: built.trace, batchNo: built.record?.batchNo ?? this.state.batchNo }, answer, { cardNo: built.cardNo, amountFen: built.amountFen });
+    const rec = built.record;
+    if (rec) {
+      rec.responseCode = r.responseCode;
+      rec.rrn = r.rrn;
+      rec.authCode = r.authCode;
+      if (answer.kind === 'answer') rec.date = str(answer.message.fields[13]) ?? rec.date;
+      this.remember(rec);
+      if (r.approved && rec.kind === 'void' && rec.originalTrace) {
+        const orig = this.state.txns.find((t) => t.kind === 'purchase' && t.trace === rec.originalTrace && t.batchNo === rec.batchNo);
+        if (orig) orig.voided = true;
+      }
+    }
+    const unanswered = answer.kind === 'timeout' || answer.kind === 'closed';
+    if (rec && (unanswered || opts.reverse)) {
+      this.state.pendingReversals.push({
+        trace: built.trace, batchNo: rec.batchNo, kind: rec.kind, requestHex: encode(built.message).toString('hex'), reasonCode: '98', attempts: 0,
+      });
+      this.save();
+      // A terminal that got no answer dials again before reversing, so a late answer cannot be taken for the 0410.
+      await this.hangUp();
+      const reversals = await this.flushReversals();
+      r.reversal = reversals.find((x) => x.trace === built.trace);
+    }
+    this.save();
+    return r;
+  }
+
+  /** Sends a 0400 for each pending reversal; one that gets any answer is done (up to reversalAttemptsMax tries). */
+  async flushReversals(): Promise<TxnResult[]> {
+    const out: TxnResult[] = [];
+    for (const p of [...this.state.pendingReversals]) {
+      const d = decode(Buffer.from(p.requestHex, 'hex'));
+      const drop = () => { this.state.pendingReversals = this.state.pendingReversals.filter((x) => x !== p); };
+      if (!d.ok) { drop(); continue; }
+      const message = m.reversal(d.message, p.reasonCode);
+      p.attempts++;
+      const answer = await this.exchange(this.seal(message), p.trace);
+      const r = this.result('reversal', { trace: p.trace, batchNo: p.batchNo }, answer, { cardNo: str(d.message.fields[2]) ?? undefined, amountFen: Number(str(d.message.fields[4]) ?? 0) });
+      out.push(r);
+      if (answer.kind === 'answer' || p.attempts >= reversalAttemptsMax) {
+        drop();
+        const rec = this.state.txns.find((t) => t.trace === p.trace && t.batchNo === p.batchNo && t.kind === p.kind);
+        if (rec && answer.kind === 'answer' && r.approved) rec.reversed = true;
+      }
+      if (answer.kind !== 'answer') await this.hangUp();
+      this.save();
+    }
+    return out;
+  }
+
+  // ---- settlement -----------------------------------------------------------------------------------------
+
+  totals(): m.BatchTotals {
+    const t = { debitFen: 0, debitCount: 0, creditFen: 0, creditCount: 0 };
+    for (const x of this.batchTxns()) {
+      if (x.responseCode !== '00' || x.reversed) continue;
+      if (x.kind === 'purchase' && !x.voided) { t.debitFen += x.amountFen; t.debitCount++; }
+      if (x.kind === 'refund') { t.creditFen += x.amountFen; t.creditCount++; }
+    }
+    return t;
+  }
+
+  /**
+   * 0500 with the batch's totals. When the switch says the totals do not balance (48 settlement code 2), the
+   * terminal uploads each transaction (0320) and ends the batch with 0500 60.3 `202`. The batch number moves on.
+   */
+  async settle(): Promise<TxnResult> {
+    await this.flushReversals();
+    const totals = this.totals();
+    const ctx = this.context();
+    const answer = await this.exchange(this.seal(m.settle(ctx, totals)), ctx.trace);
+    const r = this.result('settle', ctx, answer, {});
+    if (answer.kind === 'answer' && r.responseCode === '00') {
+      const f48 = str(answer.message.fields[48]);
+      r.settlementCode = f48 && f48.length > 30 ? f48.charAt(30) : undefined;
+      if (r.settlementCode === '2') {
+        for (const x of this.batchTxns()) {
+          if (x.responseCode !== '00' || x.reversed || x.kind === 'void' || (x.kind === 'purchase' && x.voided)) continue;
+          const uctx = this.context();
+          await this.exchange(this.seal(m.upload(uctx, x.cardNo, x.amountFen, { trace: x.trace, rrn: x.rrn, kind: x.kind })), uctx.trace);
+        }
+        const ectx = this.context();
+        const end = m.settle(ectx, totals);
+        end.fields[60] = String(end.fields[60]).replace(/201$/, '202');
+        await this.exchange(this.seal(end), ectx.trace);
+        r.note = 'totals did not balance: the batch was uploaded';
+      }
+      this.state.batchNo = String((Number(this.state.batchNo) % 999_999) + 1).padStart(6, '0');
+    }
+    this.save();
+    return r;
+  }
+
+  // ---- answers --------------------------------------------------------------------------------------------
+
+  result(kind: TxnKind, ctx: { trace: string; batchNo: string }, answer: Answer, x: { cardNo?: string; amountFen?: number | undefined }): TxnResult {
+    const r: TxnResult = {
+      kind, terminalId: this.terminalId, merchantId: this.merchantId, trace: ctx.trace, batchNo: ctx.batchNo,
+      ...(x.cardNo ? { card: maskPan(x.cardNo) } : {}), ...(x.amountFen !== undefined ? { amountFen: x.amountFen } : {}),
+      outcome: answer.kind, responseCode: null, meaning: meaning(null), approved: false, rrn: null, authCode: null,
+      balancePoints: null, pointsDebited: null, pointsCredited: null, macOk: null, latencyMs: Math.round(answer.latencyMs * 1000) / 1000,
+    };
+    if (answer.kind === 'undecodable') { r.meaning = `undecodable answer (${answer.error.kind})`; return r; }
+    if (answer.kind !== 'answer') { r.meaning = answer.kind === 'timeout' ? `no answer within ${this.timeoutMs} ms` : 'connection closed without an answer'; return r; }
+    const f = answer.message.fields;
+    r.responseCode = str(f[39]);
+    r.meaning = meaning(r.responseCode);
+    r.approved = r.responseCode === '00';
+    r.rrn = str(f[37])?.trim() || null;
+    r.authCode = str(f[38])?.trim() || null;
+    r.balancePoints = m.parseBalanceField(str(f[54]) ?? undefined);
+    const mak = this.keys?.mak;
+    if (f[64] !== undefined && mak) r.macOk = verifyMac(answer.body, this.macAlgorithm, mak);
+    if (r.approved && x.amountFen !== undefined && x.cardNo) {
+      const moved = this.pointsMoved(x.cardNo, x.amountFen, r.balancePoints);
+      if (kind === 'purchase') r.pointsDebited = moved;
+      if (kind === 'void' || kind === 'refund' || kind === 'reversal') r.pointsCredited = moved;
+    }
+    if (x.cardNo && r.balancePoints !== null) this.lastBalance.set(x.cardNo, r.balancePoints);
+    return r;
+  }
+
+  /** Points moved by an approval: the merchant's rate when known (the programme's round-up rule), else the balance change. */
+  private pointsMoved(cardNo: string, amountFen: number, balance: number | null): number | null {
+    if (this.pointsPerYuan !== undefined) return pointsFor(amountFen, this.pointsPerYuan);
+    const before = this.lastBalance.get(cardNo);
+    return before !== undefined && balance !== null ? Math.abs(before - balance) : null;
+  }
+}
