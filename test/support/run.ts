@@ -1,6 +1,7 @@
 // `npm test`: start real Postgres and Redis once, make a migrated template database, run tap, stop the servers.
 // Each test file clones the template (test/support/db.ts), so files run in parallel without sharing rows.
 import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { startTestServers } from './servers.js';
@@ -15,6 +16,21 @@ function withDatabase(url: string, name: string): string {
   return u.toString();
 }
 
+/** A directory argument means the `*.test.ts` files below it, never its support modules. */
+function expandTestPath(arg: string): string[] {
+  if (arg.startsWith('-') || !existsSync(arg) || !statSync(arg).isDirectory()) return [arg];
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else if (entry.name.endsWith('.test.ts')) found.push(p);
+    }
+  };
+  walk(arg);
+  return found.sort();
+}
+
 async function main(): Promise<number> {
   const servers = await startTestServers();
   process.stdout.write(`# test servers: ${servers.how}\n`);
@@ -25,14 +41,26 @@ async function main(): Promise<number> {
     await admin.query(`CREATE DATABASE ${templateDatabase}`);
     await admin.end();
     await migrate(withDatabase(servers.databaseUrl, templateDatabase), { quiet: true });
-    const args = process.argv.slice(2);
-    const child = spawn(process.execPath, [tapBin, ...args], { stdio: 'inherit', env: {
+    const args = process.argv.slice(2).flatMap(expandTestPath);
+    const child = spawn(process.execPath, [tapBin, ...args], { stdio: ['inherit', 'pipe', 'inherit'], env: {
       ...process.env,
       POINTSWITCH_TEST_DATABASE_URL: servers.databaseUrl,
       POINTSWITCH_TEST_TEMPLATE: templateDatabase,
       POINTSWITCH_TEST_REDIS_URL: servers.redisUrl,
     } });
-    return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+    // Pass tap's output through and remember its summary, `# { total: N, pass: N, fail: N, … }`.
+    let tail = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      tail = (tail + chunk.toString('utf8')).slice(-4096);
+    });
+    const code = await new Promise<number>((resolve) => child.on('close', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+    const summary = /# \{ total: (\d+)(?:, pass: (\d+))?(?:, fail: (\d+))?(?:, skip: (\d+))?/.exec(tail);
+    if (summary) {
+      const [passed, failed, skipped] = [summary[2], summary[3], summary[4]].map((v) => Number(v ?? 0));
+      process.stdout.write(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+    }
+    return code;
   } finally {
     await servers.stop();
   }
