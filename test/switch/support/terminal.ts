@@ -1,0 +1,226 @@
+// A small POS terminal for the switch tests, built on protocol/ only: it frames, MACs, keeps its trace and
+// batch, signs on (unwrapping the working keys with its TMK) and sends each transaction of the profile.
+import net from 'node:net';
+import {
+  Deframer, decode, encode, encodeWithMac, encryptPinBlock, formatField60, formatField61, formatSettlementTotals,
+  frame, parseField60, parseSignOnKeys, type FieldValue, type IsoMessage, type MacAlgorithm,
+} from '../../../protocol/index.js';
+
+export const demoTmk = Buffer.from('0123456789ABCDEFFEDCBA9876543210', 'hex');
+
+export interface TerminalOptions {
+  port: number;
+  host?: string;
+  terminalId?: string;
+  merchantId?: string;
+  tmk?: Buffer;
+  macAlgorithm?: MacAlgorithm;
+}
+
+export class TestTerminal {
+  readonly socket: net.Socket;
+  terminalId: string;
+  merchantId: string;
+  tmk: Buffer;
+  macAlgorithm: MacAlgorithm;
+  mak: Buffer | null = null;
+  pik: Buffer | null = null;
+  batchNo = '000001';
+  private traceNo = 0;
+  private readonly deframer = new Deframer({ frameBytesMax: 65535 });
+  private readonly waiting: Array<{ resolve: (m: IsoMessage) => void; reject: (e: Error) => void }> = [];
+  readonly received: IsoMessage[] = [];
+  readonly closed: Promise<void>;
+  isClosed = false;
+
+  private constructor(socket: net.Socket, o: TerminalOptions) {
+    this.socket = socket;
+    this.terminalId = o.terminalId ?? '10000001';
+    this.merchantId = o.merchantId ?? '898310048160001';
+    this.tmk = o.tmk ?? demoTmk;
+    this.macAlgorithm = o.macAlgorithm ?? 'ecb';
+    socket.on('data', (chunk: Buffer) => {
+      for (const f of this.deframer.push(chunk)) {
+        if (!f.ok) throw new Error(`switch sent an unframeable answer: ${f.error.message}`);
+        const d = decode(f.body);
+        if (!d.ok) throw new Error(`switch sent an undecodable answer: ${d.error.message}`);
+        this.received.push(d.message);
+        this.waiting.shift()?.resolve(d.message);
+      }
+    });
+    this.closed = new Promise((resolve) => socket.once('close', () => {
+      this.isClosed = true;
+      for (const w of this.waiting.splice(0)) w.reject(new Error('connection closed before an answer'));
+      resolve();
+    }));
+    socket.on('error', () => {});
+  }
+
+  static connect(o: TerminalOptions): Promise<TestTerminal> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(o.port, o.host ?? '127.0.0.1');
+      socket.once('connect', () => resolve(new TestTerminal(socket, o)));
+      socket.once('error', reject);
+    });
+  }
+
+  nextTrace(): string {
+    this.traceNo = (this.traceNo % 999999) + 1;
+    return String(this.traceNo).padStart(6, '0');
+  }
+
+  /** The next answer, whatever it answers. */
+  nextAnswer(): Promise<IsoMessage> {
+    return new Promise((resolve, reject) => {
+      if (this.isClosed) reject(new Error('connection closed'));
+      else this.waiting.push({ resolve, reject });
+    });
+  }
+
+  /** Frame, send and wait for the answer. */
+  async send(msg: IsoMessage, opts: { mac?: boolean } = {}): Promise<IsoMessage> {
+    const answer = this.nextAnswer();
+    this.socket.write(frame(this.encodeMessage(msg, opts)));
+    return answer;
+  }
+
+  encodeMessage(msg: IsoMessage, opts: { mac?: boolean } = {}): Buffer {
+    const useMac = opts.mac ?? (this.mak !== null && msg.mti !== '0800');
+    return useMac && this.mak ? encodeWithMac(msg, this.macAlgorithm, this.mak) : encode(msg);
+  }
+
+  writeRaw(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  message(mti: string, fields: { [n: number]: FieldValue | undefined }): IsoMessage {
+    const now = new Date();
+    const p2 = (n: number) => String(n).padStart(2, '0');
+    return {
+      tpdu: { id: '60', destination: '0003', source: '0000' },
+      header: '603100310100',
+      mti,
+      fields: {
+        12: `${p2(now.getHours())}${p2(now.getMinutes())}${p2(now.getSeconds())}`,
+        13: `${p2(now.getMonth() + 1)}${p2(now.getDate())}`,
+        41: this.terminalId,
+        42: this.merchantId,
+        ...fields,
+      },
+    };
+  }
+
+  async signOn(netMgmtCode = '003'): Promise<IsoMessage> {
+    const answer = await this.send(this.message('0800', {
+      11: this.nextTrace(),
+      60: formatField60({ txnType: '00', batchNo: this.batchNo, netMgmtCode }),
+      63: '001',
+    }), { mac: false });
+    if (answer.fields[39] === '00') {
+      const keys = parseSignOnKeys(answer.fields[62] as Buffer, this.tmk);
+      if (!keys) throw new Error('sign-on keys failed their check values');
+      this.mak = keys.mak;
+      this.pik = keys.pik;
+      const f60 = answer.fields[60];
+      if (typeof f60 === 'string') this.batchNo = parseField60(f60).batchNo;
+    }
+    return answer;
+  }
+
+  signOffMessage(): IsoMessage {
+    return this.message('0820', { 11: this.nextTrace(), 60: formatField60({ txnType: '00', batchNo: this.batchNo, netMgmtCode: '002' }) });
+  }
+
+  purchaseMessage(cardNo: string, amountFen: number, o: { pin?: string; trace?: string; expiry?: string } = {}): IsoMessage {
+    return this.message('0200', {
+      2: cardNo,
+      3: '000000',
+      4: String(amountFen).padStart(12, '0'),
+      11: o.trace ?? this.nextTrace(),
+      14: o.expiry ?? '3012',
+      22: o.pin ? '021' : '022',
+      25: '00',
+      ...(o.pin ? { 26: '06', 52: encryptPinBlock(o.pin, cardNo, this.pik!) } : {}),
+      49: '156',
+      60: formatField60({ txnType: '22', batchNo: this.batchNo, netMgmtCode: '000' }),
+    });
+  }
+
+  balanceMessage(cardNo: string, o: { pin?: string } = {}): IsoMessage {
+    return this.message('0200', {
+      2: cardNo,
+      3: '310000',
+      11: this.nextTrace(),
+      22: o.pin ? '021' : '022',
+      25: '00',
+      ...(o.pin ? { 26: '06', 52: encryptPinBlock(o.pin, cardNo, this.pik!) } : {}),
+      49: '156',
+      60: formatField60({ txnType: '01', batchNo: this.batchNo, netMgmtCode: '000' }),
+    });
+  }
+
+  voidMessage(cardNo: string, amountFen: number, original: { rrn: string; trace: string; batchNo?: string }): IsoMessage {
+    return this.message('0200', {
+      2: cardNo,
+      3: '200000',
+      4: String(amountFen).padStart(12, '0'),
+      11: this.nextTrace(),
+      22: '022',
+      25: '00',
+      37: original.rrn,
+      49: '156',
+      60: formatField60({ txnType: '23', batchNo: this.batchNo, netMgmtCode: '000' }),
+      61: formatField61({ batchNo: original.batchNo ?? this.batchNo, trace: original.trace }),
+    });
+  }
+
+  refundMessage(cardNo: string, amountFen: number, original: { rrn: string; trace?: string; batchNo?: string; date?: string }): IsoMessage {
+    return this.message('0220', {
+      2: cardNo,
+      3: '200000',
+      4: String(amountFen).padStart(12, '0'),
+      11: this.nextTrace(),
+      22: '022',
+      25: '00',
+      37: original.rrn,
+      49: '156',
+      60: formatField60({ txnType: '25', batchNo: this.batchNo, netMgmtCode: '000' }),
+      61: formatField61({ batchNo: original.batchNo ?? '000000', trace: original.trace ?? '000000', date: original.date ?? '0000' }),
+    });
+  }
+
+  /** The reversal of a request: the same fields, MTI 0400, 39 = reason (98: no answer received). */
+  reversalMessage(original: IsoMessage, reason = '98'): IsoMessage {
+    const fields = { ...original.fields, 39: reason };
+    delete fields[52];
+    delete fields[26];
+    delete fields[64];
+    return { ...original, mti: '0400', fields };
+  }
+
+  settlementMessage(totals: { debitFen: number; debitCount: number; creditFen: number; creditCount: number }): IsoMessage {
+    return this.message('0500', {
+      11: this.nextTrace(),
+      48: formatSettlementTotals({ ...totals, settlementCode: '0' }),
+      49: '156',
+      60: formatField60({ txnType: '00', batchNo: this.batchNo, netMgmtCode: '201' }),
+      63: '001',
+    });
+  }
+
+  uploadMessage(cardNo: string, amountFen: number, trace: string): IsoMessage {
+    return this.message('0320', {
+      2: cardNo,
+      3: '000000',
+      4: String(amountFen).padStart(12, '0'),
+      11: trace,
+      60: formatField60({ txnType: '00', batchNo: this.batchNo, netMgmtCode: '201' }),
+    });
+  }
+
+  close(): Promise<void> {
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 500).unref();
+    return this.closed;
+  }
+}
