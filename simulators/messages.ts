@@ -104,15 +104,18 @@ export function voidPurchase(ctx: MessageContext, card: CardData, amountFen: num
 }
 
 /** 0220 refund: 3 = 200000, 60.1 `25`, 37 + 61 (batch, trace, date MMDD) name the original. */
-export function refund(ctx: MessageContext, card: CardData, amountFen: number, original: OriginalRef): IsoMessage {
-  const f61 = original.date
-    ? formatField61({ batchNo: original.batchNo, trace: original.trace, date: original.date })
-    : formatField61({ batchNo: original.batchNo, trace: original.trace });
-  return base(ctx, '0220', {
+export function refund(ctx: MessageContext, card: CardData, amountFen: number, original: Omit<OriginalRef, 'batchNo' | 'trace'> & { batchNo?: string | null; trace?: string | null }): IsoMessage {
+  const f: IsoMessage['fields'] = {
     ...cardFields(card), 3: '200000', 4: amountField(amountFen), ...acquirer(ctx), 37: original.rrn, 49: currencyCny,
     60: formatField60({ txnType: '25', batchNo: ctx.batchNo, netMgmtCode: '000' }),
-    61: f61,
-  });
+  };
+  // 61 only when the terminal knows the original (a refund on another terminal names it by RRN alone).
+  if (original.batchNo && original.trace) {
+    f[61] = original.date
+      ? formatField61({ batchNo: original.batchNo, trace: original.trace, date: original.date })
+      : formatField61({ batchNo: original.batchNo, trace: original.trace });
+  }
+  return base(ctx, '0220', f);
 }
 
 /**

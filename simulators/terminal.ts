@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  decode, encode, encodeWithMac, encryptPinBlock, maskPan, parseField60, parseSignOnKeys, verifyMac,
+  decode, encode, encodeWithMac, encryptPinBlock, maskPan, parseField60, parseSettlementTotals, parseSignOnKeys, verifyMac,
   type IsoMessage, type MacAlgorithm,
 } from '../protocol/index.js';
 import { meaning } from './codes.js';
@@ -333,7 +333,7 @@ export class Terminal {
         if (!cardNo) throw new Error(`RRN ${req.rrn} is not one of this terminal's purchases: give the card number too`);
         const expiry = orig?.expiry ?? demoExpiry(cardNo);
         const message = m.refund(ctx, { cardNo, expiry }, req.amountFen,
-          { rrn: req.rrn, batchNo: orig?.batchNo ?? '000000', trace: orig?.trace ?? '000000', date: orig?.date ?? null });
+          { rrn: req.rrn, batchNo: orig?.batchNo ?? null, trace: orig?.trace ?? null, date: orig?.date ?? null });
         const record = { ...this.record('refund', ctx, cardNo, expiry, req.amountFen), ...(orig ? { originalTrace: orig.trace } : {}) };
         return { kind: 'refund', message, trace: ctx.trace, cardNo, amountFen: req.amountFen, record };
       }
@@ -429,7 +429,11 @@ export class Terminal {
     const r = this.result('settle', ctx, answer, {});
     if (answer.kind === 'answer' && r.responseCode === '00') {
       const f48 = str(answer.message.fields[48]);
-      r.settlementCode = f48 && f48.length > 30 ? f48.charAt(30) : undefined;
+      try {
+        r.settlementCode = f48 ? parseSettlementTotals(f48).settlementCode : undefined;
+      } catch {
+        r.note = 'the 0510 carries totals (48) the terminal cannot read';
+      }
       if (r.settlementCode === '2') {
         for (const x of this.batchTxns()) {
           if (x.responseCode !== '00' || x.reversed || x.kind === 'void' || (x.kind === 'purchase' && x.voided)) continue;

@@ -1,0 +1,373 @@
+// `pointswitch-sim load`: N terminals drive the switch at a fixed rate or as fast as it answers, then report
+// throughput, response codes and latency percentiles, and check that every request was answered and that the
+// points the switch debited match the approvals the terminals saw (card balances asked before and after).
+import { performance } from 'node:perf_hooks';
+import { loadCardNo, loadTerminalId, pointsFor } from './demo.js';
+import { Link, type Answer } from './link.js';
+import * as m from './messages.js';
+import { parseBalanceField } from './messages.js';
+import { stateFileFor, Terminal } from './terminal.js';
+
+export type Mix = { purchase: number; balance: number; void: number };
+export const mixDefault: Mix = { purchase: 80, balance: 15, void: 5 };
+export const inFlightPerConnectionMaxDefault = 32;
+export const signOnConcurrencyMax = 16;
+export const amountFenMinDefault = 100;
+export const amountFenMaxDefault = 5000;
+
+export interface LoadOptions {
+  host: string;
+  port: number;
+  terminals: number;
+  cards: number;
+  /** Requests per second over all terminals, or 'max': each connection sends its next request when answered. */
+  rate: number | 'max';
+  durationS: number;
+  mix?: Mix;
+  connectionsPerTerminal?: number;
+  /** Rate mode: requests in flight per connection before the client counts itself saturated. */
+  inFlightPerConnectionMax?: number;
+  /** Index of the first load terminal / card (1 → 90000001 / 8861000000000001). */
+  firstTerminal?: number;
+  firstCard?: number;
+  tmkHex?: string;
+  merchantId?: string;
+  pointsPerYuan?: number;
+  timeoutMs?: number;
+  amountFenMin?: number;
+  amountFenMax?: number;
+  /** Ask every card's balance before and after and compare with the approvals seen. */
+  reconcile?: boolean;
+  stateDir?: string | null;
+  /** Called about twice a second with the running figures. */
+  onProgress?: (p: Progress) => void;
+}
+
+export interface Progress { elapsedS: number; durationS: number; sent: number; answered: number; inFlight: number; ratePerS: number; p99Ms: number | null }
+
+export interface LatencySummary { count: number; meanMs: number; p50Ms: number; p90Ms: number; p99Ms: number; p999Ms: number; maxMs: number }
+
+export interface Reconciliation {
+  checked: boolean;
+  cards: number;
+  balanceBefore: number | null;
+  balanceAfter: number | null;
+  pointsDebitedSeen: number;
+  pointsCreditedSeen: number;
+  /** before − debited + credited */
+  expectedAfter: number | null;
+  ok: boolean | null;
+  note?: string;
+}
+
+export interface LoadReport {
+  terminals: number;
+  connections: number;
+  cards: number;
+  rate: number | 'max';
+  mix: Mix;
+  durationS: number;
+  sent: number;
+  answered: number;
+  timeouts: number;
+  closed: number;
+  undecodable: number;
+  lateAnswers: number;
+  /** Rate mode: requests not sent because every connection of the terminal already had the maximum in flight. */
+  skipped: number;
+  throughputPerS: number;
+  purchasesApprovedPerS: number;
+  byType: Record<string, { sent: number; answered: number; approved: number }>;
+  responseCodes: Record<string, number>;
+  latency: LatencySummary | null;
+  /** Answers whose MAC did not verify. */
+  macFailures: number;
+  reversalsSent: number;
+  allAnswered: boolean;
+  reconciliation: Reconciliation;
+  ok: boolean;
+}
+
+export function parseMix(s: string): Mix {
+  const mix: Mix = { purchase: 0, balance: 0, void: 0 };
+  for (const part of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const match = /^(purchase|balance|void)=(\d+(?:\.\d+)?)$/.exec(part);
+    if (!match) throw new Error(`--mix: ${JSON.stringify(part)} is not purchase=N, balance=N or void=N`);
+    mix[match[1] as keyof Mix] = Number(match[2]);
+  }
+  if (mix.purchase + mix.balance + mix.void <= 0) throw new Error('--mix: the weights add up to 0');
+  return mix;
+}
+
+export function parseRate(s: string): number | 'max' {
+  if (s === 'max') return 'max';
+  const n = Number(s);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--rate: ${JSON.stringify(s)} is not a positive number or "max"`);
+  return n;
+}
+
+/** Percentiles by nearest rank over every latency recorded. */
+export function summarise(latenciesMs: Float64Array | number[]): LatencySummary | null {
+  const n = latenciesMs.length;
+  if (n === 0) return null;
+  const sorted = Float64Array.from(latenciesMs).sort();
+  const at = (q: number) => sorted[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))] ?? 0;
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  const r = (v: number) => Math.round(v * 1000) / 1000;
+  return { count: n, meanMs: r(sum / n), p50Ms: r(at(0.5)), p90Ms: r(at(0.9)), p99Ms: r(at(0.99)), p999Ms: r(at(0.999)), maxMs: r(sorted[n - 1] ?? 0) };
+}
+
+class Latencies {
+  private buf = new Float64Array(1 << 16);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.buf.length) {
+      const next = new Float64Array(this.buf.length * 2);
+      next.set(this.buf);
+      this.buf = next;
+    }
+    this.buf[this.length++] = v;
+  }
+  values(): Float64Array { return this.buf.subarray(0, this.length); }
+  recent(k: number): Float64Array { return this.buf.subarray(Math.max(0, this.length - k), this.length); }
+}
+
+interface Voidable { trace: string; batchNo: string; rrn: string; authCode: string | null; cardNo: string; amountFen: number }
+
+interface Worker {
+  terminal: Terminal;
+  links: Link[];
+  next: number;
+  voidable: Voidable[];
+  /** Unanswered purchases and voids: reversed after the run. */
+  unanswered: Array<{ kind: 'purchase' | 'void'; body: Buffer; trace: string; batchNo: string }>;
+}
+
+type Kind = 'purchase' | 'balance' | 'void';
+
+export async function runLoad(o: LoadOptions): Promise<LoadReport> {
+  const mix = o.mix ?? mixDefault;
+  const conns = Math.max(1, o.connectionsPerTerminal ?? 1);
+  const firstTerminal = o.firstTerminal ?? 1;
+  const firstCard = o.firstCard ?? 1;
+  const timeoutMs = o.timeoutMs ?? 10_000;
+  const ppy = o.pointsPerYuan ?? 50;
+  const amountMin = o.amountFenMin ?? amountFenMinDefault;
+  const amountMax = Math.max(amountMin, o.amountFenMax ?? amountFenMaxDefault);
+  const inFlightMax = o.inFlightPerConnectionMax ?? inFlightPerConnectionMaxDefault;
+  if (!(o.terminals >= 1 && o.cards >= 1 && o.durationS > 0)) throw new Error('need at least one terminal, one card and a duration');
+
+  // Sign every terminal on (its own state file keeps traces moving on across runs: no accidental duplicates).
+  const workers: Worker[] = [];
+  for (let i = 0; i < o.terminals; i++) {
+    const terminalId = loadTerminalId(firstTerminal + i);
+    const terminal = new Terminal({
+      host: o.host, port: o.port, terminalId, timeoutMs,
+      ...(o.merchantId ? { merchantId: o.merchantId } : {}), ...(o.tmkHex ? { tmkHex: o.tmkHex } : {}), pointsPerYuan: ppy,
+      stateFile: o.stateDir ? stateFileFor(o.stateDir, o.host, o.port, terminalId) : null,
+    });
+    workers.push({ terminal, links: [], next: 0, voidable: [], unanswered: [] });
+  }
+  await inBatches(workers, signOnConcurrencyMax, async (w) => {
+    const r = await w.terminal.signOn();
+    if (!r.approved) throw new Error(`terminal ${w.terminal.terminalId} could not sign on: ${r.responseCode ?? r.outcome} ${r.meaning}${r.note ? ` (${r.note})` : ''} — seed it with \`pointswitch seed --demo --load-terminals ${o.terminals}\``);
+    for (let c = 0; c < conns; c++) w.links.push(await Link.connect(o.host, o.port));
+  });
+
+  const cards = Array.from({ length: o.cards }, (_, i) => loadCardNo(firstCard + i));
+  const before = o.reconcile === false ? null : await sumBalances(workers, cards);
+
+  const lat = new Latencies();
+  const codes = new Map<string, number>();
+  const byType: LoadReport['byType'] = { purchase: { sent: 0, answered: 0, approved: 0 }, balance: { sent: 0, answered: 0, approved: 0 }, void: { sent: 0, answered: 0, approved: 0 } };
+  const counts = { sent: 0, answered: 0, timeouts: 0, closed: 0, undecodable: 0, skipped: 0, macFailures: 0 };
+  let debited = 0;
+  let credited = 0;
+  const weightTotal = mix.purchase + mix.balance + mix.void;
+  const pickKind = (w: Worker): Kind => {
+    const x = Math.random() * weightTotal;
+    const k: Kind = x < mix.purchase ? 'purchase' : x < mix.purchase + mix.balance ? 'balance' : 'void';
+    return k === 'void' && w.voidable.length === 0 ? 'purchase' : k;
+  };
+
+  const one = async (w: Worker, link: Link): Promise<void> => {
+    const t = w.terminal;
+    let kind = pickKind(w);
+    const ctx = t.context();
+    const cardNo = cards[Math.floor(Math.random() * cards.length)]!;
+    const amountFen = amountMin + Math.floor(Math.random() * (amountMax - amountMin + 1));
+    let orig: Voidable | undefined;
+    let msg;
+    if (kind === 'void') {
+      orig = w.voidable.splice(Math.floor(Math.random() * w.voidable.length), 1)[0]!;
+      msg = m.voidPurchase(ctx, { cardNo: orig.cardNo, expiry: '3012' }, orig.amountFen, { rrn: orig.rrn, authCode: orig.authCode, batchNo: orig.batchNo, trace: orig.trace });
+    } else if (kind === 'balance') {
+      msg = m.balance(ctx, { cardNo, expiry: '3012' });
+    } else {
+      kind = 'purchase';
+      msg = m.purchase(ctx, { cardNo, expiry: '3012' }, amountFen);
+    }
+    const body = t.seal(msg);
+    counts.sent++;
+    byType[kind]!.sent++;
+    const a: Answer = await link.request(body, timeoutMs, ctx.trace);
+    if (a.kind !== 'answer') {
+      if (a.kind === 'timeout') counts.timeouts++; else if (a.kind === 'closed') counts.closed++; else counts.undecodable++;
+      if (kind !== 'balance' && a.kind !== 'undecodable') w.unanswered.push({ kind, body, trace: ctx.trace, batchNo: ctx.batchNo });
+      if (a.kind === 'undecodable') codes.set('undecodable', (codes.get('undecodable') ?? 0) + 1);
+      return;
+    }
+    counts.answered++;
+    byType[kind]!.answered++;
+    lat.push(a.latencyMs);
+    const code = typeof a.message.fields[39] === 'string' ? a.message.fields[39] : '??';
+    codes.set(code, (codes.get(code) ?? 0) + 1);
+    if (code !== '00') return;
+    byType[kind]!.approved++;
+    if (kind === 'purchase') {
+      debited += pointsFor(amountFen, ppy);
+      const rrn = typeof a.message.fields[37] === 'string' ? a.message.fields[37] : null;
+      const authCode = typeof a.message.fields[38] === 'string' ? a.message.fields[38] : null;
+      if (rrn && w.voidable.length < 1000) w.voidable.push({ trace: ctx.trace, batchNo: ctx.batchNo, rrn, authCode, cardNo, amountFen });
+    } else if (kind === 'void' && orig) {
+      credited += pointsFor(orig.amountFen, ppy);
+    }
+  };
+
+  // Drive.
+  const started = performance.now();
+  const deadline = started + o.durationS * 1000;
+  let stopped = false;
+  const progressTimer = o.onProgress ? setInterval(() => {
+    const elapsedS = (performance.now() - started) / 1000;
+    const recent = summarise(lat.recent(5000));
+    o.onProgress?.({ elapsedS, durationS: o.durationS, sent: counts.sent, answered: counts.answered, inFlight: counts.sent - counts.answered - counts.timeouts - counts.closed - counts.undecodable, ratePerS: counts.answered / Math.max(elapsedS, 1e-3), p99Ms: recent?.p99Ms ?? null });
+  }, 500) : null;
+  const inFlight = new Set<Promise<void>>();
+  if (o.rate === 'max') {
+    const loops = workers.flatMap((w) => w.links.map(async (link) => {
+      while (!stopped && performance.now() < deadline && !link.isClosed) await one(w, link);
+    }));
+    await Promise.all(loops);
+  } else {
+    const rate = o.rate;
+    let issued = 0;
+    let rr = 0;
+    await new Promise<void>((resolve) => {
+      const tick = setInterval(() => {
+        const now = performance.now();
+        if (now >= deadline) { clearInterval(tick); resolve(); return; }
+        const due = Math.floor(((now - started) / 1000) * rate) - issued;
+        for (let i = 0; i < due; i++) {
+          issued++;
+          const w = workers[rr++ % workers.length]!;
+          const link = w.links[w.next++ % w.links.length]!;
+          if (link.inFlight >= inFlightMax || link.isClosed) { counts.skipped++; continue; }
+          const p = one(w, link);
+          inFlight.add(p);
+          void p.finally(() => inFlight.delete(p));
+        }
+      }, 2);
+    });
+    await Promise.all(inFlight);
+  }
+  stopped = true;
+  const elapsedS = (performance.now() - started) / 1000;
+  if (progressTimer) clearInterval(progressTimer);
+  const lateAnswers = workers.reduce((s, w) => s + w.links.reduce((x, l) => x + l.lateAnswers, 0), 0);
+  for (const w of workers) for (const l of w.links) await l.close();
+
+  // Reverse what went unanswered, like the terminals would, so the ledger and the check stay exact.
+  let reversalsSent = 0;
+  for (const w of workers) {
+    for (const u of w.unanswered) {
+      w.terminal.state.pendingReversals.push({ trace: u.trace, batchNo: u.batchNo, kind: u.kind, requestHex: u.body.toString('hex'), reasonCode: '98', attempts: 0 });
+      reversalsSent++;
+    }
+    if (w.unanswered.length) await w.terminal.flushReversals();
+  }
+
+  const after = before === null ? null : await sumBalances(workers, cards);
+  for (const w of workers) await w.terminal.close();
+
+  const allAnswered = counts.timeouts === 0 && counts.closed === 0 && counts.undecodable === 0;
+  const reconciliation: Reconciliation = before === null || after === null
+    ? { checked: false, cards: cards.length, balanceBefore: null, balanceAfter: null, pointsDebitedSeen: debited, pointsCreditedSeen: credited, expectedAfter: null, ok: null, note: 'skipped (--no-reconcile)' }
+    : {
+      checked: true, cards: cards.length, balanceBefore: before.sum, balanceAfter: after.sum, pointsDebitedSeen: debited, pointsCreditedSeen: credited,
+      expectedAfter: before.sum - debited + credited,
+      ok: before.missing === 0 && after.missing === 0 && allAnswered && after.sum === before.sum - debited + credited,
+      ...(before.missing || after.missing ? { note: `${before.missing + after.missing} balance inquiries got no balance` } : !allAnswered ? { note: `${reversalsSent} unanswered requests were reversed; the check is only exact when every request is answered` } : {}),
+    };
+  const purchasesApproved = byType.purchase!.approved;
+  return {
+    terminals: workers.length, connections: workers.length * conns, cards: cards.length, rate: o.rate, mix,
+    durationS: round(elapsedS), ...counts, lateAnswers,
+    throughputPerS: round(counts.answered / elapsedS), purchasesApprovedPerS: round(purchasesApproved / elapsedS),
+    byType, responseCodes: Object.fromEntries([...codes.entries()].sort()), latency: summarise(lat.values()),
+    reversalsSent, allAnswered, reconciliation,
+    ok: allAnswered && reconciliation.ok !== false,
+  };
+}
+
+function round(v: number): number { return Math.round(v * 100) / 100; }
+
+async function inBatches<T>(items: T[], size: number, fn: (t: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+/** Σ balances of the cards by balance inquiry, spread over the terminals (each on its own connection). */
+async function sumBalances(workers: Worker[], cards: string[]): Promise<{ sum: number; missing: number }> {
+  let sum = 0;
+  let missing = 0;
+  let next = 0;
+  await Promise.all(workers.map(async (w) => {
+    const link = await Link.connect(w.terminal.host, w.terminal.port);
+    try {
+      const window: Array<Promise<void>> = [];
+      const ask = async (cardNo: string) => {
+        const ctx = w.terminal.context();
+        const a = await link.request(w.terminal.seal(m.balance(ctx, { cardNo, expiry: '3012' })), w.terminal.timeoutMs, ctx.trace);
+        const b = a.kind === 'answer' && a.message.fields[39] === '00' ? parseBalanceField(typeof a.message.fields[54] === 'string' ? a.message.fields[54] : undefined) : null;
+        if (b === null) missing++; else sum += b;
+      };
+      while (next < cards.length) {
+        window.push(ask(cards[next++]!));
+        if (window.length >= 16) await Promise.all(window.splice(0));
+      }
+      await Promise.all(window);
+    } finally {
+      await link.close();
+    }
+  }));
+  return { sum, missing };
+}
+
+export function formatReport(r: LoadReport): string {
+  const lines: string[] = [];
+  const row = (k: string, v: string | number) => lines.push(`  ${k.padEnd(26)}${v}`);
+  lines.push(`load: ${r.terminals} terminals, ${r.connections} connections, ${r.cards} cards, rate ${r.rate}, ${r.durationS} s, mix purchase=${r.mix.purchase},balance=${r.mix.balance},void=${r.mix.void}`);
+  row('requests sent', r.sent);
+  row('answered', `${r.answered}${r.allAnswered ? ' (every request)' : `  — NOT ALL: ${r.timeouts} timed out, ${r.closed} connection closed, ${r.undecodable} undecodable`}`);
+  if (r.skipped) row('not sent (client saturated)', r.skipped);
+  if (r.lateAnswers) row('late answers', r.lateAnswers);
+  row('throughput', `${r.throughputPerS} answers/s`);
+  row('purchases approved', `${r.byType.purchase?.approved ?? 0} (${r.purchasesApprovedPerS}/s)`);
+  for (const [k, v] of Object.entries(r.byType)) row(`  ${k}`, `sent ${v.sent}, answered ${v.answered}, approved ${v.approved}`);
+  row('response codes', Object.entries(r.responseCodes).map(([c, n]) => `${c}: ${n}`).join(', ') || '-');
+  if (r.latency) {
+    const l = r.latency;
+    row('latency ms', `p50 ${l.p50Ms}  p90 ${l.p90Ms}  p99 ${l.p99Ms}  p99.9 ${l.p999Ms}  max ${l.maxMs}  (mean ${l.meanMs})`);
+  }
+  if (r.reversalsSent) row('reversals sent', r.reversalsSent);
+  const c = r.reconciliation;
+  if (c.checked) {
+    row('points debited (seen)', c.pointsDebitedSeen);
+    row('points credited (seen)', c.pointsCreditedSeen);
+    row('balances before/after', `${c.balanceBefore} → ${c.balanceAfter} (expected ${c.expectedAfter})`);
+    row('reconciliation', `${c.ok ? 'OK' : 'FAILED'}${c.note ? ` — ${c.note}` : ''}`);
+  } else row('reconciliation', c.note ?? 'not checked');
+  lines.push(r.ok ? 'result: OK' : 'result: FAILED');
+  return lines.join('\n');
+}
