@@ -1,2 +1,46 @@
-// Placeholder replaced by the ledger work: applies migrations/ to a database.
-export async function migrate(_databaseUrl: string, _options: { quiet?: boolean } = {}): Promise<void> {}
+// Applies migrations/ (plain SQL files, `-- Up Migration` / `-- Down Migration`) with node-pg-migrate.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runner } from 'node-pg-migrate';
+
+/** The repository's migrations folder, found from this file so it works from src/ (tsx) and dist/src/. */
+export function migrationsDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = path.join(dir, 'migrations');
+    if (path.basename(dir) !== 'src' && existsDir(candidate)) return candidate;
+    dir = path.dirname(dir);
+  }
+  return path.resolve('migrations');
+}
+
+import { statSync } from 'node:fs';
+function existsDir(p: string): boolean {
+  try { return statSync(p).isDirectory(); } catch { return false; }
+}
+
+export interface MigrateOptions {
+  quiet?: boolean;
+  direction?: 'up' | 'down';
+  /** How many migrations to apply (down: to undo). Default: all up, one down. */
+  count?: number;
+  log?: (line: string) => void;
+}
+
+/** Runs pending migrations; returns the names applied. Takes node-pg-migrate's advisory lock, so concurrent callers wait. */
+export async function migrate(databaseUrl: string, options: MigrateOptions = {}): Promise<string[]> {
+  const log = options.quiet ? () => {} : (options.log ?? ((line: string) => process.stdout.write(`${line}\n`)));
+  const direction = options.direction ?? 'up';
+  const ran = await runner({
+    databaseUrl,
+    dir: migrationsDir(),
+    migrationsTable: 'pgmigrations',
+    direction,
+    count: options.count ?? (direction === 'down' ? 1 : Infinity),
+    singleTransaction: true,
+    checkOrder: true,
+    log,
+    logger: { debug: () => {}, info: log, warn: log, error: log },
+  });
+  return ran.map((m) => m.name);
+}

@@ -1,0 +1,26 @@
+// The Postgres pool. Per-pool type parsers (no global side effects on other pg users): int8 -> number
+// (points and fen stay far below 2^53), date -> 'YYYY-MM-DD' string (no time-zone shifts).
+import pg from 'pg';
+
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 20) return (v: string) => Number(v);
+    if (oid === 1082) return (v: string) => v;
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+export function createPool(databaseUrl: string, options: { poolSize?: number; applicationName?: string } = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: options.poolSize ?? 16,
+    application_name: options.applicationName ?? 'pointswitch',
+    types: types as pg.CustomTypesConfig,
+  });
+  // An idle client's error (server restart) must not crash the process; the pool drops that client.
+  pool.on('error', () => {});
+  return pool;
+}
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;

@@ -1,0 +1,466 @@
+// The points ledger: Postgres is the record (SQL functions in migrations/ decide every movement), Redis a cache
+// in front of reads and of debits that cannot succeed. Business outcomes are values (Outcome), never exceptions.
+import { Cache } from '../cache/redis.js';
+import { cacheKeys } from '../cache/keys.js';
+import { createPool, type Pool } from '../db/pool.js';
+import { silentLogger, type Logger } from '../log.js';
+import { Batcher } from './batcher.js';
+import { businessDateOf, cardDecline } from './card-rules.js';
+import { responseCodeFor, responseCodeTable, type Decline } from './decline.js';
+import { Kek } from './kek.js';
+import { pointsFor } from './points.js';
+import type {
+  Approval, CardState, CardStatus, LedgerOptions, MerchantInfo, Outcome, PurchaseRequest, RefundRequest,
+  ReversalRequest, SettlementTotals, TerminalInfo, TxnKey, UploadRequest, VoidRequest,
+} from './types.js';
+
+export * from './types.js';
+export { responseCodeFor, type Decline } from './decline.js';
+export { pointsFor, settlementFenPerPoint } from './points.js';
+export { businessDateOf } from './card-rules.js';
+export { Kek, devKekHex } from './kek.js';
+
+const referenceTtlMs = 5 * 60_000;
+
+/** A purchase as sent to SQL (one element of the batch arrays). */
+interface DebitItem { key: TxnKey; merchantId: string; cardNo: string; amountFen: number; pvv: string | null }
+
+/** What the SQL functions return: the stored response, plus the card's new version/balance for the cache. */
+type SqlOutcome = {
+  ok: boolean; decline?: Decline; replayed?: boolean; rrn?: string; authCode?: string; points?: number; amountFen?: number;
+  balancePoints?: number; reversed?: boolean; card?: { version: number; balance: number };
+};
+
+export class Ledger {
+  private readonly batcher: Batcher<DebitItem, SqlOutcome>;
+
+  private constructor(
+    readonly pool: Pool,
+    private readonly cache: Cache,
+    private readonly kek: Kek,
+    private readonly o: Required<Pick<LedgerOptions, 'batchDebitsMax' | 'batchWaitMs' | 'batchInflightMax' | 'writePath' | 'cardCacheTtlMs'>>,
+    private readonly log: Logger,
+  ) {
+    this.batcher = new Batcher<DebitItem, SqlOutcome>({
+      batchDebitsMax: o.batchDebitsMax,
+      batchWaitMs: o.batchWaitMs,
+      inflightMax: o.batchInflightMax,
+      run: (items) => this.debitBatch(items),
+      runOne: (item) => this.debitOne(item),
+    });
+  }
+
+  static async open(o: LedgerOptions): Promise<Ledger> {
+    const log = o.log ?? silentLogger;
+    const kek = new Kek(o.kekHex ?? process.env.POINTSWITCH_KEK ?? null);
+    if (kek.isDev) log.warn('ledger: POINTSWITCH_KEK is unset; using the development key-encryption key');
+    const pool = createPool(o.databaseUrl, { poolSize: o.poolSize ?? 16, applicationName: 'pointswitch-ledger' });
+    // The one decline->code mapping, copied where SQL can read it, so stored rows carry the code the switch sends.
+    const table = responseCodeTable();
+    await pool.query(
+      `INSERT INTO response_codes (kind, code) SELECT * FROM unnest($1::text[], $2::text[])
+       ON CONFLICT (kind) DO UPDATE SET code = EXCLUDED.code WHERE response_codes.code <> EXCLUDED.code`,
+      [table.map((r) => r.kind), table.map((r) => r.code)],
+    );
+    const cache = new Cache({ redisUrl: o.redisUrl ?? null, prefix: o.redisPrefix ?? '', commandTimeoutMs: o.redisCommandTimeoutMs ?? 50, log });
+    return new Ledger(pool, cache, kek, {
+      batchDebitsMax: o.batchDebitsMax ?? 64,
+      batchWaitMs: o.batchWaitMs ?? 1,
+      batchInflightMax: o.batchInflightMax ?? 4,
+      writePath: o.writePath ?? 'batched',
+      cardCacheTtlMs: o.cardCacheTtlMs ?? 30_000,
+    }, log);
+  }
+
+  async close(): Promise<void> {
+    await this.cache.close();
+    await this.pool.end();
+  }
+
+  /** The cache client (tests and health checks). */
+  get cacheAvailable(): boolean {
+    return this.cache.available;
+  }
+
+  get batchStats(): { batches: number; items: number; fallbacks: number } {
+    return { ...this.batcher.stats };
+  }
+
+  // ---------------------------------------------------------------- reference data
+
+  async terminal(terminalId: string): Promise<TerminalInfo | null> {
+    const key = cacheKeys.terminal(this.cache.prefix, terminalId);
+    const h = await this.cache.getHash(key);
+    if (h && h.m) return this.terminalFromFields(terminalId, h);
+    const { rows } = await this.pool.query('SELECT * FROM terminals WHERE terminal_id = $1', [terminalId]);
+    const row = rows[0];
+    if (!row) return null;
+    const fields = terminalFields(row);
+    await this.cache.setIfNewer(key, row.version, referenceTtlMs, fields);
+    return this.terminalFromFields(terminalId, fields);
+  }
+
+  async merchant(merchantId: string): Promise<MerchantInfo | null> {
+    const key = cacheKeys.merchant(this.cache.prefix, merchantId);
+    const h = await this.cache.getHash(key);
+    if (h && h.n !== undefined) return merchantFromFields(merchantId, h);
+    const { rows } = await this.pool.query('SELECT * FROM merchants WHERE merchant_id = $1', [merchantId]);
+    const row = rows[0];
+    if (!row) return null;
+    const fields = { n: row.name, s: row.status, r: String(row.points_per_yuan), f: String(row.fee_rate_bp) };
+    await this.cache.setIfNewer(key, row.version, referenceTtlMs, fields);
+    return merchantFromFields(merchantId, fields);
+  }
+
+  async signOn(terminalId: string, keys: { pik: Buffer; mak: Buffer; tdk: Buffer }): Promise<{ batchNo: string }> {
+    const { rows } = await this.pool.query(
+      `UPDATE terminals SET pik_enc = $2, mak_enc = $3, tdk_enc = $4, signed_on = true, signed_on_at = now(),
+              version = version + 1
+       WHERE terminal_id = $1 RETURNING *`,
+      [terminalId, this.kek.encrypt(keys.pik), this.kek.encrypt(keys.mak), this.kek.encrypt(keys.tdk)],
+    );
+    const row = rows[0];
+    if (!row) throw new Error(`terminal ${terminalId} is not known`);
+    await this.cacheTerminal(row);
+    return { batchNo: row.batch_no };
+  }
+
+  async signOff(terminalId: string): Promise<void> {
+    const { rows } = await this.pool.query(
+      `UPDATE terminals SET pik_enc = NULL, mak_enc = NULL, tdk_enc = NULL, signed_on = false, version = version + 1
+       WHERE terminal_id = $1 RETURNING *`, [terminalId]);
+    if (rows[0]) await this.cacheTerminal(rows[0]);
+  }
+
+  // ---------------------------------------------------------------- cards
+
+  /** Card state, from the cache when present, else Postgres (and then cached). */
+  async card(cardNo: string): Promise<CardState | null> {
+    const key = cacheKeys.card(this.cache.prefix, cardNo);
+    const h = await this.cache.getHash(key);
+    if (h && h.s !== undefined && h.b !== undefined) return cardFromFields(cardNo, h);
+    return this.cardFromDb(cardNo);
+  }
+
+  /** Freezes, unfreezes, marks lost…: Postgres first, then the cache with the new version. */
+  async setCardStatus(cardNo: string, status: CardStatus): Promise<boolean> {
+    const { rows } = await this.pool.query(
+      'UPDATE cards SET status = $2, version = version + 1 WHERE card_no = $1 RETURNING *', [cardNo, status]);
+    if (!rows[0]) return false;
+    await this.cacheCard(cardRowToState(rows[0]));
+    return true;
+  }
+
+  // ---------------------------------------------------------------- money
+
+  async balance(r: { cardNo: string; terminalId: string; pin?: string | null }): Promise<Outcome<{ balancePoints: number }>> {
+    try {
+      const t = await this.terminal(r.terminalId);
+      if (!t || t.status !== 'active') return decline({ kind: 'terminal-not-permitted' });
+      const card = await this.card(r.cardNo);
+      const d = cardDecline(card, businessDateOf(), this.pvv(r.cardNo, r.pin));
+      if (d || !card) return decline(d ?? { kind: 'unknown-card' });
+      return { ok: true, balancePoints: card.balancePoints };
+    } catch (err) {
+      return this.systemError('balance', err);
+    }
+  }
+
+  async purchase(r: PurchaseRequest): Promise<Outcome<Approval>> {
+    try {
+      if (!Number.isSafeInteger(r.amountFen) || r.amountFen <= 0) return decline({ kind: 'invalid-amount' });
+      const refused = await this.checkTerminal(r.key.terminalId, r.merchantId);
+      if (refused) return decline(refused);
+      const merchant = await this.merchant(r.merchantId);
+      if (!merchant || merchant.status !== 'active') return decline({ kind: 'invalid-merchant' });
+      const points = pointsFor(r.amountFen, merchant.pointsPerYuan);
+      const pvv = this.pvv(r.cardNo, r.pin);
+      // A purchase that obviously cannot succeed is declined without a Postgres write. Only a read of the key
+      // first: a retry of an approved purchase must get its stored approval, not a decline from a newer balance.
+      const hopeless = await this.hopeless(r.cardNo, r.key.businessDate, points);
+      if (hopeless) {
+        const stored = await this.storedAnswer(r.key, 'purchase', r.cardNo, r.amountFen, r.merchantId);
+        return toApproval(stored ?? { ok: false, decline: hopeless });
+      }
+      const item: DebitItem = { key: r.key, merchantId: r.merchantId, cardNo: r.cardNo, amountFen: r.amountFen, pvv };
+      const out = this.o.writePath === 'batched' ? await this.batcher.submit(item) : await this.debitOne(item);
+      return toApproval(out);
+    } catch (err) {
+      return this.systemError('purchase', err);
+    }
+  }
+
+  async void(r: VoidRequest): Promise<Outcome<Approval>> {
+    try {
+      const refused = await this.checkTerminal(r.key.terminalId, r.merchantId);
+      if (refused) return decline(refused);
+      const k = r.key;
+      const out = await this.callOne<SqlOutcome>('SELECT ps_void($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS r',
+        [k.terminalId, k.batchNo, k.trace, k.businessDate, r.merchantId, r.cardNo, r.amountFen,
+          r.original.batchNo, r.original.trace, r.original.rrn ?? null], r.cardNo);
+      return toApproval(out);
+    } catch (err) {
+      return this.systemError('void', err);
+    }
+  }
+
+  async refund(r: RefundRequest): Promise<Outcome<Approval>> {
+    try {
+      if (!Number.isSafeInteger(r.amountFen) || r.amountFen <= 0) return decline({ kind: 'invalid-amount' });
+      const refused = await this.checkTerminal(r.key.terminalId, r.merchantId);
+      if (refused) return decline(refused);
+      const k = r.key;
+      const out = await this.callOne<SqlOutcome>('SELECT ps_refund($1, $2, $3, $4, $5, $6, $7, $8, $9) AS r',
+        [k.terminalId, k.batchNo, k.trace, k.businessDate, r.merchantId, r.cardNo, r.amountFen,
+          r.original.rrn, r.original.date ?? null], r.cardNo);
+      return toApproval(out);
+    } catch (err) {
+      return this.systemError('refund', err);
+    }
+  }
+
+  /** Undoes a purchase, void or refund by the original's key, exactly once, before or after it arrives. */
+  async reverse(r: ReversalRequest): Promise<Outcome<{ reversed: boolean }>> {
+    try {
+      const k = r.original;
+      const out = await this.callOne<SqlOutcome>('SELECT ps_reverse($1, $2, $3, $4, $5, $6, $7) AS r',
+        [k.terminalId, k.batchNo, k.trace, k.businessDate, r.kind, r.cardNo, r.amountFen], r.cardNo);
+      if (!out.ok) return decline(out.decline ?? { kind: 'system-error', detail: 'reversal' });
+      return { ok: true, reversed: out.reversed === true };
+    } catch (err) {
+      return this.systemError('reverse', err);
+    }
+  }
+
+  async credit(r: { cardNo: string; points: number; idempotencyKey: string; reason?: string }): Promise<Outcome<{ balancePoints: number; replayed: boolean }>> {
+    try {
+      if (!Number.isSafeInteger(r.points) || r.points <= 0) return decline({ kind: 'invalid-amount' });
+      const out = await this.callOne<SqlOutcome>('SELECT ps_credit($1, $2, $3, $4) AS r',
+        [r.idempotencyKey, r.cardNo, r.points, r.reason ?? null], r.cardNo);
+      if (!out.ok) return decline(out.decline ?? { kind: 'system-error', detail: 'credit' });
+      return { ok: true, balancePoints: out.balancePoints ?? 0, replayed: out.replayed === true };
+    } catch (err) {
+      return this.systemError('credit', err);
+    }
+  }
+
+  /** Settlement: the switch's totals of a terminal batch beside the terminal's; the batch is closed and the next opened. */
+  async settle(r: { terminalId: string; batchNo: string; terminal: SettlementTotals }): Promise<{ balanced: boolean; switchTotals: SettlementTotals; nextBatchNo: string }> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const t = await c.query('SELECT batch_no FROM terminals WHERE terminal_id = $1 FOR UPDATE', [r.terminalId]);
+      if (!t.rows[0]) throw new Error(`terminal ${r.terminalId} is not known`);
+      const { rows } = await c.query(
+        `SELECT coalesce(sum(amount_fen) FILTER (WHERE kind = 'purchase'), 0)::bigint AS debit_fen,
+                count(*) FILTER (WHERE kind = 'purchase')::int AS debit_count,
+                coalesce(sum(amount_fen) FILTER (WHERE kind = 'refund'), 0)::bigint AS credit_fen,
+                count(*) FILTER (WHERE kind = 'refund')::int AS credit_count
+         FROM authorisations
+         WHERE terminal_id = $1 AND batch_no = $2 AND settlement_id IS NULL
+           AND ((kind = 'purchase' AND state IN ('approved', 'partially_refunded', 'refunded'))
+             OR (kind = 'refund' AND state = 'approved'))`, [r.terminalId, r.batchNo]);
+      const row = rows[0];
+      const switchTotals: SettlementTotals = {
+        debitFen: row.debit_fen, debitCount: row.debit_count, creditFen: row.credit_fen, creditCount: row.credit_count,
+      };
+      const balanced = switchTotals.debitFen === r.terminal.debitFen && switchTotals.debitCount === r.terminal.debitCount
+        && switchTotals.creditFen === r.terminal.creditFen && switchTotals.creditCount === r.terminal.creditCount;
+      const s = await c.query(
+        `INSERT INTO settlements (terminal_id, batch_no, debit_fen, debit_count, credit_fen, credit_count, terminal_totals, balanced)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING settlement_id`,
+        [r.terminalId, r.batchNo, switchTotals.debitFen, switchTotals.debitCount, switchTotals.creditFen,
+          switchTotals.creditCount, JSON.stringify(r.terminal), balanced]);
+      await c.query(
+        'UPDATE authorisations SET settlement_id = $3 WHERE terminal_id = $1 AND batch_no = $2 AND settlement_id IS NULL',
+        [r.terminalId, r.batchNo, s.rows[0].settlement_id]);
+      const nextBatchNo = nextBatch(r.batchNo);
+      const u = await c.query(
+        `UPDATE terminals SET batch_no = $2, version = version + 1 WHERE terminal_id = $1 AND batch_no = $3 RETURNING *`,
+        [r.terminalId, nextBatchNo, r.batchNo]);
+      await c.query('COMMIT');
+      if (u.rows[0]) await this.cacheTerminal(u.rows[0]);
+      return { balanced, switchTotals, nextBatchNo };
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  /** Batch upload (offline / end-of-batch detail): recorded once per key. */
+  async upload(r: UploadRequest): Promise<Outcome<{}>> {
+    try {
+      const k = r.key;
+      await this.pool.query(
+        `INSERT INTO batch_uploads (terminal_id, batch_no, trace, business_date, card_no, amount_fen, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+        [k.terminalId, k.batchNo, k.trace, k.businessDate, r.cardNo, r.amountFen,
+          JSON.stringify({ kind: r.kind ?? null, rrn: r.rrn ?? null, authCode: r.authCode ?? null, ...r.detail })]);
+      return { ok: true };
+    } catch (err) {
+      return this.systemError('upload', err);
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private pvv(cardNo: string, pin: string | null | undefined): string | null {
+    return pin ? this.kek.pinVerification(cardNo, pin) : null;
+  }
+
+  private async checkTerminal(terminalId: string, merchantId: string): Promise<Decline | null> {
+    const t = await this.terminal(terminalId);
+    if (!t || t.status !== 'active') return { kind: 'terminal-not-permitted' };
+    if (t.merchantId !== merchantId) return { kind: 'invalid-merchant' };
+    return null;
+  }
+
+  /** From the cache only: the reason a debit of `points` cannot succeed, or null (unknown: let Postgres decide). */
+  private async hopeless(cardNo: string, businessDate: string, points: number): Promise<Decline | null> {
+    if (!this.cache.available) return null;
+    const h = await this.cache.getHash(cacheKeys.card(this.cache.prefix, cardNo));
+    if (!h || h.s === undefined || h.b === undefined) return null;
+    const card = cardFromFields(cardNo, h);
+    // PIN is left to Postgres (a wrong PIN is stored, so its retry answers the same).
+    const d = cardDecline({ ...card, pinVerification: null }, businessDate, null);
+    if (d) return d;
+    if (card.balancePoints < points) return { kind: 'insufficient-points', balancePoints: card.balancePoints };
+    return null;
+  }
+
+  /** The stored answer under a key, if any (read only). */
+  private async storedAnswer(key: TxnKey, kind: string, cardNo: string, amountFen: number, merchantId: string | null): Promise<SqlOutcome | null> {
+    const { rows } = await this.pool.query(
+      `SELECT ps_replay(a, $5, $6, $7, $8) AS r FROM authorisations a
+       WHERE terminal_id = $1 AND batch_no = $2 AND trace = $3 AND business_date = $4`,
+      [key.terminalId, key.batchNo, key.trace, key.businessDate, kind, cardNo, amountFen, merchantId]);
+    return rows[0] ? rows[0].r as SqlOutcome : null;
+  }
+
+  private async debitBatch(items: DebitItem[]): Promise<SqlOutcome[]> {
+    const { rows } = await this.pool.query(
+      `SELECT r FROM ps_purchase_batch($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[]) AS r`,
+      [items.map((i) => i.key.terminalId), items.map((i) => i.key.batchNo), items.map((i) => i.key.trace),
+        items.map((i) => i.key.businessDate), items.map((i) => i.merchantId), items.map((i) => i.cardNo),
+        items.map((i) => i.amountFen), items.map((i) => i.pvv)]);
+    const outs = rows.map((r) => r.r as SqlOutcome);
+    await this.cacheBalances(items.map((i, n) => ({ cardNo: i.cardNo, out: outs[n] })));
+    return outs;
+  }
+
+  /** The plain path: one debit, one transaction (also the fallback when a batch fails). */
+  private async debitOne(i: DebitItem): Promise<SqlOutcome> {
+    return this.callOne<SqlOutcome>('SELECT ps_purchase($1, $2, $3, $4, $5, $6, $7, $8) AS r',
+      [i.key.terminalId, i.key.batchNo, i.key.trace, i.key.businessDate, i.merchantId, i.cardNo, i.amountFen, i.pvv], i.cardNo);
+  }
+
+  private async callOne<T extends SqlOutcome>(sql: string, params: unknown[], cardNo: string): Promise<T> {
+    const { rows } = await this.pool.query(sql, params);
+    const out = rows[0].r as T;
+    await this.cacheBalances([{ cardNo, out }]);
+    return out;
+  }
+
+  /** After commit: each touched card's new balance, newest version per card, one round trip. */
+  private async cacheBalances(results: Array<{ cardNo: string; out: SqlOutcome | undefined }>): Promise<void> {
+    if (!this.cache.enabled) return;
+    const newest = new Map<string, { version: number; balance: number }>();
+    for (const { cardNo, out } of results) {
+      const c = out?.card;
+      if (!c) continue;
+      const seen = newest.get(cardNo);
+      if (!seen || seen.version < c.version) newest.set(cardNo, c);
+    }
+    await this.cache.setManyIfNewer([...newest].map(([cardNo, c]) => ({
+      key: cacheKeys.card(this.cache.prefix, cardNo), version: c.version, ttlMs: this.o.cardCacheTtlMs,
+      fields: { b: String(c.balance) }, mode: 'partial' as const,
+    })));
+  }
+
+  private async cardFromDb(cardNo: string): Promise<CardState | null> {
+    const { rows } = await this.pool.query('SELECT * FROM cards WHERE card_no = $1', [cardNo]);
+    if (!rows[0]) return null;
+    const card = cardRowToState(rows[0]);
+    await this.cacheCard(card);
+    return card;
+  }
+
+  private async cacheCard(card: CardState): Promise<void> {
+    await this.cache.setIfNewer(cacheKeys.card(this.cache.prefix, card.cardNo), card.version, this.o.cardCacheTtlMs, {
+      s: card.status, e: card.expiry, n: card.enrolled ? '1' : '0', p: card.pinVerification ?? '', b: String(card.balancePoints),
+    });
+  }
+
+  private async cacheTerminal(row: Record<string, unknown>): Promise<void> {
+    await this.cache.setIfNewer(cacheKeys.terminal(this.cache.prefix, String(row.terminal_id)), Number(row.version),
+      referenceTtlMs, terminalFields(row));
+  }
+
+  private terminalFromFields(terminalId: string, h: Record<string, string>): TerminalInfo {
+    const dec = (hex: string | undefined) => (hex ? this.kek.decrypt(Buffer.from(hex, 'hex')) : null);
+    const pik = dec(h.pik), mak = dec(h.mak), tdk = dec(h.tdk);
+    return {
+      terminalId,
+      merchantId: h.m ?? '',
+      status: (h.s ?? 'closed') as TerminalInfo['status'],
+      tmk: dec(h.k) ?? Buffer.alloc(0),
+      macAlgorithm: (h.a ?? 'ecb') as TerminalInfo['macAlgorithm'],
+      signedOn: h.o === '1',
+      batchNo: h.b ?? '000001',
+      keys: pik && mak && tdk ? { pik, mak, tdk } : null,
+    };
+  }
+
+  private systemError(op: string, err: unknown): { ok: false; decline: Decline } {
+    const detail = err instanceof Error ? err.message : String(err);
+    this.log.error({ op, err: detail }, 'ledger: system error');
+    return decline({ kind: 'system-error', detail });
+  }
+}
+
+function decline(d: Decline): { ok: false; decline: Decline } {
+  return { ok: false, decline: d };
+}
+
+function toApproval(out: SqlOutcome): Outcome<Approval> {
+  if (!out.ok) return decline(out.decline ?? { kind: 'system-error', detail: 'no decline reason' });
+  return {
+    ok: true, rrn: out.rrn ?? '', authCode: out.authCode ?? '', points: out.points ?? 0, amountFen: out.amountFen ?? 0,
+    balancePoints: out.balancePoints ?? 0, replayed: out.replayed === true,
+  };
+}
+
+/** Batch numbers run 000001…999999 and wrap to 000001. */
+export function nextBatch(batchNo: string): string {
+  const n = Number(batchNo);
+  return String(n >= 999999 ? 1 : n + 1).padStart(6, '0');
+}
+
+function terminalFields(row: Record<string, unknown>): Record<string, string> {
+  const hex = (b: unknown) => (b instanceof Buffer ? b.toString('hex') : '');
+  return {
+    m: String(row.merchant_id), s: String(row.status), k: hex(row.tmk_enc), a: String(row.mac_algorithm),
+    o: row.signed_on ? '1' : '0', b: String(row.batch_no), pik: hex(row.pik_enc), mak: hex(row.mak_enc), tdk: hex(row.tdk_enc),
+  };
+}
+
+function merchantFromFields(merchantId: string, h: Record<string, string>): MerchantInfo {
+  return { merchantId, name: h.n ?? '', status: (h.s ?? 'closed') as MerchantInfo['status'], pointsPerYuan: Number(h.r), feeRateBp: Number(h.f) };
+}
+
+function cardFromFields(cardNo: string, h: Record<string, string>): CardState {
+  return {
+    cardNo, status: h.s as CardStatus, expiry: h.e ?? '0000', enrolled: h.n === '1', pinVerification: h.p ? h.p : null,
+    balancePoints: Number(h.b), version: Number(h.v),
+  };
+}
+
+function cardRowToState(row: Record<string, unknown>): CardState {
+  return {
+    cardNo: String(row.card_no), status: row.status as CardStatus, expiry: String(row.expiry), enrolled: Boolean(row.enrolled),
+    pinVerification: (row.pin_verification as string | null) ?? null, balancePoints: Number(row.balance), version: Number(row.version),
+  };
+}
+

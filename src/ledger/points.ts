@@ -1,0 +1,11 @@
+// The rounding rule, written once: points = ceil(amountFen × pointsPerYuan / 100), i.e. any part of a point
+// rounds UP to a whole point (the member pays the fraction). 50 points/yuan: 1 fen = 0.5 point -> 1 point,
+// 3 fen = 1.5 -> 2 points, 100 fen = 50 points.
+// The SQL functions (migrations/) compute the same: (amount_fen * points_per_yuan + 99) / 100.
+export const settlementFenPerPoint = 2;
+
+export function pointsFor(amountFen: number, pointsPerYuan: number): number {
+  if (!Number.isSafeInteger(amountFen) || amountFen < 0) throw new RangeError('amountFen must be a non-negative integer');
+  if (!Number.isSafeInteger(pointsPerYuan) || pointsPerYuan <= 0) throw new RangeError('pointsPerYuan must be a positive integer');
+  return Math.floor((amountFen * pointsPerYuan + 99) / 100);
+}

@@ -1,0 +1,42 @@
+// The ledger's public types (the contract the switch codes against: /tmp/pointswitch-contracts.md).
+import type { Logger } from '../log.js';
+import type { Decline } from './decline.js';
+
+export interface LedgerOptions {
+  databaseUrl: string;
+  /** null/undefined: Postgres alone. */
+  redisUrl?: string | null;
+  /** Every Redis key starts with it (tests). */
+  redisPrefix?: string;
+  /** Key-encryption key for master/working keys and PIN verification at rest (default: dev key, with a warning). */
+  kekHex?: string;
+  batchDebitsMax?: number;
+  batchWaitMs?: number;
+  /** Batches in flight at once (each holds a pool connection while it runs). */
+  batchInflightMax?: number;
+  poolSize?: number;
+  /** 'batched' (default): debits share commits through the batcher. 'plain': one transaction per debit (baseline). */
+  writePath?: 'batched' | 'plain';
+  /** How long a cached card entry lives (ms); entries are rewritten after every commit that changes the card. */
+  cardCacheTtlMs?: number;
+  redisCommandTimeoutMs?: number;
+  log?: Logger;
+}
+
+export interface TxnKey { terminalId: string; batchNo: string; trace: string; businessDate: string /* YYYY-MM-DD */ }
+export interface PurchaseRequest { key: TxnKey; merchantId: string; cardNo: string; amountFen: number; pin?: string | null; cardExpiry?: string | null /* YYMM */ }
+export interface VoidRequest { key: TxnKey; merchantId: string; cardNo: string; amountFen: number; original: { rrn?: string; batchNo: string; trace: string } }
+export interface RefundRequest { key: TxnKey; merchantId: string; cardNo: string; amountFen: number; original: { rrn: string; batchNo?: string; trace?: string; date?: string /* MMDD */ } }
+export interface ReversalRequest { original: TxnKey; kind: 'purchase' | 'void' | 'refund'; cardNo: string; amountFen: number; reasonCode?: string }
+export interface UploadRequest { key: TxnKey; cardNo: string; amountFen: number; kind?: string; rrn?: string; authCode?: string; detail?: Record<string, unknown> }
+export interface Approval { rrn: string; authCode: string; points: number; amountFen: number; balancePoints: number; replayed: boolean }
+export interface SettlementTotals { debitFen: number; debitCount: number; creditFen: number; creditCount: number }
+export interface TerminalInfo {
+  terminalId: string; merchantId: string; status: 'active' | 'suspended' | 'closed'; tmk: Buffer /* clear */;
+  macAlgorithm: 'ecb' | 'x919'; signedOn: boolean; batchNo: string; keys: { pik: Buffer; mak: Buffer; tdk: Buffer } | null;
+}
+export interface MerchantInfo { merchantId: string; name: string; status: 'active' | 'suspended' | 'closed'; pointsPerYuan: number; feeRateBp: number }
+export type Outcome<T> = ({ ok: true } & T) | { ok: false; decline: Decline };
+
+export type CardStatus = 'active' | 'frozen' | 'lost' | 'expired' | 'closed';
+export interface CardState { cardNo: string; status: CardStatus; expiry: string; enrolled: boolean; pinVerification: string | null; balancePoints: number; version: number }

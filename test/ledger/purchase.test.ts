@@ -1,0 +1,58 @@
+import t from 'tap';
+import { cardBalance, coffee, diamond, gold, key, mart, seededLedger, silver, t1, t3 } from './helpers.js';
+
+t.test('a purchase debits ceil(amountFen × rate / 100) points and returns the new balance', async (t) => {
+  const { ledger } = await seededLedger(t);
+  const r = await ledger.purchase({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 1234 });
+  t.ok(r.ok);
+  if (!r.ok) return;
+  t.equal(r.points, 617, '12.34 yuan at 50 points/yuan = 617 points');
+  t.equal(r.balancePoints, 1_000_000 - 617);
+  t.equal(r.replayed, false);
+  t.match(r.rrn, /^\d{12}$/);
+  t.match(r.authCode, /^\d{6}$/);
+  t.equal(await cardBalance(ledger, diamond), 1_000_000 - 617);
+  const m = await ledger.purchase({ key: key(t3), merchantId: mart, cardNo: diamond, amountFen: 3 });
+  t.ok(m.ok && m.points === 2, '3 fen at 45 points/yuan = 1.35 points, rounded up to 2');
+});
+
+t.test('a purchase on a card with a PIN needs the right PIN', async (t) => {
+  const { ledger } = await seededLedger(t);
+  const none = await ledger.purchase({ key: key(), merchantId: coffee, cardNo: gold, amountFen: 100 });
+  t.same(none.ok ? null : none.decline, { kind: 'incorrect-pin' });
+  const wrong = await ledger.purchase({ key: key(), merchantId: coffee, cardNo: gold, amountFen: 100, pin: '654321' });
+  t.same(wrong.ok ? null : wrong.decline, { kind: 'incorrect-pin' });
+  const right = await ledger.purchase({ key: key(), merchantId: coffee, cardNo: gold, amountFen: 100, pin: '123456' });
+  t.ok(right.ok);
+});
+
+t.test('each card condition declines with its own reason', async (t) => {
+  const { ledger } = await seededLedger(t);
+  const cases: Array<[string, string]> = [
+    ['8860000000000003', 'card-lost'], ['8860000000000004', 'card-frozen'], ['8860000000000005', 'card-expired'],
+    ['8860000000000006', 'not-enrolled'], ['8869999999999999', 'unknown-card'],
+  ];
+  for (const [cardNo, kind] of cases) {
+    const r = await ledger.purchase({ key: key(), merchantId: coffee, cardNo, amountFen: 100 });
+    t.equal(r.ok ? 'approved' : r.decline.kind, kind, `card ${cardNo.slice(-1)} -> ${kind}`);
+  }
+  const low = await ledger.purchase({ key: key(), merchantId: coffee, cardNo: silver, amountFen: 1001 });
+  t.same(low.ok ? null : low.decline, { kind: 'insufficient-points', balancePoints: 500 });
+  t.equal(await cardBalance(ledger, silver), 500);
+  const wrongMerchant = await ledger.purchase({ key: key(t1), merchantId: mart, cardNo: diamond, amountFen: 100 });
+  t.equal(wrongMerchant.ok ? 'approved' : wrongMerchant.decline.kind, 'invalid-merchant');
+  const noTerminal = await ledger.purchase({ key: key('99999999'), merchantId: coffee, cardNo: diamond, amountFen: 100 });
+  t.equal(noTerminal.ok ? 'approved' : noTerminal.decline.kind, 'terminal-not-permitted');
+  const zero = await ledger.purchase({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 0 });
+  t.equal(zero.ok ? 'approved' : zero.decline.kind, 'invalid-amount');
+});
+
+t.test('the balance inquiry answers the card balance and declines a lost card', async (t) => {
+  const { ledger } = await seededLedger(t);
+  const b = await ledger.balance({ cardNo: silver, terminalId: t1 });
+  t.same(b, { ok: true, balancePoints: 500 });
+  await ledger.purchase({ key: key(), merchantId: coffee, cardNo: silver, amountFen: 100 });
+  t.same(await ledger.balance({ cardNo: silver, terminalId: t1 }), { ok: true, balancePoints: 450 }, 'the cache follows the debit');
+  const lost = await ledger.balance({ cardNo: '8860000000000003', terminalId: t1 });
+  t.same(lost.ok ? null : lost.decline, { kind: 'card-lost' });
+});
