@@ -10,8 +10,10 @@ export function maskPan(pan: string): string {
 
 /** Track data: the PAN masked, everything after the separator starred. */
 export function maskTrack(track: string): string {
-  const sep = track.search(/[D=]/);
-  if (sep < 0) return '*'.repeat(track.length);
+  // Only a clear track has a PAN then a separator; an encrypted one (nibbles A-F) is masked whole.
+  const m = /^[0-9]{12,19}[D=]/.exec(track);
+  if (!m) return '*'.repeat(track.length);
+  const sep = m[0].length - 1;
   return maskPan(track.slice(0, sep)) + track[sep] + '*'.repeat(track.length - sep - 1);
 }
 

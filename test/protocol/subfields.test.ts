@@ -1,0 +1,43 @@
+import t from 'tap';
+import { formatField60, formatField61, formatSettlementTotals, maskPan, maskTrack, parseField60, parseField61, parseSettlementTotals, track2Pan } from '../../protocol/index.js';
+
+t.test('field 60: 60.1 type, 60.2 batch, 60.3 network management code, the rest kept', async (t) => {
+  t.same(parseField60('22000001000'), { txnType: '22', batchNo: '000001', netMgmtCode: '000', rest: '' });
+  t.same(parseField60('00000001'), { txnType: '00', batchNo: '000001', rest: '' }, '8 digits: no 60.3');
+  t.same(parseField60('2200002400060012345'), { txnType: '22', batchNo: '000024', netMgmtCode: '000', rest: '60012345' }, '19 digits');
+  t.equal(formatField60({ txnType: '00', batchNo: '000001', netMgmtCode: '201' }), '00000001201');
+  t.equal(formatField60({ txnType: '00', batchNo: '000001' }), '00000001');
+  t.throws(() => formatField60({ txnType: '0', batchNo: '000001' }));
+});
+
+t.test('field 61: original batch, trace, date', async (t) => {
+  t.same(parseField61('0000010000031122'), { batchNo: '000001', trace: '000003', date: '1122', rest: '' });
+  t.same(parseField61('000001000003'), { batchNo: '000001', trace: '000003', rest: '' });
+  t.equal(formatField61({ batchNo: '000001', trace: '000003', date: '1122' }), '0000010000031122');
+});
+
+t.test('field 48 of 0500: domestic then foreign totals, 31 digits each', async (t) => {
+  const s = formatSettlementTotals({ debitFen: 1234, debitCount: 3, creditFen: 500, creditCount: 1 });
+  t.equal(s, '000000001234003000000000500001' + '0' + '0'.repeat(31));
+  t.same(parseSettlementTotals(s), { debitFen: 1234, debitCount: 3, creditFen: 500, creditCount: 1, settlementCode: '0',
+    foreign: { debitFen: 0, debitCount: 0, creditFen: 0, creditCount: 0, settlementCode: '0' } });
+  t.same(parseSettlementTotals(s.slice(0, 31)).debitFen, 1234, 'domestic only');
+  t.throws(() => parseSettlementTotals('123'));
+  t.throws(() => formatSettlementTotals({ debitFen: -1, debitCount: 0, creditFen: 0, creditCount: 0 }));
+});
+
+t.test('masking keeps at most the first 6 and last 4 digits of a card number', async (t) => {
+  t.equal(maskPan('8860000000000001'), '886000******0001');
+  t.equal(maskPan('6212260200024125573'), '621226*********5573');
+  t.equal(maskPan('123456789'), '*****6789');
+  t.equal(maskPan('1234'), '****');
+  t.equal(maskTrack('8860000000000001D30121010000'), '886000******0001D***********');
+  t.equal(maskTrack('ABCDEF'), '******', 'encrypted track without separator: all masked');
+});
+
+t.test('track2Pan reads the PAN before the separator', async (t) => {
+  t.equal(track2Pan('6224242900000113D28062013949031013'), '6224242900000113');
+  t.equal(track2Pan('6224242900000113=2806'), '6224242900000113');
+  t.equal(track2Pan('D2806'), null);
+  t.equal(track2Pan('ABCDEF1234'), null);
+});
