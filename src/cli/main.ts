@@ -8,6 +8,9 @@ type Register = (program: Command) => void;
 // Each module exports `register(program)`. Keep one line per module.
 const modules: Array<() => Promise<{ register: Register }>> = [
   () => import('./start.js'),
+  () => import('./migrate.js'),
+  () => import('./audit.js'),
+  () => import('./seed.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {
