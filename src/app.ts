@@ -15,6 +15,7 @@ import { adminResources } from './admin/resources.js';
 import { SwitchMetrics } from './switch/metrics.js';
 import { createFrameHandler } from './switch/pipeline.js';
 import { PosServer } from './switch/server.js';
+import { TerminalCache } from './switch/session.js';
 
 export interface AppOptions {
   config: Config;
@@ -66,7 +67,11 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       log: log.child({ component: 'ledger' }),
     });
     cleanup.push(() => ledger.close());
-    connectLedgerMetrics(ledger, metrics);
+    const terminals = new TerminalCache(ledger);
+    metrics.useStats(() => {
+      const b = ledger.batchStats;
+      return { batches: b.batches, batchedDebits: b.items, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses };
+    });
 
     const pos = new PosServer({
       limits: config,
@@ -75,6 +80,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
         settings: { settlementUnbalancedCode: config.settlementUnbalancedCode },
         log: log.child({ component: 'pos' }),
         metrics,
+        terminals,
       }),
       log: log.child({ component: 'pos' }),
       metrics,
@@ -153,9 +159,4 @@ async function openRedis(config: Config, log: Logger): Promise<{ url: string | n
   log.warn('Redis: REDIS_URL is unset and no redis-server is on PATH; running on Postgres alone (slower). '
     + 'Set REDIS_URL or install redis-server (apt-get install -y redis-server) to use the cache.');
   return { url: null, how: 'none (Postgres alone)', handle: null };
-}
-
-/** Ledger batch sizes and cache hits into the switch's metrics, when the ledger reports them. */
-function connectLedgerMetrics(_ledger: Ledger, _metrics: SwitchMetrics): void {
-  // Filled in once the ledger's reporting API is known (see src/ledger/index.ts).
 }

@@ -2,8 +2,15 @@
 // switches in one process (tests) never collide and /metrics shows only this instance.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** What the ledger may report about itself; every member is optional so any ledger shape fits. */
+/** Counts read at scrape time from the ledger and the caches; every member is optional so any source fits. */
 export interface LedgerStats {
+  /** debit batches committed, and the debits in them (mean batch size = debits / batches) */
+  batches?: number;
+  batchedDebits?: number;
+  /** the switch's in-process terminal cache (in front of the ledger's Redis read-through) */
+  terminalCacheHits?: number;
+  terminalCacheMisses?: number;
+  /** the ledger's Redis cache, when it reports it */
   cacheHits?: number;
   cacheMisses?: number;
 }
@@ -17,7 +24,6 @@ export class SwitchMetrics {
   readonly framesRejected: Counter<'reason'>;
   readonly inFlight: Gauge;
   readonly readsPaused: Counter<'reason'>;
-  readonly ledgerBatchSize: Histogram;
   private statsSource: (() => LedgerStats | undefined) | undefined;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -50,35 +56,46 @@ export class SwitchMetrics {
       help: 'times a connection stopped being read, by cause (backpressure)',
       labelNames: ['reason'], registers,
     });
-    this.ledgerBatchSize = new Histogram({
-      name: 'pointswitch_ledger_batch_debits',
-      help: 'debits per ledger commit (micro-batches)',
-      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers,
-    });
     const self = this;
+    const stat = () => self.statsSource?.() ?? {};
+    new Counter({
+      name: 'pointswitch_ledger_batches_total', help: 'debit batches the ledger committed (one Postgres transaction each)', registers,
+      collect() { this.reset(); this.inc(stat().batches ?? 0); },
+    });
+    new Counter({
+      name: 'pointswitch_ledger_batched_debits_total', help: 'debits in those batches; divided by batches it is the mean batch size', registers,
+      collect() { this.reset(); this.inc(stat().batchedDebits ?? 0); },
+    });
     new Gauge({
-      name: 'pointswitch_cache_hit_ratio',
-      help: 'share of ledger cache reads answered by Redis since start (NaN before the first read)',
-      registers,
+      name: 'pointswitch_ledger_batch_debits_mean', help: 'mean debits per ledger batch since start (NaN before the first)', registers,
+      collect() { const s = stat(); this.set(s.batches ? (s.batchedDebits ?? 0) / s.batches : Number.NaN); },
+    });
+    new Gauge({
+      name: 'pointswitch_cache_reads', help: 'cache reads since start, by cache and result', labelNames: ['cache', 'result'], registers,
       collect() {
-        const s = self.statsSource?.();
-        const hits = s?.cacheHits ?? 0;
-        const misses = s?.cacheMisses ?? 0;
-        this.set(hits + misses === 0 ? Number.NaN : hits / (hits + misses));
+        const s = stat();
+        this.set({ cache: 'terminal-local', result: 'hit' }, s.terminalCacheHits ?? 0);
+        this.set({ cache: 'terminal-local', result: 'miss' }, s.terminalCacheMisses ?? 0);
+        if (s.cacheHits !== undefined || s.cacheMisses !== undefined) {
+          this.set({ cache: 'redis', result: 'hit' }, s.cacheHits ?? 0);
+          this.set({ cache: 'redis', result: 'miss' }, s.cacheMisses ?? 0);
+        }
       },
     });
     new Gauge({
-      name: 'pointswitch_cache_reads', help: 'ledger cache reads since start, by result', labelNames: ['result'], registers,
+      name: 'pointswitch_cache_hit_ratio', help: 'share of cache reads that hit since start, by cache (NaN before the first read)',
+      labelNames: ['cache'], registers,
       collect() {
-        const s = self.statsSource?.();
-        this.set({ result: 'hit' }, s?.cacheHits ?? 0);
-        this.set({ result: 'miss' }, s?.cacheMisses ?? 0);
+        const s = stat();
+        const ratio = (h = 0, m = 0) => (h + m === 0 ? Number.NaN : h / (h + m));
+        this.set({ cache: 'terminal-local' }, ratio(s.terminalCacheHits, s.terminalCacheMisses));
+        if (s.cacheHits !== undefined || s.cacheMisses !== undefined) this.set({ cache: 'redis' }, ratio(s.cacheHits, s.cacheMisses));
       },
     });
   }
 
   /** Where the cache hit/miss counts come from (the ledger, when it exposes them). */
-  useLedgerStats(source: () => LedgerStats | undefined): void {
+  useStats(source: () => LedgerStats | undefined): void {
     this.statsSource = source;
   }
 

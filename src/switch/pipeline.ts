@@ -8,16 +8,19 @@ import { text } from './handlers/fields.js';
 import type { SwitchMetrics } from './metrics.js';
 import { buildFormatError, buildResponse, type MacKey } from './respond.js';
 import { route } from './router.js';
-import { checkSession } from './session.js';
+import { checkSession, TerminalCache } from './session.js';
 import type { ConnectionInfo, FrameAnswer, FrameHandler } from './server.js';
 import type { HandlerContext, Reply } from './types.js';
 
 export interface PipelineDeps extends HandlerContext {
   metrics: SwitchMetrics;
+  /** The in-process terminal cache (made here when not given). */
+  terminals?: TerminalCache;
 }
 
 export function createFrameHandler(deps: PipelineDeps): FrameHandler {
   const { log, metrics } = deps;
+  const terminals = deps.terminals ?? new TerminalCache(deps.ledger);
   return async (body: Buffer, conn: ConnectionInfo): Promise<FrameAnswer> => {
     const started = performance.now();
     const decoded = decode(body);
@@ -35,7 +38,7 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
       return { close: true };
     }
     const msg = decoded.message;
-    const session = await checkSession(deps.ledger, msg, body).catch((err: unknown) => {
+    const session = await checkSession(terminals, msg, body).catch((err: unknown) => {
       log.error({ err, conn: conn.id }, 'terminal lookup failed');
       return null;
     });
@@ -48,11 +51,15 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
     let reply: Reply;
     try {
       reply = await r.handler(deps, { msg, terminal: session.terminal, businessDate: businessDate() });
+      if (r.changesTerminal) terminals.forget(session.terminal.terminalId);
     } catch (err) {
       log.error({ err, conn: conn.id, terminal: session.terminal.terminalId, mti: msg.mti, trace: text(msg, 11) }, `${r.type} failed in the ledger`);
       // Money in doubt: say nothing, so the terminal reverses; otherwise a plain system malfunction.
-      reply = r.movesMoney ? { responseCode: '96', close: true } : { responseCode: '96' };
+      reply = { responseCode: '96' };
     }
+    // A system error on a money request leaves its outcome in doubt (the commit may have happened): answer
+    // nothing and close, so the terminal sends a reversal, which is safe whether or not the debit happened.
+    if (r.movesMoney && reply.responseCode === '96') reply = { ...reply, close: true };
     return finish(deps, conn, msg, r.type, reply, session.mac, started);
   };
 }

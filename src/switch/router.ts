@@ -13,15 +13,15 @@ import { voidPurchase } from './handlers/void.js';
 import type { Route } from './types.js';
 
 const routes = {
-  signOn: { type: 'sign-on', handler: signOn, movesMoney: false },
+  signOn: { type: 'sign-on', handler: signOn, movesMoney: false, changesTerminal: true },
   echoTest: { type: 'echo-test', handler: echoTest, movesMoney: false },
-  signOff: { type: 'sign-off', handler: signOff, movesMoney: false },
+  signOff: { type: 'sign-off', handler: signOff, movesMoney: false, changesTerminal: true },
   balance: { type: 'balance', handler: balance, movesMoney: false },
   purchase: { type: 'purchase', handler: purchase, movesMoney: true },
   void: { type: 'void', handler: voidPurchase, movesMoney: true },
   refund: { type: 'refund', handler: refund, movesMoney: true },
   reversal: { type: 'reversal', handler: reversal, movesMoney: true },
-  settlement: { type: 'settlement', handler: settlement, movesMoney: false },
+  settlement: { type: 'settlement', handler: settlement, movesMoney: false, changesTerminal: true },
   upload: { type: 'batch-upload', handler: upload, movesMoney: false },
 } satisfies Record<string, Route>;
 

@@ -17,10 +17,54 @@ export type SessionResult =
   /** refused: answer with this code; `mac` when the terminal's MAK can sign the answer */
   | { ok: false; responseCode: string; terminal: TerminalInfo | null; mac: MacKey | null; reason: string };
 
-export async function checkSession(ledger: LedgerPort, msg: IsoMessage, body: Buffer): Promise<SessionResult> {
+/**
+ * A short-lived in-process copy of terminal records in front of the ledger's (Redis) read-through cache, so the
+ * hot path does not pay a Redis round trip per message. Only what a check passes on is trusted: a refusal
+ * (unknown, not signed on, MAC fails) is re-checked against the ledger before it is answered, so a sign-on
+ * served by another switch process is seen at once. A suspension is seen within `ttlMs`.
+ */
+export class TerminalCache {
+  private readonly entries = new Map<string, { info: TerminalInfo; expiresAt: number }>();
+
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly ledger: LedgerPort, private readonly ttlMs = 1000, private readonly entriesMax = 100_000) {}
+
+  async get(terminalId: string, fresh: boolean): Promise<TerminalInfo | null> {
+    const now = Date.now();
+    if (!fresh) {
+      const e = this.entries.get(terminalId);
+      if (e && e.expiresAt > now) {
+        this.hits++;
+        return e.info;
+      }
+    }
+    this.misses++;
+    const info = await this.ledger.terminal(terminalId);
+    this.entries.delete(terminalId);
+    if (info) {
+      if (this.entries.size >= this.entriesMax) this.entries.delete(this.entries.keys().next().value!);
+      this.entries.set(terminalId, { info, expiresAt: now + this.ttlMs });
+    }
+    return info;
+  }
+
+  forget(terminalId: string): void {
+    this.entries.delete(terminalId);
+  }
+}
+
+export async function checkSession(terminals: TerminalCache, msg: IsoMessage, body: Buffer): Promise<SessionResult> {
+  const first = await check(terminals, msg, body, false);
+  if (first.ok || first.terminal === null) return first;
+  return check(terminals, msg, body, true);
+}
+
+async function check(terminals: TerminalCache, msg: IsoMessage, body: Buffer, fresh: boolean): Promise<SessionResult> {
   const terminalId = text(msg, 41);
   if (!terminalId) return { ok: false, responseCode: '30', terminal: null, mac: null, reason: 'no terminal id (41)' };
-  const terminal = await ledger.terminal(terminalId);
+  const terminal = await terminals.get(terminalId, fresh);
   if (!terminal) return { ok: false, responseCode: '97', terminal: null, mac: null, reason: 'unknown terminal' };
   if (terminal.status !== 'active') return { ok: false, responseCode: '97', terminal, mac: null, reason: `terminal ${terminal.status}` };
   const mac: MacKey | null = terminal.signedOn && terminal.keys ? { algorithm: terminal.macAlgorithm, mak: terminal.keys.mak } : null;

@@ -47,4 +47,6 @@ export interface Route {
   handler: Handler;
   /** true: on a thrown error we must not answer (the terminal then reverses); false: answer 96. */
   movesMoney: boolean;
+  /** The handler changes the terminal record (sign-on, sign-off, settlement): drop the in-process copy. */
+  changesTerminal?: boolean;
 }

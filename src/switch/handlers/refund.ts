@@ -18,9 +18,10 @@ export const refund: Handler = async (ctx, req) => {
     amountFen: amountFen(req.msg),
     original: {
       rrn,
-      ...(f61.batchNo ? { batchNo: f61.batchNo } : {}),
-      ...(f61.trace ? { trace: f61.trace } : {}),
-      ...(f61.date ? { date: f61.date } : {}),
+      ...(f61.batchNo && f61.batchNo !== '000000' ? { batchNo: f61.batchNo } : {}),
+      ...(f61.trace && f61.trace !== '000000' ? { trace: f61.trace } : {}),
+      // terminals that do not know the original's date send zeros
+      ...(f61.date && f61.date !== '0000' ? { date: f61.date } : {}),
     },
   });
   return r.ok ? approvalReply(r, cardNo) : declined(r.decline, { cardNo });

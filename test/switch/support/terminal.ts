@@ -185,13 +185,13 @@ export class TestTerminal {
       37: original.rrn,
       49: '156',
       60: formatField60({ txnType: '25', batchNo: this.batchNo, netMgmtCode: '000' }),
-      61: formatField61({ batchNo: original.batchNo ?? '000000', trace: original.trace ?? '000000', date: original.date ?? '0000' }),
+      61: formatField61({ batchNo: original.batchNo ?? '000000', trace: original.trace ?? '000000', ...(original.date ? { date: original.date } : {}) }),
     });
   }
 
   /** The reversal of a request: the same fields, MTI 0400, 39 = reason (98: no answer received). */
   reversalMessage(original: IsoMessage, reason = '98'): IsoMessage {
-    const fields = { ...original.fields, 39: reason };
+    const fields: IsoMessage['fields'] = { ...original.fields, 39: reason };
     delete fields[52];
     delete fields[26];
     delete fields[64];
