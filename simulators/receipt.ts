@@ -9,7 +9,7 @@ const titles: Record<TxnResult['kind'], string> = {
 
 export function receipt(r: TxnResult): string {
   const lines: string[] = [];
-  const row = (k: string, v: string | number | null | undefined) => { if (v !== null && v !== undefined && v !== '') lines.push(`  ${k.padEnd(14)}${v}`); };
+  const row = (k: string, v: string | number | null | undefined) => { if (v !== null && v !== undefined && v !== '') lines.push(`  ${k.padEnd(16)}${v}`); };
   lines.push(`---- ${titles[r.kind]} ${r.approved ? 'APPROVED' : 'DECLINED'} ----`);
   row('response', r.responseCode ? `${r.responseCode} ${r.meaning}` : r.meaning);
   row('terminal', `${r.terminalId}  merchant ${r.merchantId}`);

@@ -300,7 +300,8 @@ export class Terminal {
 
   /** Builds a request with the next trace (PIN block under the PIK when a PIN is given or the demo card has one). */
   build(req: Request): Built {
-    const ctx = this.context();
+    // Look the original up before taking a trace, so a refused command does not use one.
+    const ctx = (): m.MessageContext => this.context();
     const pinFor = (cardNo: string, pin: string | null | undefined) => {
       const p = pin === undefined ? demoPin(cardNo) : pin;
       const pik = this.keys?.pik;
@@ -309,33 +310,37 @@ export class Terminal {
     switch (req.type) {
       case 'balance': {
         const expiry = req.expiry ?? demoExpiry(req.cardNo);
-        const message = m.balance(ctx, { cardNo: req.cardNo, expiry, pinBlock: pinFor(req.cardNo, req.pin) });
-        return { kind: 'balance', message, trace: ctx.trace, record: null, cardNo: req.cardNo, amountFen: undefined };
+        const c = ctx();
+        const message = m.balance(c, { cardNo: req.cardNo, expiry, pinBlock: pinFor(req.cardNo, req.pin) });
+        return { kind: 'balance', message, trace: c.trace, record: null, cardNo: req.cardNo, amountFen: undefined };
       }
       case 'purchase': {
         const expiry = req.expiry ?? demoExpiry(req.cardNo);
-        const message = m.purchase(ctx, { cardNo: req.cardNo, expiry, pinBlock: pinFor(req.cardNo, req.pin) }, req.amountFen);
-        return { kind: 'purchase', message, trace: ctx.trace, cardNo: req.cardNo, amountFen: req.amountFen, record: this.record('purchase', ctx, req.cardNo, expiry, req.amountFen) };
+        const c = ctx();
+        const message = m.purchase(c, { cardNo: req.cardNo, expiry, pinBlock: pinFor(req.cardNo, req.pin) }, req.amountFen);
+        return { kind: 'purchase', message, trace: c.trace, cardNo: req.cardNo, amountFen: req.amountFen, record: this.record('purchase', c, req.cardNo, expiry, req.amountFen) };
       }
       case 'void': {
         const trace = req.trace.padStart(6, '0');
         const orig = [...this.state.txns].reverse().find((t) => t.kind === 'purchase' && t.trace === trace && t.batchNo === this.state.batchNo);
         if (!orig) throw new Error(`no purchase with trace ${trace} in batch ${this.state.batchNo} on this terminal`);
         if (!orig.rrn) throw new Error(`purchase ${trace} has no RRN (it was not approved)`);
-        const message = m.voidPurchase(ctx, { cardNo: orig.cardNo, expiry: orig.expiry }, orig.amountFen,
+        const c = ctx();
+        const message = m.voidPurchase(c, { cardNo: orig.cardNo, expiry: orig.expiry }, orig.amountFen,
           { rrn: orig.rrn, authCode: orig.authCode, batchNo: orig.batchNo, trace: orig.trace });
-        const record = { ...this.record('void', ctx, orig.cardNo, orig.expiry, orig.amountFen), originalTrace: orig.trace };
-        return { kind: 'void', message, trace: ctx.trace, cardNo: orig.cardNo, amountFen: orig.amountFen, record };
+        const record = { ...this.record('void', c, orig.cardNo, orig.expiry, orig.amountFen), originalTrace: orig.trace };
+        return { kind: 'void', message, trace: c.trace, cardNo: orig.cardNo, amountFen: orig.amountFen, record };
       }
       case 'refund': {
         const orig = [...this.state.txns].reverse().find((t) => t.kind === 'purchase' && t.rrn === req.rrn);
         const cardNo = req.cardNo ?? orig?.cardNo;
         if (!cardNo) throw new Error(`RRN ${req.rrn} is not one of this terminal's purchases: give the card number too`);
         const expiry = orig?.expiry ?? demoExpiry(cardNo);
-        const message = m.refund(ctx, { cardNo, expiry }, req.amountFen,
+        const c = ctx();
+        const message = m.refund(c, { cardNo, expiry }, req.amountFen,
           { rrn: req.rrn, batchNo: orig?.batchNo ?? null, trace: orig?.trace ?? null, date: orig?.date ?? null });
-        const record = { ...this.record('refund', ctx, cardNo, expiry, req.amountFen), ...(orig ? { originalTrace: orig.trace } : {}) };
-        return { kind: 'refund', message, trace: ctx.trace, cardNo, amountFen: req.amountFen, record };
+        const record = { ...this.record('refund', c, cardNo, expiry, req.amountFen), ...(orig ? { originalTrace: orig.trace } : {}) };
+        return { kind: 'refund', message, trace: c.trace, cardNo, amountFen: req.amountFen, record };
       }
     }
   }

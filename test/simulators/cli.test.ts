@@ -1,0 +1,88 @@
+// pointswitch-sim as a tester uses it, against a real switch (real TCP, Postgres, Redis): swipe --json, the
+// shell driven through stdin, scenario files (passing and failing), and a short load run that reconciles.
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { sim, startSwitch, stateDir } from './support.js';
+
+const diamond = '8860000000000007';
+
+t.test('swipe --json prints one JSON result with the response code, points, balance, RRN and trace', async (t) => {
+  const { port } = await startSwitch(t);
+  const r = await sim(['swipe', '--port', String(port), '--state-dir', stateDir(), '--card', diamond, '--amount', '12.34', '--json']);
+  t.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  t.equal(j.kind, 'purchase');
+  t.equal(j.responseCode, '00');
+  t.equal(j.meaning, 'approved');
+  t.equal(j.pointsDebited, 617, '1234 fen at 50 points a yuan is 617 points (rounded up)');
+  t.equal(j.balancePoints, 1_000_000 - 617);
+  t.match(j.rrn, /^\S{12}$/);
+  t.match(j.trace, /^\d{6}$/);
+  t.equal(j.card, '886000******0007', 'the card number is masked');
+  const b = await sim(['swipe', '--port', String(port), '--no-state', '--type', 'balance', '--card', '8860000000000003', '--json']);
+  t.equal(JSON.parse(b.stdout).responseCode, '41', 'a lost card is declined 41');
+});
+
+t.test('the shell signs on, takes commands from stdin and prints a receipt for each', async (t) => {
+  const { port } = await startSwitch(t);
+  const dir = stateDir();
+  const r = await sim(['shell', '--port', String(port), '--state-dir', dir], {
+    stdin: `balance ${diamond}\nbuy ${diamond} 2\nvoid 3\nbuy 8860000000000002 100\nstatus\nsettle\nsignoff\nquit\n`,
+  });
+  t.equal(r.code, 0, r.stderr + r.stdout);
+  t.match(r.stdout, /SIGN-ON APPROVED/);
+  t.match(r.stdout, /BALANCE INQUIRY APPROVED[\s\S]*balance left\s+1000000 points/);
+  t.match(r.stdout, /PURCHASE APPROVED[\s\S]*points debited\s+100[\s\S]*balance left\s+999900 points[\s\S]*RRN\s+\S{12}[\s\S]*trace\s+000003/);
+  t.match(r.stdout, /VOID APPROVED[\s\S]*balance left\s+1000000 points/);
+  t.match(r.stdout, /PURCHASE DECLINED[\s\S]*response\s+51 insufficient points/);
+  t.match(r.stdout, /SETTLEMENT APPROVED[\s\S]*totals\s+balanced/);
+  t.match(r.stdout, /SIGN-OFF APPROVED/);
+  // A second shell on the same state resumes the trace counter.
+  const again = await sim(['shell', '--port', String(port), '--state-dir', dir], { stdin: 'status\nquit\n' });
+  t.match(again.stdout, /last trace 0000(0[89]|1\d)/, 'the trace counter continued from the saved state');
+});
+
+t.test('every example scenario passes against a freshly seeded switch, and runs again on the same data', async (t) => {
+  const { port } = await startSwitch(t);
+  const dir = path.resolve('simulators/scenarios');
+  const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).map((f) => path.join(dir, f));
+  t.ok(files.length >= 5);
+  const state = stateDir();
+  for (const round of [1, 2]) {
+    const r = await sim(['scenario', '--port', String(port), '--state-dir', state, ...files]);
+    t.equal(r.code, 0, `round ${round}:\n${r.stdout}${r.stderr}`);
+    t.notMatch(r.stdout, /✗/, `round ${round}: no step failed`);
+  }
+});
+
+t.test('a scenario with a failing expectation prints ✗ and exits non-zero', async (t) => {
+  const { port } = await startSwitch(t);
+  const r = await sim(['scenario', '--port', String(port), '--no-state', 'test/simulators/fixtures/failing.yaml']);
+  t.equal(r.code, 1);
+  t.match(r.stdout, /✗\s+2 purchase 8860000000000003[\s\S]*expected response code 00, got 41/);
+  t.match(r.stdout, /1 passed, 1 failed/);
+});
+
+t.test('a scenario file that is not valid is refused with the step that is wrong', async (t) => {
+  const r = await sim(['scenario', '--port', '1', 'test/simulators/fixtures/invalid.yaml']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /steps/);
+});
+
+t.test('a short load run answers every request and the points debited match the approvals seen', async (t) => {
+  const { port } = await startSwitch(t, { loadTerminals: 4, loadCards: 50 });
+  const r = await sim(['load', '--port', String(port), '--no-state', '--terminals', '4', '--cards', '50', '--rate', 'max', '--duration', '2', '--mix', 'purchase=70,balance=20,void=10', '--json', '-']);
+  t.equal(r.code, 0, r.stderr + r.stdout);
+  const j = JSON.parse(r.stdout);
+  t.equal(j.allAnswered, true);
+  t.equal(j.answered, j.sent);
+  t.ok(j.byType.purchase.approved > 0 && j.byType.void.approved > 0 && j.byType.balance.approved > 0, 'every kind in the mix ran');
+  t.equal(j.reconciliation.checked, true);
+  t.equal(j.reconciliation.balanceAfter, j.reconciliation.balanceBefore - j.reconciliation.pointsDebitedSeen + j.reconciliation.pointsCreditedSeen);
+  t.equal(j.reconciliation.ok, true);
+  t.ok(j.latency.p50Ms <= j.latency.p99Ms && j.latency.p99Ms <= j.latency.maxMs);
+  const fixed = await sim(['load', '--port', String(port), '--no-state', '--first-terminal', '3', '--terminals', '2', '--cards', '50', '--rate', '200', '--duration', '1', '--json', '-']);
+  t.equal(fixed.code, 0, fixed.stderr + fixed.stdout);
+  t.equal(JSON.parse(fixed.stdout).reconciliation.ok, true, 'at a fixed rate too');
+});
