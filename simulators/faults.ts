@@ -60,6 +60,7 @@ export async function runWithFault(t: Terminal, req: Request, fault: FaultName, 
       const built = t.build(req);
       const answer = await t.exchange(t.seal(built.message), built.trace);
       const result = await t.complete(built, { kind: 'timeout', latencyMs: answer.latencyMs }, { reverse: true });
+      result.meaning = `answer dropped by the terminal (the switch had answered ${answerLabel(answer)}), reversed`;
       const p = await probe(t, card);
       return { fault, result, switchAnswer: answerLabel(answer), switchStillServes: p.serves, balanceAfter: p.balance };
     }

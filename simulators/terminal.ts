@@ -398,6 +398,7 @@ export class Terminal {
       p.attempts++;
       const answer = await this.exchange(this.seal(message), p.trace);
       const r = this.result('reversal', { trace: p.trace, batchNo: p.batchNo }, answer, { cardNo: str(d.message.fields[2]) ?? undefined, amountFen: Number(str(d.message.fields[4]) ?? 0) });
+      if (p.kind !== 'purchase') { r.pointsDebited = r.pointsCredited; r.pointsCredited = null; } // undoing a credit takes points
       out.push(r);
       if (answer.kind === 'answer' || p.attempts >= reversalAttemptsMax) {
         drop();
