@@ -1,0 +1,151 @@
+// Bad input and bad clients: the process goes on, and other terminals are served.
+import net from 'node:net';
+import t from 'tap';
+import { encode, frame } from '../../protocol/index.js';
+import { testEnv } from '../support/db.js';
+import { seed, startSwitch } from './support/app.js';
+import { TestTerminal } from './support/terminal.js';
+
+const diamond = '8860000000000007';
+
+function raw(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+function closedBy(s: net.Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  s.on('data', (c: Buffer) => chunks.push(c));
+  s.on('error', () => {});
+  return new Promise((resolve) => s.once('close', () => resolve(Buffer.concat(chunks))));
+}
+
+t.test('bad input and bad clients', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const app = await startSwitch(t, env, { idleTimeoutMs: 1500, frameTimeoutMs: 400, inFlightPerConnectionMax: 2 });
+  const good = await TestTerminal.connect({ port: app.posPort });
+  t.teardown(() => good.close());
+  await good.signOn();
+  const stillServes = async () => (await good.send(good.purchaseMessage(diamond, 100))).fields[39];
+
+  await t.test('garbage bytes close that connection; others are served', async (t) => {
+    const s = await raw(app.posPort);
+    const closed = closedBy(s);
+    s.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    const answered = await closed;
+    t.equal(answered.length, 0, 'nothing answered');
+    t.equal(await stillServes(), '00');
+  });
+
+  await t.test('a length prefix of 65535 closes that connection without buffering it', async (t) => {
+    const s = await raw(app.posPort);
+    const closed = closedBy(s);
+    s.write(Buffer.from([0xff, 0xff, 0x60, 0x00, 0x03]));
+    await closed;
+    t.pass('closed');
+    t.equal(await stillServes(), '00');
+  });
+
+  await t.test('a frame with a readable header and MTI but broken fields is answered 30, and the connection goes on', async (t) => {
+    const term = await TestTerminal.connect({ port: app.posPort, terminalId: '10000002' });
+    t.teardown(() => term.close());
+    const body = encode(term.purchaseMessage(diamond, 100));
+    const broken = Buffer.concat([body.subarray(0, 30)]); // cut inside the fields, framed as if complete
+    const answer = term.nextAnswer();
+    term.writeRaw(frame(broken));
+    const a = await answer;
+    t.equal(a.mti, '0210');
+    t.equal(a.fields[39], '30');
+    t.equal(a.tpdu.destination, '0000');
+    const on = await term.signOn();
+    t.equal(on.fields[39], '00', 'the same connection is still served');
+  });
+
+  await t.test('random bytes inside a valid length prefix never crash the switch', async (t) => {
+    let seed = 42;
+    const rand = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed & 0xff; };
+    for (let i = 0; i < 50; i++) {
+      const s = await raw(app.posPort);
+      const closed = closedBy(s);
+      const len = 14 + (rand() % 120);
+      const body = Buffer.from(Array.from({ length: len }, rand));
+      if (i % 2 === 0) body.set([0x60, 0x00, 0x03, 0x00, 0x00, 0x60, 0x31, 0x00, 0x31, 0x01, 0x00, 0x02, 0x00], 0);
+      s.end(frame(body));
+      await closed;
+    }
+    t.equal(await stillServes(), '00');
+    const m = await app.admin.inject({ method: 'GET', url: '/metrics' });
+    t.match(m.body, /pointswitch_frames_rejected_total\{reason="[a-z-]+"\} \d+/, 'rejected frames are counted');
+  });
+
+  await t.test('half a message then a stall is closed by the frame timeout while others are served', async (t) => {
+    const s = await raw(app.posPort);
+    const closed = closedBy(s);
+    const full = frame(encode(good.purchaseMessage(diamond, 100)));
+    s.write(full.subarray(0, 20));
+    t.equal(await stillServes(), '00', 'served during the stall');
+    await closed;
+    t.pass('the stalled connection was closed');
+    t.equal(await stillServes(), '00');
+  });
+
+  await t.test('a connection that sends nothing is closed by the idle timeout', async (t) => {
+    const s = await raw(app.posPort);
+    await closedBy(s);
+    t.pass('closed');
+  });
+
+  await t.test('pipelined requests beyond the in-flight limit are all answered, in order', async (t) => {
+    const term = await TestTerminal.connect({ port: app.posPort, terminalId: '10000002' });
+    t.teardown(() => term.close());
+    await term.signOn();
+    const msgs = Array.from({ length: 12 }, (_, i) => i % 3 === 0 ? term.balanceMessage(diamond) : term.purchaseMessage(diamond, 100 + i));
+    const answers = Promise.all(msgs.map(() => term.nextAnswer()));
+    term.writeRaw(Buffer.concat(msgs.map((m) => frame(term.encodeMessage(m)))));
+    const got = await answers;
+    t.same(got.map((a) => a.fields[11]), msgs.map((m) => m.fields[11]), 'answers in request order');
+    t.ok(got.every((a) => a.fields[39] === '00'));
+  });
+
+  await t.test('more connections from one address than allowed are refused; others still connect', async (t) => {
+    const env2 = await testEnv(t);
+    await seed(env2);
+    const small = await startSwitch(t, env2, { connectionsPerAddressMax: 3 });
+    const held = await Promise.all([0, 1, 2].map(() => raw(small.posPort)));
+    const extra = await raw(small.posPort);
+    await closedBy(extra);
+    t.pass('the fourth was closed at once');
+    for (const s of held) s.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const term = await TestTerminal.connect({ port: small.posPort });
+    t.teardown(() => term.close());
+    t.equal((await term.signOn()).fields[39], '00', 'a slot freed is usable again');
+  });
+});
+
+t.test('graceful stop answers what is in flight, then closes and refuses new connections', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const app = await startSwitch(t, env);
+  const term = await TestTerminal.connect({ port: app.posPort });
+  await term.signOn();
+  const msgs = Array.from({ length: 5 }, (_, i) => term.purchaseMessage(diamond, 200 + i));
+  const answers = Promise.all(msgs.map(() => term.nextAnswer()));
+  term.writeRaw(Buffer.concat(msgs.map((m) => frame(term.encodeMessage(m)))));
+  // Stop once the switch has read them (they arrive as one chunk) and is working on them.
+  while (app.pos.inFlight === 0) await new Promise((r) => setImmediate(r));
+  const stopped = app.stop();
+  const got = await answers;
+  t.ok(got.every((a) => a.fields[39] === '00'), 'every request read before the stop is answered');
+  await term.closed;
+  await stopped;
+  const refused = await new Promise<boolean>((resolve) => {
+    const s = net.connect(app.posPort, '127.0.0.1');
+    s.once('connect', () => { s.destroy(); resolve(false); });
+    s.once('error', () => resolve(true));
+  });
+  t.ok(refused, 'no new connections after stop');
+});
