@@ -6,6 +6,8 @@ import {
   frame, parseField60, parseSignOnKeys, type FieldValue, type IsoMessage, type MacAlgorithm,
 } from '../../../protocol/index.js';
 
+const traces = new Map<string, number>();
+
 export const demoTmk = Buffer.from('0123456789ABCDEFFEDCBA9876543210', 'hex');
 
 export interface TerminalOptions {
@@ -26,7 +28,6 @@ export class TestTerminal {
   mak: Buffer | null = null;
   pik: Buffer | null = null;
   batchNo = '000001';
-  private traceNo = 0;
   private readonly deframer = new Deframer({ frameBytesMax: 65535 });
   private readonly waiting: Array<{ resolve: (m: IsoMessage) => void; reject: (e: Error) => void }> = [];
   readonly received: IsoMessage[] = [];
@@ -64,9 +65,11 @@ export class TestTerminal {
     });
   }
 
+  /** Traces continue per terminal id across TestTerminal objects, as a real terminal keeps its counter. */
   nextTrace(): string {
-    this.traceNo = (this.traceNo % 999999) + 1;
-    return String(this.traceNo).padStart(6, '0');
+    const n = ((traces.get(this.terminalId) ?? 0) % 999999) + 1;
+    traces.set(this.terminalId, n);
+    return String(n).padStart(6, '0');
   }
 
   /** The next answer, whatever it answers. */
