@@ -1,0 +1,64 @@
+import t from 'tap';
+import { CircuitBreaker } from '../../src/cache/breaker.js';
+import { cacheKeys } from '../../src/cache/keys.js';
+import { Cache } from '../../src/cache/redis.js';
+import { freePort } from '../../src/net/free-port.js';
+import { testEnv } from '../support/db.js';
+
+async function ready(c: Cache): Promise<void> {
+  for (let i = 0; i < 200 && !c.available; i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+t.test('an older version never replaces a newer one', async (t) => {
+  const env = await testEnv(t);
+  const c = new Cache({ redisUrl: env.redisUrl, prefix: env.redisPrefix });
+  t.teardown(() => c.close());
+  await ready(c);
+  const k = cacheKeys.card(env.redisPrefix, '8860000000000001');
+  await c.setIfNewer(k, 5, 60_000, { b: '100', s: 'active' });
+  await c.setIfNewer(k, 4, 60_000, { b: '999', s: 'frozen' });
+  t.same(await c.getHash(k), { v: '5', b: '100', s: 'active' });
+  await c.setIfNewer(k, 6, 60_000, { b: '90' }, 'partial');
+  t.same(await c.getHash(k), { v: '6', b: '90', s: 'active' }, 'a newer partial write updates its fields');
+});
+
+t.test('a partial write never creates an entry (a balance alone is not a card)', async (t) => {
+  const env = await testEnv(t);
+  const c = new Cache({ redisUrl: env.redisUrl, prefix: env.redisPrefix });
+  t.teardown(() => c.close());
+  await ready(c);
+  const k = cacheKeys.card(env.redisPrefix, '8860000000000002');
+  await c.setIfNewer(k, 9, 60_000, { b: '1' }, 'partial');
+  t.equal(await c.getHash(k), null);
+});
+
+t.test('keys carry the prefix and a card hash tag', async (t) => {
+  t.equal(cacheKeys.card('p:', '8860000000000001'), 'p:card:{8860000000000001}');
+  t.match(cacheKeys.terminal('p:', '10000001'), /^p:terminal:\{.*10000001\}$/);
+});
+
+t.test('with Redis unreachable every call answers "unknown" instead of failing', async (t) => {
+  const port = await freePort();
+  const c = new Cache({ redisUrl: `redis://127.0.0.1:${port}`, prefix: 'x:' });
+  t.teardown(() => c.close());
+  t.equal(c.available, false);
+  t.equal(await c.getHash('x:card:{1}'), null);
+  await c.setIfNewer('x:card:{1}', 1, 1000, { b: '1' });
+  t.pass('a write to a dead Redis returns');
+});
+
+t.test('the breaker opens after consecutive failures and half-opens after its pause', async (t) => {
+  let now = 0;
+  const b = new CircuitBreaker(3, 1000, () => now);
+  b.failure(); b.failure();
+  t.ok(b.allow(), 'closed below the threshold');
+  b.failure();
+  t.notOk(b.allow(), 'open at the threshold');
+  now = 999;
+  t.notOk(b.allow());
+  now = 1000;
+  t.ok(b.allow(), 'half-open: a trial call may go');
+  b.success();
+  b.failure();
+  t.ok(b.allow(), 'a success reset the count');
+});

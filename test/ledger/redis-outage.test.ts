@@ -1,0 +1,70 @@
+// Redis dies, stalls and comes back while debits run: Postgres alone stays correct, and no stale cache entry
+// survives the outage.
+import { spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { findRedisServer, startRedisServer } from '../../src/cache/redis-server.js';
+import { audit } from '../../src/ledger/audit.js';
+import type { Ledger } from '../../src/ledger/index.js';
+import { freePort } from '../../src/net/free-port.js';
+import { cardBalance, coffee, diamond, key, seededLedger, t1 } from './helpers.js';
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function spend(ledger: Ledger, n: number): Promise<number> {
+  const rs = await Promise.all(Array.from({ length: n }, () => ledger.purchase({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 200 })));
+  const bad = rs.find((r) => !r.ok);
+  if (bad && !bad.ok) throw new Error(`declined: ${bad.decline.kind}`);
+  return rs.reduce((s, r) => s + (r.ok ? r.points : 0), 0);
+}
+
+t.test('Redis killed mid-run and restarted: every debit stays correct and the cache recovers', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ps-redis-'));
+  const port = await freePort();
+  let redis = await startRedisServer({ dataDir: dir, port });
+  t.teardown(() => redis.stop());
+  const { ledger } = await seededLedger(t, { redisUrl: redis.url } as never);
+  await until(() => ledger.cacheAvailable, 'redis');
+  let spent = await spend(ledger, 200);
+  const killed = redis.stop();
+  spent += await spend(ledger, 300);                    // while Redis goes away
+  await killed;
+  spent += await spend(ledger, 300);                    // with Redis gone
+  t.equal(ledger.cacheAvailable, false);
+  t.same(await ledger.balance({ cardNo: diamond, terminalId: t1 }), { ok: true, balancePoints: 1_000_000 - spent }, 'inquiry from Postgres');
+  redis = await startRedisServer({ dataDir: dir, port });
+  await until(() => ledger.cacheAvailable, 'redis back');
+  spent += await spend(ledger, 200);
+  t.equal(await cardBalance(ledger, diamond), 1_000_000 - spent, 'approved debits = balance change');
+  t.same(await ledger.balance({ cardNo: diamond, terminalId: t1 }), { ok: true, balancePoints: 1_000_000 - spent });
+  t.same((await audit(ledger.pool)).problems, []);
+});
+
+t.test('Redis stalled (SIGSTOP) then resumed: writes missed meanwhile never leave a stale balance', async (t) => {
+  const binary = findRedisServer();
+  if (!binary) throw new Error('redis-server is needed');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ps-redis-'));
+  const port = await freePort();
+  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  t.teardown(() => { child.kill('SIGCONT'); child.kill('SIGKILL'); });
+  const { ledger } = await seededLedger(t, { redisUrl: `redis://127.0.0.1:${port}` } as never);
+  await until(() => ledger.cacheAvailable, 'redis');
+  let spent = await spend(ledger, 10);
+  t.same(await ledger.balance({ cardNo: diamond, terminalId: t1 }), { ok: true, balancePoints: 1_000_000 - spent }, 'cached');
+  child.kill('SIGSTOP');
+  spent += await spend(ledger, 100);                    // cache writes time out; the breaker opens
+  t.equal(await cardBalance(ledger, diamond), 1_000_000 - spent);
+  child.kill('SIGCONT');
+  await new Promise((r) => setTimeout(r, 1200));       // the breaker's pause
+  const b = await ledger.balance({ cardNo: diamond, terminalId: t1 });
+  t.same(b, { ok: true, balancePoints: 1_000_000 - spent }, 'no stale balance after the stall');
+  t.same((await audit(ledger.pool)).problems, []);
+});
