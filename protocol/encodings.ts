@@ -5,7 +5,7 @@ const HEX = '0123456789ABCDEF';
 /** byte -> two upper-case hex characters */
 export const BYTE_HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => HEX[i >> 4]! + HEX[i & 15]!);
 /** char code -> nibble value (0-15) for 0-9 A-F a-f, and '=' as D; -1 otherwise. */
-const NIBBLE = new Int8Array(128).fill(-1);
+export const NIBBLE = new Int8Array(128).fill(-1);
 for (let i = 0; i < 10; i++) NIBBLE[48 + i] = i;
 for (let i = 0; i < 6; i++) { NIBBLE[65 + i] = 10 + i; NIBBLE[97 + i] = 10 + i; }
 NIBBLE[61] = 13; // '=' is written as D
@@ -105,12 +105,16 @@ export function latin1Encode(value: string, out: Buffer, start: number): number 
 /** Binary bytes, copied so the value never aliases the (possibly pooled) input buffer. */
 export function binaryDecode(buf: Buffer, start: number, length: number): Buffer {
   const b = Buffer.allocUnsafe(length);
-  buf.copy(b, 0, start, start + length);
+  if (length > 32) buf.copy(b, 0, start, start + length);
+  else for (let i = 0; i < length; i++) b[i] = buf[start + i]!;
   return b;
 }
 
 export function binaryEncode(value: Buffer, out: Buffer, start: number): number {
-  return value.copy(out, start);
+  const len = value.length;
+  if (len > 32) return value.copy(out, start);
+  for (let i = 0; i < len; i++) out[start + i] = value[i]!;
+  return len;
 }
 
 /** Upper-case hex of a byte range. */
