@@ -1,0 +1,33 @@
+import t from 'tap';
+import { coffee, diamond, key, seededLedger } from '../ledger/helpers.js';
+import { cli } from '../ledger/run-cli.js';
+
+t.test('audit passes on a consistent ledger and exits 0', async (t) => {
+  const { env, ledger } = await seededLedger(t);
+  await ledger.purchase({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 1000 });
+  const r = await cli(['audit', '--database-url', env.databaseUrl]);
+  t.equal(r.code, 0);
+  t.match(r.stdout, /every invariant holds/);
+});
+
+t.test('audit exits non-zero with a readable table when a balance, an entry or a link is corrupted', async (t) => {
+  const { env, ledger } = await seededLedger(t);
+  const p = await ledger.purchase({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 1000 });
+  t.ok(p.ok);
+  await ledger.pool.query(`UPDATE cards SET balance = balance + 7 WHERE card_no = $1`, [diamond]);
+  const one = await cli(['audit', '--database-url', env.databaseUrl]);
+  t.equal(one.code, 1);
+  t.match(one.stdout, /check\s+subject\s+expected\s+actual/);
+  t.match(one.stdout, new RegExp(`member balance = sum of member entries\\s+card ${diamond}\\s+999500\\s+999507`));
+  await ledger.pool.query(`UPDATE cards SET balance = balance - 7 WHERE card_no = $1`, [diamond]);
+  await ledger.pool.query(`UPDATE ledger_entries SET points = points + 1 WHERE account_kind = 'merchant'`);
+  const two = await cli(['audit', '--database-url', env.databaseUrl]);
+  t.equal(two.code, 1);
+  t.match(two.stdout, /txn entries sum to zero/);
+  await ledger.pool.query(`UPDATE ledger_entries SET points = points - 1 WHERE account_kind = 'merchant'`);
+  await ledger.pool.query(`UPDATE authorisations SET refunded_fen = 100, refunded_points = 50, state = 'partially_refunded' WHERE kind = 'purchase'`);
+  const three = await cli(['audit', '--database-url', env.databaseUrl, '--json']);
+  t.equal(three.code, 1);
+  const report = JSON.parse(three.stdout);
+  t.ok(report.problems.some((p: { check: string }) => p.check === 'refunds never exceed the original'));
+});
