@@ -1,0 +1,174 @@
+// `npm run bench:switch`: the switch end to end, as deployed by default, with durability on.
+//  1. build, seed a temp data dir (`pointswitch seed --demo --load-terminals 64 --load-cards 10000`),
+//  2. start the switch as a child process (`node dist/src/cli/main.js start`) on that data dir: embedded
+//     PostgreSQL with its default settings (fsync on, synchronous_commit on) and redis-server from PATH,
+//  3. drive it with the simulator's load mode: flat out on 64 connections, then at half that peak rate
+//     (all purchases; balances reconciled before and after each run),
+//  4. pgbench on the same PostgreSQL: one transaction per debit (UPDATE balance … WHERE balance >= …; INSERT
+//     entry) at 64 clients, the baseline the issue's targets are set against.
+// Figures are printed and written to bench-results/switch-<time>.json. BENCH_SWITCH_SECONDS changes the
+// duration of each run (default 20).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { freePort } from '../../src/net/free-port.js';
+import { formatReport, runLoad, type LoadReport } from '../../simulators/load.js';
+
+const seconds = Number(process.env.BENCH_SWITCH_SECONDS ?? 20);
+const terminals = 64;
+const cards = 10_000;
+const pgbenchClients = 64;
+
+function log(s: string): void { process.stderr.write(`bench:switch: ${s}\n`); }
+
+function childEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  // The embedded default: no external Postgres or Redis.
+  delete env.DATABASE_URL;
+  delete env.REDIS_URL;
+  return env;
+}
+
+function entry(): string[] {
+  log('npm run build');
+  const b = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+  if (b.status === 0 && existsSync('dist/src/cli/main.js')) return [path.resolve('dist/src/cli/main.js')];
+  log('build failed: running the switch through tsx instead');
+  return ['--import', 'tsx', path.resolve('src/cli/main.ts')];
+}
+
+function run(args: string[]): void {
+  const r = spawnSync(process.execPath, args, { stdio: 'inherit', env: childEnv() });
+  if (r.status !== 0) throw new Error(`${args.slice(-6).join(' ')} exited ${r.status}`);
+}
+
+async function waitHealthy(adminPort: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the switch exited (${child.exitCode}) before it was ready`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${adminPort}/health`);
+      if (r.ok && ((await r.json()) as { ready?: boolean }).ready !== false) return;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('the switch did not become ready within 120 s');
+}
+
+/** The embedded PostgreSQL's port, from its postmaster.pid (line 4). */
+function embeddedPgUrl(dataDir: string): string {
+  const pid = readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n');
+  return `postgres://pointswitch:pointswitch@127.0.0.1:${Number(pid[3])}/pointswitch`;
+}
+
+function findPgbench(): string | null {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) if (dir && existsSync(path.join(dir, 'pgbench'))) return path.join(dir, 'pgbench');
+  return existsSync('/usr/lib/postgresql/15/bin/pgbench') ? '/usr/lib/postgresql/15/bin/pgbench' : null;
+}
+
+interface PgbenchResult { tps: number; latencyAvgMs: number | null; clients: number; seconds: number; transactions: number | null }
+
+async function pgbenchBaseline(url: string, scratch: string): Promise<PgbenchResult | { absent: string }> {
+  const bin = findPgbench();
+  if (!bin) return { absent: 'pgbench not found on PATH nor at /usr/lib/postgresql/15/bin/pgbench (Debian: apt-get install -y postgresql-client)' };
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query('DROP TABLE IF EXISTS bench_entry; DROP TABLE IF EXISTS bench_balance');
+    await c.query('CREATE TABLE bench_balance (card int PRIMARY KEY, balance bigint NOT NULL)');
+    await c.query('CREATE TABLE bench_entry (id bigserial PRIMARY KEY, card int NOT NULL, points bigint NOT NULL, at timestamptz NOT NULL DEFAULT now())');
+    await c.query('INSERT INTO bench_balance SELECT g, 10000000 FROM generate_series(1, $1::int) g', [cards]);
+    await c.query('VACUUM ANALYZE bench_balance');
+  } finally {
+    await c.end();
+  }
+  const script = path.join(scratch, 'debit.sql');
+  writeFileSync(script, [
+    `\\set card random(1, ${cards})`,
+    '\\set pts random(50, 2500)',
+    'BEGIN;',
+    'UPDATE bench_balance SET balance = balance - :pts WHERE card = :card AND balance >= :pts;',
+    'INSERT INTO bench_entry (card, points) VALUES (:card, :pts);',
+    'END;',
+    '',
+  ].join('\n'));
+  chmodSync(scratch, 0o755);
+  const u = new URL(url);
+  log(`pgbench: ${pgbenchClients} clients, ${seconds} s, one debit per transaction`);
+  const r = spawnSync(bin, ['-n', '-M', 'prepared', '-c', String(pgbenchClients), '-j', String(Math.min(pgbenchClients, os.cpus().length * 2)), '-T', String(seconds), '-f', script,
+    '-h', u.hostname, '-p', u.port, '-U', decodeURIComponent(u.username), u.pathname.slice(1)], {
+    env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) }, encoding: 'utf8',
+  });
+  if (r.status !== 0) return { absent: `pgbench failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}` };
+  const out = r.stdout;
+  const tps = /tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)/.exec(out) ?? /tps = ([\d.]+)/.exec(out);
+  const lat = /latency average = ([\d.]+) ms/.exec(out);
+  const n = /number of transactions actually processed: (\d+)/.exec(out);
+  return { tps: Number(tps?.[1] ?? 0), latencyAvgMs: lat ? Number(lat[1]) : null, clients: pgbenchClients, seconds, transactions: n ? Number(n[1]) : null };
+}
+
+async function main(): Promise<number> {
+  const main = entry();
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'pointswitch-bench-'));
+  chmodSync(scratch, 0o755);
+  const dataDir = path.join(scratch, 'data');
+  let child: ChildProcess | null = null;
+  try {
+    log(`seeding ${dataDir}: ${terminals} load terminals, ${cards} load cards`);
+    run([...main, 'seed', '--demo', '--load-terminals', String(terminals), '--load-cards', String(cards), '--data-dir', dataDir]);
+    const posPort = await freePort();
+    const adminPort = await freePort();
+    log(`starting the switch (POS ${posPort}, admin ${adminPort}) on the embedded default, durability on`);
+    child = spawn(process.execPath, [...main, 'start', '--data-dir', dataDir, '--pos-port', String(posPort), '--admin-port', String(adminPort), '--pos-host', '127.0.0.1', '--admin-host', '127.0.0.1', '--log-level', 'warn'],
+      { env: childEnv(), stdio: ['ignore', 'inherit', 'inherit'] });
+    await waitHealthy(adminPort, child);
+    const pgUrl = embeddedPgUrl(dataDir);
+    const c = new pg.Client({ connectionString: pgUrl });
+    await c.connect();
+    const settings = Object.fromEntries((await c.query("SELECT name, setting FROM pg_settings WHERE name IN ('synchronous_commit', 'fsync', 'full_page_writes', 'server_version')")).rows.map((r: { name: string; setting: string }) => [r.name, r.setting]));
+    await c.end();
+    log(`postgres ${settings.server_version}: synchronous_commit=${settings.synchronous_commit}, fsync=${settings.fsync}, full_page_writes=${settings.full_page_writes}`);
+
+    const stateDir = path.join(scratch, 'sim-state');
+    const common = { host: '127.0.0.1', port: posPort, terminals, cards, durationS: seconds, mix: { purchase: 100, balance: 0, void: 0 }, connectionsPerTerminal: 1, stateDir, reconcile: true, timeoutMs: 30_000 };
+    const progress = (label: string) => (p: { elapsedS: number; answered: number; ratePerS: number; p99Ms: number | null }) => {
+      if (Math.round(p.elapsedS * 2) % 10 === 0) log(`${label} ${p.elapsedS.toFixed(0)} s: ${p.answered} answered, ${Math.round(p.ratePerS)}/s, recent p99 ${p.p99Ms ?? '-'} ms`);
+    };
+    log(`run 1: max rate, ${terminals} connections, ${seconds} s`);
+    const peak = await runLoad({ ...common, rate: 'max', onProgress: progress('max') });
+    process.stdout.write(`${formatReport(peak)}\n\n`);
+    const half = Math.max(1, Math.round(peak.purchasesApprovedPerS / 2));
+    log(`run 2: ${half}/s (half the peak), ${seconds} s`);
+    const halfRun = await runLoad({ ...common, rate: half, onProgress: progress('half') });
+    process.stdout.write(`${formatReport(halfRun)}\n\n`);
+
+    const baseline = await pgbenchBaseline(pgUrl, scratch);
+    const line = (label: string, r: LoadReport) => `  ${label.padEnd(22)}${String(r.purchasesApprovedPerS).padStart(10)} purchases/s   p50 ${r.latency?.p50Ms} ms  p90 ${r.latency?.p90Ms}  p99 ${r.latency?.p99Ms}  p99.9 ${r.latency?.p999Ms}  max ${r.latency?.maxMs}   ${r.ok ? 'reconciled' : 'NOT RECONCILED'}`;
+    const summary = [
+      `bench:switch — ${os.cpus().length} CPUs, Postgres ${settings.server_version} synchronous_commit=${settings.synchronous_commit} fsync=${settings.fsync}, ${terminals} terminals, ${cards} cards, ${seconds} s a run`,
+      line('switch, max rate', peak),
+      line(`switch, ${half}/s`, halfRun),
+      'absent' in baseline
+        ? `  pgbench baseline      ABSENT: ${baseline.absent}`
+        : `  pgbench baseline      ${String(Math.round(baseline.tps)).padStart(10)} debits/s     (one debit per commit, ${baseline.clients} clients, latency avg ${baseline.latencyAvgMs} ms)`,
+    ].join('\n');
+    process.stdout.write(`${summary}\n`);
+    mkdirSync('bench-results', { recursive: true });
+    const file = path.join('bench-results', `switch-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, postgres: settings, peak, half: halfRun, pgbench: baseline }, null, 2)}\n`);
+    log(`written ${file}`);
+    return peak.ok && halfRun.ok ? 0 : 1;
+  } finally {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+main().then((code) => process.exit(code), (err: unknown) => { console.error(err); process.exit(1); });
