@@ -21,9 +21,10 @@ export interface AdminAppOptions {
 
 export async function buildAdminApp(options: AdminAppOptions): Promise<FastifyInstance> {
   // Typed as the default instance: plugins declare their own zod type provider (FastifyPluginAsyncZod).
+  // Request lines are not logged (fastify logs them at info; the admin logger starts at warn).
+  const log = options.log.level === 'silent' ? options.log : options.log.child({}, { level: 'warn' });
   const app = Fastify({
-    loggerInstance: options.log,
-    disableRequestLogging: true,
+    loggerInstance: log,
     bodyLimit: 1024 * 1024,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
