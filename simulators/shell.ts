@@ -25,6 +25,7 @@ export async function runShell(terminal: Terminal, io: ShellIo = { input: proces
   const first = await terminal.signOn().catch((err: Error) => { out(`sign-on failed: ${err.message}`); return null; });
   if (!first) return 1;
   out(receipt(first));
+  if (first.responseCode === '97') out('hint: the switch does not know this terminal; seed the demo data (pointswitch seed --demo) or give --terminal');
   const rl = readline.createInterface({ input: io.input, output: interactive ? io.output : undefined, terminal: interactive, prompt: 'pos> ' });
   if (interactive) rl.prompt();
   let failures = 0;
