@@ -11,6 +11,7 @@ const modules: Array<() => Promise<{ register: Register }>> = [
   () => import('./migrate.js'),
   () => import('./audit.js'),
   () => import('./seed.js'),
+  () => import('./iso.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {
