@@ -19,8 +19,9 @@ const checks: Array<{ check: string; sql: string }> = [
   },
   {
     check: 'entries belong to a txn of the same card',
-    sql: `SELECT 'entry ' || e.entry_id AS subject, 'card of txn ' || t.txn_id AS expected, 'card differs' AS actual
-          FROM ledger_entries e JOIN ledger_txns t USING (txn_id) WHERE e.card_no <> t.card_no`,
+    sql: `SELECT 'entry ' || e.entry_id AS subject, 'txn ' || e.txn_id || ' of the same card' AS expected,
+                 CASE WHEN t.txn_id IS NULL THEN 'no such txn' ELSE 'card differs' END AS actual
+          FROM ledger_entries e LEFT JOIN ledger_txns t USING (txn_id) WHERE t.txn_id IS NULL OR e.card_no <> t.card_no`,
   },
   {
     check: 'member balance = sum of member entries',

@@ -21,6 +21,23 @@ export { businessDateOf } from './card-rules.js';
 export { Kek, devKekHex } from './kek.js';
 
 const referenceTtlMs = 5 * 60_000;
+/** Per-process memo of the terminal->merchant binding and merchant rate used by debits (never keys). */
+const memoTtlMs = 1000;
+
+class Memo<V> {
+  private readonly m = new Map<string, { v: V; until: number }>();
+  constructor(private readonly ttlMs: number, private readonly max = 100_000) {}
+  async get(k: string, load: () => Promise<V>): Promise<V> {
+    const now = Date.now();
+    const hit = this.m.get(k);
+    if (hit && hit.until > now) return hit.v;
+    const v = await load();
+    if (this.m.size >= this.max) this.m.clear();
+    this.m.set(k, { v, until: now + this.ttlMs });
+    return v;
+  }
+  forget(k: string): void { this.m.delete(k); }
+}
 
 /** A purchase as sent to SQL (one element of the batch arrays). */
 interface DebitItem { key: TxnKey; merchantId: string; cardNo: string; amountFen: number; pvv: string | null }
@@ -33,6 +50,8 @@ type SqlOutcome = {
 
 export class Ledger {
   private readonly batcher: Batcher<DebitItem, SqlOutcome>;
+  private readonly terminalMemo = new Memo<{ merchantId: string; status: string } | null>(memoTtlMs);
+  private readonly merchantMemo = new Memo<MerchantInfo | null>(memoTtlMs);
 
   private constructor(
     readonly pool: Pool,
@@ -171,7 +190,7 @@ export class Ledger {
       if (!Number.isSafeInteger(r.amountFen) || r.amountFen <= 0) return decline({ kind: 'invalid-amount' });
       const refused = await this.checkTerminal(r.key.terminalId, r.merchantId);
       if (refused) return decline(refused);
-      const merchant = await this.merchant(r.merchantId);
+      const merchant = await this.merchantMemo.get(r.merchantId, () => this.merchant(r.merchantId));
       if (!merchant || merchant.status !== 'active') return decline({ kind: 'invalid-merchant' });
       const points = pointsFor(r.amountFen, merchant.pointsPerYuan);
       const pvv = this.pvv(r.cardNo, r.pin);
@@ -311,7 +330,10 @@ export class Ledger {
   }
 
   private async checkTerminal(terminalId: string, merchantId: string): Promise<Decline | null> {
-    const t = await this.terminal(terminalId);
+    const t = await this.terminalMemo.get(terminalId, async () => {
+      const info = await this.terminal(terminalId);
+      return info ? { merchantId: info.merchantId, status: info.status } : null;
+    });
     if (!t || t.status !== 'active') return { kind: 'terminal-not-permitted' };
     if (t.merchantId !== merchantId) return { kind: 'invalid-merchant' };
     return null;
@@ -340,6 +362,7 @@ export class Ledger {
   }
 
   private async debitBatch(items: DebitItem[]): Promise<SqlOutcome[]> {
+    if (items.length === 1) return [await this.debitOne(items[0] as DebitItem)];
     const { rows } = await this.pool.query(
       `SELECT r FROM ps_purchase_batch($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[]) AS r`,
       [items.map((i) => i.key.terminalId), items.map((i) => i.key.batchNo), items.map((i) => i.key.trace),
@@ -394,6 +417,7 @@ export class Ledger {
   }
 
   private async cacheTerminal(row: Record<string, unknown>): Promise<void> {
+    this.terminalMemo.forget(String(row.terminal_id));
     await this.cache.setIfNewer(cacheKeys.terminal(this.cache.prefix, String(row.terminal_id)), Number(row.version),
       referenceTtlMs, terminalFields(row));
   }

@@ -10,14 +10,15 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   t.match(up.stdout, /up to date/);
   const down = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
   t.equal(down.code, 0);
-  t.match(down.stdout, /undid 1763800000000_ledger/);
+  t.match(down.stdout, /undid 1763800100000_ledger-fast-debit/);
   const c = new pg.Client({ connectionString: env.databaseUrl });
   await c.connect();
   t.teardown(() => c.end());
-  t.equal((await c.query(`SELECT to_regclass('cards') AS r`)).rows[0].r, null, 'the down migration dropped the tables');
+  const index = `SELECT to_regclass('authorisations_batch')::text AS r`;
+  t.equal((await c.query(index)).rows[0].r, 'authorisations_batch', 'the down migration put the index back');
   const again = await cli(['migrate', '--database-url', env.databaseUrl]);
-  t.match(again.stdout, /applied 1763800000000_ledger/);
-  t.equal((await c.query(`SELECT to_regclass('cards')::text AS r`)).rows[0].r, 'cards');
+  t.match(again.stdout, /applied 1763800100000_ledger-fast-debit/);
+  t.equal((await c.query(index)).rows[0].r, null);
 });
 
 t.test('pointswitch migrate with an unreachable database fails with one readable line', async (t) => {

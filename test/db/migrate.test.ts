@@ -1,0 +1,40 @@
+import pg from 'pg';
+import t from 'tap';
+import { migrate } from '../../src/db/migrate.js';
+import { testEnv } from '../support/db.js';
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try { return await fn(c); } finally { await c.end(); }
+}
+
+t.test('migrations go all the way down and up again, and a second up does nothing', async (t) => {
+  const env = await testEnv(t);
+  const down = await migrate(env.databaseUrl, { quiet: true, direction: 'down', count: Infinity });
+  t.same(down, ['1763800100000_ledger-fast-debit', '1763800000000_ledger']);
+  t.equal(await withClient(env.databaseUrl, async (c) => (await c.query(`SELECT to_regclass('cards') AS r`)).rows[0].r), null);
+  const up = await migrate(env.databaseUrl, { quiet: true });
+  t.same(up, ['1763800000000_ledger', '1763800100000_ledger-fast-debit']);
+  t.same(await migrate(env.databaseUrl, { quiet: true }), []);
+});
+
+t.test('the database refuses a negative member balance (a constraint, not only code)', async (t) => {
+  const env = await testEnv(t);
+  await withClient(env.databaseUrl, async (c) => {
+    await c.query(`INSERT INTO cards (card_no, expiry) VALUES ('8860000000000099', '3012')`);
+    await t.rejects(c.query(`UPDATE cards SET balance = -1 WHERE card_no = '8860000000000099'`), { constraint: 'cards_balance_not_negative' } as object);
+  });
+});
+
+t.test('the idempotency key is unique per terminal, batch, trace and business date', async (t) => {
+  const env = await testEnv(t);
+  await withClient(env.databaseUrl, async (c) => {
+    const ins = `INSERT INTO authorisations (terminal_id, batch_no, trace, business_date, kind, card_no, amount_fen, state, response_code, response)
+                 VALUES ('10000001', '000001', '000001', $1, 'purchase', '8860000000000001', 1, 'declined', '51', '{}')`;
+    await c.query(ins, ['2026-11-22']);
+    await t.rejects(c.query(ins, ['2026-11-22']), { constraint: 'authorisations_key' } as object);
+    await c.query(ins, ['2026-11-23']);
+    t.pass('the same trace on another business date is a new key');
+  });
+});
