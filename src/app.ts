@@ -63,6 +63,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       ...(config.kekHex ? { kekHex: config.kekHex } : {}),
       batchDebitsMax: config.batchDebitsMax,
       batchWaitMs: config.batchWaitMs,
+      batchInflightMax: config.batchInflightMax,
       poolSize: config.poolSize,
       log: log.child({ component: 'ledger' }),
     });
