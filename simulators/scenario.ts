@@ -16,7 +16,8 @@
 // Actions: signon, signoff, settle, balance, purchase, void, refund; a money step may carry `fault:` (one of the
 // fault flags) and `terminal:` (run it on another terminal). Expectations: code (one or a list), approved,
 // answered, balance, balanceChange (against the last balance this scenario saw for the card), points,
-// reversalCode, sameRrn, macOk, keysOk, switchStillServes.
+// reversalCode, sameRrn, macOk, keysOk, switchStillServes, settlement ('balanced' | 'not balanced'), uploaded.
+// `settle: { debitFenOffset: 1 }` sends totals off by a fen, so the switch says not balanced and the batch is uploaded.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -36,6 +37,11 @@ const purchaseAction = money.extend({ card, pin: z.string().nullable().optional(
 const voidAction = z.object({ ...common, of: z.string().optional(), trace: z.union([z.string(), z.number()]).transform(String).optional() }).strict();
 const refundAction = money.extend({ of: z.string().optional(), rrn: z.string().optional(), card: card.optional() }).strict();
 const plain = z.object({ terminal: z.union([z.string(), z.number()]).transform(String).optional() }).strict().nullable().optional();
+/** `debitFenOffset`: send totals off by that many fen (the switch answers not balanced, the terminal uploads). */
+const settleAction = z.object({
+  terminal: z.union([z.string(), z.number()]).transform(String).optional(),
+  debitFenOffset: z.number().int().optional(),
+}).strict().nullable().optional();
 
 const expectSchema = z.object({
   code: z.union([z.string(), z.array(z.string())]).optional(),
@@ -49,6 +55,10 @@ const expectSchema = z.object({
   macOk: z.boolean().optional(),
   keysOk: z.boolean().optional(),
   switchStillServes: z.boolean().optional(),
+  /** settle: what 48's settlement code said. */
+  settlement: z.enum(['balanced', 'not balanced']).optional(),
+  /** settle: how many transactions were uploaded (0320) and approved. */
+  uploaded: z.number().int().optional(),
 }).strict();
 
 const stepSchema = z.union([
@@ -57,7 +67,7 @@ const stepSchema = z.union([
     name: z.string().optional(),
     as: z.string().optional(),
     expect: expectSchema.optional(),
-    signon: plain, signoff: plain, settle: plain,
+    signon: plain, signoff: plain, settle: settleAction,
     balance: balanceAction.optional(),
     purchase: purchaseAction.optional(),
     void: voidAction.optional(),
@@ -180,7 +190,8 @@ async function runStep(
     switch (action) {
       case 'signon': case 'signoff': case 'settle': {
         const t = terminalFor(s[action]?.terminal);
-        result = action === 'signon' ? await t.signOn() : action === 'signoff' ? await t.signOff() : await t.settle();
+        const offset = action === 'settle' ? s.settle?.debitFenOffset : undefined;
+        result = action === 'signon' ? await t.signOn() : action === 'signoff' ? await t.signOff() : await t.settle(offset !== undefined ? { debitFenOffset: offset } : {});
         label = `${s.name ?? action} (terminal ${t.terminalId})`;
         break;
       }
@@ -254,6 +265,11 @@ async function check(
   if (e.macOk !== undefined && r.macOk !== e.macOk) f.push(`expected answer MAC ok ${e.macOk}, got ${r.macOk}`);
   if (e.keysOk !== undefined && (r.keysOk ?? fault?.keysRejected === false) !== e.keysOk) f.push(`expected keysOk ${e.keysOk}, got ${r.keysOk ?? !fault?.keysRejected}`);
   if (e.switchStillServes !== undefined && fault?.switchStillServes !== e.switchStillServes) f.push(`expected switchStillServes ${e.switchStillServes}, got ${fault?.switchStillServes}`);
+  if (e.settlement !== undefined) {
+    const got = r.settlementCode === '1' ? 'balanced' : r.settlementCode === '2' ? 'not balanced' : `code ${r.settlementCode ?? 'none'}`;
+    if (got !== e.settlement) f.push(`expected settlement ${e.settlement}, got ${got}`);
+  }
+  if (e.uploaded !== undefined && (r.uploaded ?? 0) !== e.uploaded) f.push(`expected ${e.uploaded} transactions uploaded, got ${r.uploaded ?? 0}`);
   // The balance now: from the answer (54) or from the fault's probe, else ask the switch.
   let now: number | null = fault?.balanceAfter ?? r.balancePoints;
   if ((e.balance !== undefined || e.balanceChange !== undefined) && now === null && cardNo) {

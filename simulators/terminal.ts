@@ -104,6 +104,8 @@ export interface TxnResult {
   keysOk?: boolean;
   /** Settlement: 48's settlement code (1 balanced, 2 not balanced, 3 error). */
   settlementCode?: string;
+  /** Settlement: transactions uploaded (0320) and approved after an unbalanced answer. */
+  uploaded?: number;
   note?: string;
   /** The answer, described with card data masked. */
   answer?: Record<string, unknown>;
@@ -427,9 +429,11 @@ export class Terminal {
    * 0500 with the batch's totals. When the switch says the totals do not balance (48 settlement code 2), the
    * terminal uploads each transaction (0320) and ends the batch with 0500 60.3 `202`. The batch number moves on.
    */
-  async settle(): Promise<TxnResult> {
+  async settle(opts: { debitFenOffset?: number } = {}): Promise<TxnResult> {
     await this.flushReversals();
     const totals = this.totals();
+    // A tester may send totals off by some fen, to see the switch answer "not balanced" and the batch uploaded.
+    totals.debitFen = Math.max(0, totals.debitFen + (opts.debitFenOffset ?? 0));
     const ctx = this.context();
     const answer = await this.exchange(this.seal(m.settle(ctx, totals)), ctx.trace);
     const r = this.result('settle', ctx, answer, {});
@@ -441,16 +445,20 @@ export class Terminal {
         r.note = 'the 0510 carries totals (48) the terminal cannot read';
       }
       if (r.settlementCode === '2') {
+        let uploaded = 0;
         for (const x of this.batchTxns()) {
           if (x.responseCode !== '00' || x.reversed || x.kind === 'void' || (x.kind === 'purchase' && x.voided)) continue;
-          const uctx = this.context();
-          await this.exchange(this.seal(m.upload(uctx, x.cardNo, x.amountFen, { trace: x.trace, rrn: x.rrn, kind: x.kind })), uctx.trace);
+          // 0320 carries the uploaded transaction's own trace (11) and batch.
+          const uctx = this.context(x.trace);
+          const a = await this.exchange(this.seal(m.upload(uctx, x.cardNo, x.amountFen, { trace: x.trace, rrn: x.rrn, kind: x.kind })), uctx.trace);
+          if (a.kind === 'answer' && a.message.fields[39] === '00') uploaded++;
         }
         const ectx = this.context();
         const end = m.settle(ectx, totals);
         end.fields[60] = String(end.fields[60]).replace(/201$/, '202');
         await this.exchange(this.seal(end), ectx.trace);
-        r.note = 'totals did not balance: the batch was uploaded';
+        r.note = `totals did not balance: ${uploaded} transaction(s) uploaded (0320), batch closed with 0500/202`;
+        r.uploaded = uploaded;
       }
       this.state.batchNo = String((Number(this.state.batchNo) % 999_999) + 1).padStart(6, '0');
     }

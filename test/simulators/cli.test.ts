@@ -47,7 +47,7 @@ t.test('every example scenario passes against a freshly seeded switch, and runs 
   const { port } = await startSwitch(t);
   const dir = path.resolve('simulators/scenarios');
   const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).map((f) => path.join(dir, f));
-  t.ok(files.length >= 5);
+  t.ok(files.length >= 6);
   const state = stateDir();
   for (const round of [1, 2]) {
     const r = await sim(['scenario', '--port', String(port), '--state-dir', state, ...files]);
@@ -72,7 +72,8 @@ t.test('a scenario file that is not valid is refused with the step that is wrong
 
 t.test('a short load run answers every request and the points debited match the approvals seen', async (t) => {
   const { port } = await startSwitch(t, { loadTerminals: 4, loadCards: 50 });
-  const r = await sim(['load', '--port', String(port), '--no-state', '--terminals', '4', '--cards', '50', '--rate', 'max', '--duration', '2', '--mix', 'purchase=70,balance=20,void=10', '--json', '-']);
+  const state = stateDir();
+  const r = await sim(['load', '--port', String(port), '--state-dir', state, '--terminals', '4', '--cards', '50', '--rate', 'max', '--duration', '2', '--mix', 'purchase=70,balance=20,void=10', '--json', '-']);
   t.equal(r.code, 0, r.stderr + r.stdout);
   const j = JSON.parse(r.stdout);
   t.equal(j.allAnswered, true);
@@ -82,7 +83,10 @@ t.test('a short load run answers every request and the points debited match the 
   t.equal(j.reconciliation.balanceAfter, j.reconciliation.balanceBefore - j.reconciliation.pointsDebitedSeen + j.reconciliation.pointsCreditedSeen);
   t.equal(j.reconciliation.ok, true);
   t.ok(j.latency.p50Ms <= j.latency.p99Ms && j.latency.p99Ms <= j.latency.maxMs);
-  const fixed = await sim(['load', '--port', String(port), '--no-state', '--first-terminal', '3', '--terminals', '2', '--cards', '50', '--rate', '200', '--duration', '1', '--json', '-']);
+  t.same(Object.keys(j.responseCodes), ['00'], 'every request approved');
+  const fixed = await sim(['load', '--port', String(port), '--state-dir', state, '--first-terminal', '3', '--terminals', '2', '--cards', '50', '--rate', '200', '--duration', '1', '--json', '-']);
   t.equal(fixed.code, 0, fixed.stderr + fixed.stdout);
-  t.equal(JSON.parse(fixed.stdout).reconciliation.ok, true, 'at a fixed rate too');
+  const f = JSON.parse(fixed.stdout);
+  t.equal(f.reconciliation.ok, true, 'at a fixed rate too');
+  t.same(Object.keys(f.responseCodes), ['00'], 'the same terminals again: their traces continue from the state files, no 94');
 });
