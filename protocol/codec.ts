@@ -187,6 +187,7 @@ function fieldSize(spec: CompiledTable, f: number, v: FieldValue): number {
   const t = spec.type[f]!;
   if (t === 0) throw new CodecError('unknown-field', 0, 'no spec for this field', f);
   const isBuf = typeof v !== 'string';
+  if (isBuf && !Buffer.isBuffer(v)) throw encodeError('a value is a string or a Buffer', f);
   if ((t === B) !== isBuf) throw encodeError(t === B ? 'a b field takes a Buffer' : 'takes a string, not a Buffer', f);
   const len = v.length;
   const max = spec.length[f]!;

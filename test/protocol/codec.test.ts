@@ -145,7 +145,7 @@ t.test('decode errors are typed, name the field and byte offset, carry the parti
 t.test('encode rejects a value that does not fit its spec with a CodecError naming the field', async (t) => {
   const bad: Array<[IsoMessage['fields'], number]> = [
     [{ 3: '00000' }, 3], [{ 3: '00000A' }, 3], [{ 2: '12345678901234567890' }, 2], [{ 52: 'not a buffer' }, 52],
-    [{ 41: Buffer.from('x') }, 41], [{ 42: '商户' + ' '.repeat(13) }, 42], [{ 35: '12345=6789Z' }, 35],
+    [{ 41: Buffer.from('x') }, 41], [{ 4: 1000 as unknown as string }, 4], [{ 62: 42 as unknown as Buffer }, 62], [{ 42: '商户' + ' '.repeat(13) }, 42], [{ 35: '12345=6789Z' }, 35],
   ];
   for (const [fields, f] of bad) {
     let err: unknown;
@@ -165,4 +165,15 @@ t.test('describe masks card data and secrets unless unmasked', async (t) => {
   const u = describe(purchase, { unmasked: true }) as typeof d;
   t.equal(u.fields['2']!.value, '8860000000000001');
   t.equal(u.fields['52']!.value, '0A1B2C3D4E5F6071');
+});
+
+t.test('describe shows the check values of 0810 working keys but masks the keys themselves', async (t) => {
+  const msg: IsoMessage = { ...purchase, mti: '0810', fields: { 39: '00', 62: Buffer.from('11'.repeat(16) + 'AABBCCDD' + '22'.repeat(16) + 'EEFF0011', 'hex') } };
+  const d = describe(msg) as { fields: Record<string, { subfields?: Record<string, { value: string }> }> };
+  const sub = d.fields['62']!.subfields!;
+  t.equal(sub['62.2']!.value, 'AABBCCDD');
+  t.equal(sub['62.4']!.value, 'EEFF0011');
+  t.notMatch(JSON.stringify(d), /1111111111|2222222222/);
+  const u = describe(msg, { unmasked: true }) as typeof d;
+  t.equal(u.fields['62']!.subfields!['62.1']!.value, '11'.repeat(16));
 });
