@@ -8,7 +8,7 @@ import type { Config } from './config/index.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { findRedisServer, startRedisServer, type RedisServerHandle } from './cache/redis-server.js';
-import { Ledger } from './ledger/index.js';
+import { Kek, Ledger } from './ledger/index.js';
 import { createLogger, type Logger } from './log.js';
 import { buildAdminApp } from './admin/app.js';
 import { adminResources } from './admin/resources.js';
@@ -92,7 +92,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       log: log.child({ component: 'admin' }),
       metrics,
       health: () => ({ ready, database, redis, posPort, connectionsOpen: pos.connectionCount }),
-      resources: adminResources(ledger),
+      resources: adminResources(ledger, new Kek(config.kekHex ?? process.env.POINTSWITCH_KEK ?? null)),
     });
     cleanup.push(() => admin.close());
     await admin.listen({ port: config.adminPort, host: config.adminHost });

@@ -1,7 +1,15 @@
-// The admin API's resource plugins, each under its own prefix.
+// The admin API's resource plugins, each under its own prefix, all through the ledger's database.
 import type { FastifyPluginAsync } from 'fastify';
-import type { Ledger } from '../ledger/index.js';
+import type { Kek, Ledger } from '../ledger/index.js';
+import { cardsPlugin } from './cards.js';
+import { merchantsPlugin } from './merchants.js';
+import { terminalsPlugin } from './terminals.js';
 
-export function adminResources(_ledger: Ledger): Array<{ prefix: string; plugin: FastifyPluginAsync }> {
-  return [];
+export function adminResources(ledger: Ledger, kek: Kek): Array<{ prefix: string; plugin: FastifyPluginAsync }> {
+  const pool = ledger.pool;
+  return [
+    { prefix: '/merchants', plugin: async (app) => { await app.register(merchantsPlugin, { pool }); } },
+    { prefix: '/terminals', plugin: async (app) => { await app.register(terminalsPlugin, { pool, kek }); } },
+    { prefix: '/cards', plugin: async (app) => { await app.register(cardsPlugin, { ledger, kek }); } },
+  ];
 }

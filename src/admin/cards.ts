@@ -1,0 +1,72 @@
+// /cards: VIP cards. Balances move only through the ledger (an opening balance is a ledger credit); status
+// changes go through the ledger too, so its cache is rewritten at once.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Kek, Ledger } from '../ledger/index.js';
+import { rethrowAsProblem } from './db-errors.js';
+import { HttpProblem } from './problem.js';
+
+const cardNo = z.string().regex(/^\d{12,19}$/, { message: 'must be 12 to 19 digits' });
+const status = z.enum(['active', 'frozen', 'lost', 'expired', 'closed']);
+const Card = z.object({
+  cardNo,
+  status,
+  expiry: z.string().regex(/^\d{4}$/, { message: 'must be YYMM' }),
+  tier: z.enum(['diamond', 'gold', 'silver', 'vip', 'regular']),
+  enrolled: z.boolean(),
+  pinRequired: z.boolean(),
+  balancePoints: z.number().int(),
+});
+const CardCreate = z.object({
+  cardNo,
+  expiry: Card.shape.expiry,
+  tier: Card.shape.tier.default('regular'),
+  enrolled: z.boolean().default(true),
+  pin: z.string().regex(/^\d{4,12}$/, { message: 'must be 4 to 12 digits' }).optional().describe('stored only as a keyed hash'),
+  openingPoints: z.number().int().min(0).max(1_000_000_000).default(0),
+});
+const CardPatch = z.object({ status });
+const Params = z.object({ cardNo });
+const List = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), offset: z.coerce.number().int().min(0).default(0) });
+
+const columns = 'card_no, status, expiry, tier, enrolled, pin_verification IS NOT NULL AS pin_required, balance';
+type Row = { card_no: string; status: z.infer<typeof status>; expiry: string; tier: z.infer<typeof Card.shape.tier>; enrolled: boolean; pin_required: boolean; balance: string };
+const toApi = (r: Row) => ({
+  cardNo: r.card_no, status: r.status, expiry: r.expiry, tier: r.tier, enrolled: r.enrolled, pinRequired: r.pin_required, balancePoints: Number(r.balance),
+});
+
+export const cardsPlugin: FastifyPluginAsyncZod<{ ledger: Ledger; kek: Kek }> = async (app, { ledger, kek }) => {
+  const tags = ['cards'];
+  const pool = ledger.pool;
+  const one = async (no: string) => {
+    const { rows } = await pool.query<Row>(`SELECT ${columns} FROM cards WHERE card_no = $1`, [no]);
+    if (!rows[0]) throw new HttpProblem(404, 'Not Found', 'cardNo: no such card');
+    return toApi(rows[0]);
+  };
+  app.get('/', { schema: { tags, summary: 'List cards', querystring: List, response: { 200: z.array(Card) } } }, async (req) => {
+    const { rows } = await pool.query<Row>(`SELECT ${columns} FROM cards ORDER BY card_no LIMIT $1 OFFSET $2`, [req.query.limit, req.query.offset]);
+    return rows.map(toApi);
+  });
+  app.get('/:cardNo', { schema: { tags, summary: 'One card and its balance', params: Params, response: { 200: Card } } }, async (req) => one(req.params.cardNo));
+  app.post('/', { schema: { tags, summary: 'Issue a card, with an opening balance credited through the ledger', body: CardCreate, response: { 201: Card } } }, async (req, reply) => {
+    const b = req.body;
+    try {
+      await pool.query(
+        'INSERT INTO cards (card_no, expiry, tier, enrolled, pin_verification) VALUES ($1, $2, $3, $4, $5)',
+        [b.cardNo, b.expiry, b.tier, b.enrolled, b.pin ? kek.pinVerification(b.cardNo, b.pin) : null]);
+    } catch (err) {
+      rethrowAsProblem(err, { cards_pkey: 'body.cardNo', expiry: 'body.expiry' });
+    }
+    if (b.openingPoints > 0) {
+      const r = await ledger.credit({ cardNo: b.cardNo, points: b.openingPoints, idempotencyKey: `admin-opening:${b.cardNo}`, reason: 'opening balance' });
+      if (!r.ok) throw new HttpProblem(422, 'Opening balance refused', `openingPoints: ${r.decline.kind}`);
+    }
+    reply.code(201);
+    return one(b.cardNo);
+  });
+  app.patch('/:cardNo', { schema: { tags, summary: 'Freeze, unfreeze, mark lost or close a card (effective at once)', params: Params, body: CardPatch, response: { 200: Card } } }, async (req) => {
+    const changed = await ledger.setCardStatus(req.params.cardNo, req.body.status);
+    if (!changed) throw new HttpProblem(404, 'Not Found', 'cardNo: no such card');
+    return one(req.params.cardNo);
+  });
+};

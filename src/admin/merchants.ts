@@ -1,0 +1,63 @@
+// /merchants: the merchants terminals belong to, with their points rate and fee.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Pool } from '../db/pool.js';
+import { rethrowAsProblem } from './db-errors.js';
+import { HttpProblem } from './problem.js';
+
+const status = z.enum(['active', 'suspended', 'closed']);
+const merchantId = z.string().regex(/^\d{15}$/, { message: 'must be 15 digits' });
+export const Merchant = z.object({
+  merchantId,
+  name: z.string().min(1).max(100),
+  status,
+  pointsPerYuan: z.number().int().min(1).max(100_000).describe('points spent per yuan of the purchase amount'),
+  feeRateBp: z.number().int().min(0).max(10_000).describe('merchant fee in basis points'),
+});
+const MerchantCreate = Merchant.extend({ status: status.default('active') });
+const MerchantPatch = Merchant.omit({ merchantId: true }).partial();
+const Params = z.object({ merchantId });
+const List = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), offset: z.coerce.number().int().min(0).default(0) });
+
+const columns = 'merchant_id, name, status, points_per_yuan, fee_rate_bp';
+type Row = { merchant_id: string; name: string; status: 'active' | 'suspended' | 'closed'; points_per_yuan: number; fee_rate_bp: number };
+const toApi = (r: Row) => ({ merchantId: r.merchant_id, name: r.name, status: r.status, pointsPerYuan: r.points_per_yuan, feeRateBp: r.fee_rate_bp });
+
+export const merchantsPlugin: FastifyPluginAsyncZod<{ pool: Pool }> = async (app, { pool }) => {
+  const tags = ['merchants'];
+  app.get('/', { schema: { tags, summary: 'List merchants', querystring: List, response: { 200: z.array(Merchant) } } }, async (req) => {
+    const { rows } = await pool.query<Row>(`SELECT ${columns} FROM merchants ORDER BY merchant_id LIMIT $1 OFFSET $2`, [req.query.limit, req.query.offset]);
+    return rows.map(toApi);
+  });
+  app.get('/:merchantId', { schema: { tags, summary: 'One merchant', params: Params, response: { 200: Merchant } } }, async (req) => {
+    const { rows } = await pool.query<Row>(`SELECT ${columns} FROM merchants WHERE merchant_id = $1`, [req.params.merchantId]);
+    if (!rows[0]) throw new HttpProblem(404, 'Not Found', `merchantId: no merchant ${req.params.merchantId}`);
+    return toApi(rows[0]);
+  });
+  app.post('/', { schema: { tags, summary: 'Add a merchant', body: MerchantCreate, response: { 201: Merchant } } }, async (req, reply) => {
+    const b = req.body;
+    try {
+      const { rows } = await pool.query<Row>(
+        `INSERT INTO merchants (merchant_id, name, status, points_per_yuan, fee_rate_bp) VALUES ($1, $2, $3, $4, $5) RETURNING ${columns}`,
+        [b.merchantId, b.name, b.status, b.pointsPerYuan, b.feeRateBp]);
+      reply.code(201);
+      return toApi(rows[0]!);
+    } catch (err) {
+      rethrowAsProblem(err, { merchants_pkey: 'body.merchantId', points_per_yuan: 'body.pointsPerYuan', fee_rate_bp: 'body.feeRateBp' });
+    }
+  });
+  app.patch('/:merchantId', {
+    schema: {
+      tags, summary: 'Change a merchant (the switch sees it when its cached copy expires)', params: Params, body: MerchantPatch, response: { 200: Merchant },
+    },
+  }, async (req) => {
+    const b = req.body;
+    const { rows } = await pool.query<Row>(
+      `UPDATE merchants SET name = coalesce($2, name), status = coalesce($3, status), points_per_yuan = coalesce($4, points_per_yuan),
+              fee_rate_bp = coalesce($5, fee_rate_bp), version = version + 1
+       WHERE merchant_id = $1 RETURNING ${columns}`,
+      [req.params.merchantId, b.name ?? null, b.status ?? null, b.pointsPerYuan ?? null, b.feeRateBp ?? null]);
+    if (!rows[0]) throw new HttpProblem(404, 'Not Found', `merchantId: no merchant ${req.params.merchantId}`);
+    return toApi(rows[0]);
+  });
+};
