@@ -10,15 +10,15 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   t.match(up.stdout, /up to date/);
   const down = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
   t.equal(down.code, 0);
-  t.match(down.stdout, /undid 1763800100000_ledger-fast-debit/);
+  t.match(down.stdout, /undid 1763800200000_ledger-set-based-batch/);
   const c = new pg.Client({ connectionString: env.databaseUrl });
   await c.connect();
   t.teardown(() => c.end());
-  const index = `SELECT to_regclass('authorisations_batch')::text AS r`;
-  t.equal((await c.query(index)).rows[0].r, 'authorisations_batch', 'the down migration put the index back');
+  const batchFn = `SELECT position('ps_purchase(' in prosrc) > 0 AS loops FROM pg_proc WHERE proname = 'ps_purchase_batch'`;
+  t.equal((await c.query(batchFn)).rows[0].loops, true, 'the down migration put the per-item batch function back');
   const again = await cli(['migrate', '--database-url', env.databaseUrl]);
-  t.match(again.stdout, /applied 1763800100000_ledger-fast-debit/);
-  t.equal((await c.query(index)).rows[0].r, null);
+  t.match(again.stdout, /applied 1763800200000_ledger-set-based-batch/);
+  t.equal((await c.query(batchFn)).rows[0].loops, false, 'the set-based batch function again');
 });
 
 t.test('pointswitch migrate with an unreachable database fails with one readable line', async (t) => {

@@ -66,3 +66,27 @@ t.test('two ledgers (two switch processes) on one database never overdraw and su
 t.test('concurrent purchases with Redis off (Postgres alone) never overdraw and sum exactly', async (t) => {
   await run(t, { redis: false } as Partial<LedgerOptions>, 1);
 });
+
+t.test('two debits of one card in one batch are judged against the running balance; bad items fail alone', async (t) => {
+  // No Redis and a warm terminal memo: every request reaches the batcher in the same tick.
+  const { ledger } = await seededLedger(t, { batchDebitsMax: 64, redis: false } as Partial<LedgerOptions>);
+  const silver = '8860000000000002';                     // 500 points
+  await ledger.purchase({ key: key(), merchantId: coffee, cardNo: '8860000000000007', amountFen: 1 });
+  const before = ledger.batchStats.batches;
+  const [a, b, unknown, wrongMerchant, c] = await Promise.all([
+    ledger.purchase({ key: key(), merchantId: coffee, cardNo: silver, amountFen: 600 }),          // 300 points
+    ledger.purchase({ key: key(), merchantId: coffee, cardNo: silver, amountFen: 600 }),          // 300 more: 200 left
+    ledger.purchase({ key: key(), merchantId: coffee, cardNo: '8869999999999999', amountFen: 100 }),
+    ledger.purchase({ key: key('20000001'), merchantId: coffee, cardNo: silver, amountFen: 100 }),
+    ledger.purchase({ key: key(), merchantId: coffee, cardNo: silver, amountFen: 400 }),          // 200: fits exactly
+  ]);
+  t.equal(ledger.batchStats.batches - before, 1, 'one batch');
+  t.ok(a.ok && a.balancePoints === 200);
+  t.same(b.ok ? null : b.decline, { kind: 'insufficient-points', balancePoints: 200 });
+  t.same(unknown.ok ? null : unknown.decline, { kind: 'unknown-card' });
+  t.same(wrongMerchant.ok ? null : wrongMerchant.decline, { kind: 'invalid-merchant' });
+  t.ok(c.ok && c.balancePoints === 0, 'the third sees the first, not the declined second');
+  const { rows } = await ledger.pool.query('SELECT balance FROM cards WHERE card_no = $1', [silver]);
+  t.equal(rows[0].balance, 0);
+  t.same((await audit(ledger.pool)).problems, []);
+});
