@@ -1,7 +1,7 @@
 // Property tests with random valid messages. The seed is printed; FUZZ_SEED=... replays a failure.
 import t from 'tap';
 import { isDeepStrictEqual } from 'node:util';
-import { decode, encode, frame, Deframer, type IsoMessage } from '../../protocol/index.js';
+import { decode, describe, encode, frame, messageFromJson, Deframer, type IsoMessage } from '../../protocol/index.js';
 import { randomMessage, rngFrom } from './fuzz-lib.js';
 
 const seed = Number(process.env.FUZZ_SEED ?? 8583);
@@ -43,4 +43,16 @@ t.test(`random streams of random valid messages de-frame to the same bodies unde
     if (got.length !== bodies.length || got.some((b, i) => !b.equals(bodies[i]!))) { t.fail(`run ${run}`); return; }
   }
   t.pass('100 streams');
+});
+
+t.test(`random valid messages survive describe --unmasked -> JSON -> messageFromJson, the iso encode path (seed ${seed})`, async (t) => {
+  const rng = rngFrom(seed + 2);
+  for (let i = 0; i < 1000; i++) {
+    const m = encode(randomMessage(rng));
+    const r = decode(m);
+    if (!r.ok) { t.fail(r.error.message); return; }
+    const back = messageFromJson(JSON.parse(JSON.stringify(describe(r.message, { unmasked: true }))));
+    if (!encode(back).equals(m)) { t.fail(`message ${i} (${m.toString('hex')})`); return; }
+  }
+  t.pass('1000 messages');
 });
