@@ -1,5 +1,5 @@
 // Typed views of the subfields of 60, 61 and 48 (0500 settlement totals), built on the subfield tables.
-import { field48Settlement, field60, field61, splitSubfields } from './spec/subfields.js';
+import { field44, field48Settlement, field60, field61, field63, splitSubfields } from './spec/subfields.js';
 
 function digits(v: string, len: number, what: string): string {
   if (v.length !== len || !/^[0-9]*$/.test(v)) throw new RangeError(`${what} is ${len} digits`);
@@ -72,4 +72,26 @@ function totalsDigits(t: { debitFen: number; debitCount: number; creditFen: numb
 export function formatSettlementTotals(t: { debitFen: number; debitCount: number; creditFen: number; creditCount: number; settlementCode?: string; foreign?: Partial<Totals> }): string {
   const f = t.foreign ?? {};
   return totalsDigits(t) + totalsDigits({ debitFen: f.debitFen ?? 0, debitCount: f.debitCount ?? 0, creditFen: f.creditFen ?? 0, creditCount: f.creditCount ?? 0, settlementCode: f.settlementCode ?? '0' });
+}
+
+/** 63.1 operator / card organisation code (an3, e.g. 'CUP', '01 '), then the rest as it came. */
+export function parseField63(v: string): { operatorCode: string; rest: string } {
+  const { parts, rest } = splitSubfields(field63, v);
+  return { operatorCode: parts[0]?.value ?? '', rest: parts[0] ? rest : v };
+}
+
+export function formatField63(p: { operatorCode: string; rest?: string }): string {
+  if (p.operatorCode.length !== 3) throw new RangeError('63.1 is 3 characters');
+  return p.operatorCode + (p.rest ?? '');
+}
+
+/** Field 44 of a response: 44.1 issuer id an11 + 44.2 acquirer id an11, space-padded (trimmed here). */
+export function parseField44(v: string): { issuerId: string; acquirerId: string; rest: string } {
+  const { parts, rest } = splitSubfields(field44, v);
+  return { issuerId: (parts[0]?.value ?? v).trimEnd(), acquirerId: (parts[1]?.value ?? '').trimEnd(), rest };
+}
+
+export function formatField44(p: { issuerId: string; acquirerId: string }): string {
+  if (p.issuerId.length > 11 || p.acquirerId.length > 11) throw new RangeError('44.1 and 44.2 are at most 11 characters');
+  return p.issuerId.padEnd(11, ' ') + p.acquirerId.padEnd(11, ' ');
 }

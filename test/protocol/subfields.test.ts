@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatField60, formatField61, formatSettlementTotals, maskPan, maskTrack, parseField60, parseField61, parseSettlementTotals, track2Pan } from '../../protocol/index.js';
+import { formatField44, formatField63, parseField44, parseField63, formatField60, formatField61, formatSettlementTotals, maskPan, maskTrack, parseField60, parseField61, parseSettlementTotals, track2Pan } from '../../protocol/index.js';
 
 t.test('field 60: 60.1 type, 60.2 batch, 60.3 network management code, the rest kept', async (t) => {
   t.same(parseField60('22000001000'), { txnType: '22', batchNo: '000001', netMgmtCode: '000', rest: '' });
@@ -40,4 +40,17 @@ t.test('track2Pan reads the PAN before the separator', async (t) => {
   t.equal(track2Pan('6224242900000113=2806'), '6224242900000113');
   t.equal(track2Pan('D2806'), null);
   t.equal(track2Pan('ABCDEF1234'), null);
+});
+
+t.test('field 63: 63.1 operator / card organisation code, the rest kept as it came', async (t) => {
+  t.same(parseField63('CUP'), { operatorCode: 'CUP', rest: '' });
+  t.same(parseField63('01 SM016\u0000\u00ff'), { operatorCode: '01 ', rest: 'SM016\u0000\u00ff' });
+  t.same(parseField63('1'), { operatorCode: '', rest: '1' }, 'too short: nothing named');
+  t.equal(formatField63({ operatorCode: '000' }), '000');
+  t.throws(() => formatField63({ operatorCode: '0' }));
+});
+
+t.test('field 44: issuer and acquirer ids, an11 each, space-padded', async (t) => {
+  t.same(parseField44('01020000   48031000   '), { issuerId: '01020000', acquirerId: '48031000', rest: '' });
+  t.equal(formatField44({ issuerId: '48160000', acquirerId: '48160000' }), '48160000   48160000   ');
 });
