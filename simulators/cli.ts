@@ -157,8 +157,9 @@ export function buildProgram(): Command {
     .option('--first-card <n>', 'index of the first load card', '1')
     .option('--points-per-yuan <n>', 'the load merchant\'s rate, to count points debited', '50')
     .option('--no-reconcile', 'skip the balance check before and after')
+    .option('--database-url <url>', 'read the cards\' balances from the ledger database instead of by balance inquiry [env DATABASE_URL]')
     .option('--json <file>', 'also write the report as JSON to this file ("-" for stdout)')
-    .action(async (o: Common & { terminals: string; cards: string; rate: string; duration: string; mix: string; connections: string; firstTerminal: string; firstCard: string; pointsPerYuan: string; reconcile: boolean; json?: string }) => {
+    .action(async (o: Common & { terminals: string; cards: string; rate: string; duration: string; mix: string; connections: string; firstTerminal: string; firstCard: string; pointsPerYuan: string; reconcile: boolean; databaseUrl?: string; json?: string }) => {
       let mix, rate;
       try {
         mix = parseMix(o.mix);
@@ -173,6 +174,7 @@ export function buildProgram(): Command {
         connectionsPerTerminal: positiveInt('--connections', o.connections),
         firstTerminal: positiveInt('--first-terminal', o.firstTerminal), firstCard: positiveInt('--first-card', o.firstCard),
         pointsPerYuan: positiveInt('--points-per-yuan', o.pointsPerYuan), reconcile: o.reconcile,
+        databaseUrl: o.databaseUrl ?? process.env.DATABASE_URL ?? null,
         timeoutMs: positiveInt('--timeout-ms', o.timeoutMs), ...(o.tmk ? { tmkHex: o.tmk } : {}),
         stateDir: o.state ? stateDir(o) : null,
         onProgress: (p) => progressLine(p, tty),

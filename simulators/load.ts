@@ -2,6 +2,8 @@
 // throughput, response codes and latency percentiles, and check that every request was answered and that the
 // points the switch debited match the approvals the terminals saw (card balances asked before and after).
 import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { verifyMac } from '../protocol/index.js';
 import { loadCardNo, loadTerminalId, pointsFor } from './demo.js';
 import { Link, type Answer } from './link.js';
 import * as m from './messages.js';
@@ -38,6 +40,8 @@ export interface LoadOptions {
   amountFenMax?: number;
   /** Ask every card's balance before and after and compare with the approvals seen. */
   reconcile?: boolean;
+  /** Read the balances from this database (cards.balance) instead of by balance inquiry. */
+  databaseUrl?: string | null;
   stateDir?: string | null;
   /** Called about twice a second with the running figures. */
   onProgress?: (p: Progress) => void;
@@ -179,7 +183,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   });
 
   const cards = Array.from({ length: o.cards }, (_, i) => loadCardNo(firstCard + i));
-  const before = o.reconcile === false ? null : await sumBalances(workers, cards);
+  const balances = () => (o.databaseUrl ? sumBalancesFromDb(o.databaseUrl, cards) : sumBalances(workers, cards));
+  const before = o.reconcile === false ? null : await balances();
 
   const lat = new Latencies();
   const codes = new Map<string, number>();
@@ -224,6 +229,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     counts.answered++;
     byType[kind]!.answered++;
     lat.push(a.latencyMs);
+    const mak = t.keys?.mak;
+    if (a.message.fields[64] !== undefined && mak && !verifyMac(a.body, t.macAlgorithm, mak)) counts.macFailures++;
     const code = typeof a.message.fields[39] === 'string' ? a.message.fields[39] : '??';
     codes.set(code, (codes.get(code) ?? 0) + 1);
     if (code !== '00') return;
@@ -291,17 +298,19 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     if (w.unanswered.length) await w.terminal.flushReversals();
   }
 
-  const after = before === null ? null : await sumBalances(workers, cards);
+  const after = before === null ? null : await balances();
   for (const w of workers) await w.terminal.close();
 
   const allAnswered = counts.timeouts === 0 && counts.closed === 0 && counts.undecodable === 0;
+  const via = o.databaseUrl ? 'balances read from the database' : 'balances asked by balance inquiry';
   const reconciliation: Reconciliation = before === null || after === null
     ? { checked: false, cards: cards.length, balanceBefore: null, balanceAfter: null, pointsDebitedSeen: debited, pointsCreditedSeen: credited, expectedAfter: null, ok: null, note: 'skipped (--no-reconcile)' }
     : {
       checked: true, cards: cards.length, balanceBefore: before.sum, balanceAfter: after.sum, pointsDebitedSeen: debited, pointsCreditedSeen: credited,
       expectedAfter: before.sum - debited + credited,
       ok: before.missing === 0 && after.missing === 0 && allAnswered && after.sum === before.sum - debited + credited,
-      ...(before.missing || after.missing ? { note: `${before.missing + after.missing} balance inquiries got no balance` } : !allAnswered ? { note: `${reversalsSent} unanswered requests were reversed; the check is only exact when every request is answered` } : {}),
+      note: before.missing || after.missing ? `${before.missing + after.missing} balance inquiries got no balance`
+        : !allAnswered ? `${reversalsSent} unanswered requests were reversed; the check is only exact when every request is answered` : via,
     };
   const purchasesApproved = byType.purchase!.approved;
   return {
@@ -310,8 +319,21 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     throughputPerS: round(counts.answered / elapsedS), purchasesApprovedPerS: round(purchasesApproved / elapsedS),
     byType, responseCodes: Object.fromEntries([...codes.entries()].sort()), latency: summarise(lat.values()),
     reversalsSent, allAnswered, reconciliation,
-    ok: allAnswered && reconciliation.ok !== false,
+    ok: allAnswered && reconciliation.ok !== false && counts.macFailures === 0,
   };
+}
+
+/** Σ cards.balance straight from the ledger's database (schema of migrations/…_ledger.sql). */
+async function sumBalancesFromDb(databaseUrl: string, cards: string[]): Promise<{ sum: number; missing: number }> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const r = await client.query<{ sum: string | null; n: number }>('SELECT sum(balance)::text AS sum, count(*)::int AS n FROM cards WHERE card_no = ANY($1::text[])', [cards]);
+    const row = r.rows[0];
+    return { sum: Number(row?.sum ?? 0), missing: cards.length - (row?.n ?? 0) };
+  } finally {
+    await client.end();
+  }
 }
 
 function round(v: number): number { return Math.round(v * 100) / 100; }
@@ -364,6 +386,7 @@ export function formatReport(r: LoadReport): string {
     row('latency ms', `p50 ${l.p50Ms}  p90 ${l.p90Ms}  p99 ${l.p99Ms}  p99.9 ${l.p999Ms}  max ${l.maxMs}  (mean ${l.meanMs})`);
   }
   if (r.reversalsSent) row('reversals sent', r.reversalsSent);
+  row('answer MACs', r.macFailures === 0 ? 'all verified' : `${r.macFailures} DID NOT VERIFY`);
   const c = r.reconciliation;
   if (c.checked) {
     row('points debited (seen)', c.pointsDebitedSeen);

@@ -90,3 +90,15 @@ t.test('a short load run answers every request and the points debited match the 
   t.equal(f.reconciliation.ok, true, 'at a fixed rate too');
   t.same(Object.keys(f.responseCodes), ['00'], 'the same terminals again: their traces continue from the state files, no 94');
 });
+
+t.test('load --database-url reconciles against the ledger\'s own balances', async (t) => {
+  const { port, databaseUrl } = await startSwitch(t, { loadTerminals: 2, loadCards: 20 });
+  const r = await sim(['load', '--port', String(port), '--state-dir', stateDir(), '--terminals', '2', '--cards', '20', '--rate', 'max', '--duration', '1', '--database-url', databaseUrl, '--json', '-']);
+  t.equal(r.code, 0, r.stderr + r.stdout);
+  const j = JSON.parse(r.stdout);
+  t.equal(j.reconciliation.note, 'balances read from the database');
+  t.equal(j.reconciliation.balanceBefore, 20 * 10_000_000);
+  t.equal(j.reconciliation.ok, true);
+  t.ok(j.reconciliation.pointsDebitedSeen > 0);
+  t.equal(j.macFailures, 0, 'every answer MAC verified');
+});
