@@ -14,7 +14,7 @@ export const shellHelp = `commands:
   signon | signoff              sign on again / sign off
   status                        trace, batch, keys, pending reversals, this batch's transactions
   help                          this text
-  quit                          sign nothing, save the terminal's state and leave`;
+  quit                          save the terminal's state and leave (Ctrl-C and Ctrl-D too)`;
 
 export interface ShellIo { input: NodeJS.ReadableStream; output: NodeJS.WritableStream }
 
@@ -27,6 +27,7 @@ export async function runShell(terminal: Terminal, io: ShellIo = { input: proces
   out(receipt(first));
   if (first.responseCode === '97') out('hint: the switch does not know this terminal; seed the demo data (pointswitch seed --demo) or give --terminal');
   const rl = readline.createInterface({ input: io.input, output: interactive ? io.output : undefined, terminal: interactive, prompt: 'pos> ' });
+  rl.on('SIGINT', () => rl.close()); // leave through the normal path, so the state is saved
   if (interactive) rl.prompt();
   let failures = 0;
   for await (const raw of rl) {
