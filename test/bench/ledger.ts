@@ -63,12 +63,16 @@ async function main(): Promise<void> {
   try {
     const pool = createPool(pg.url, { poolSize: 2 });
     const settings = (await pool.query(`SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method') ORDER BY name`)).rows;
+    out(`# ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (other processes on this machine skew the figures)\n`);
     out(`# Postgres ${settings.map((s) => `${s.name}=${s.setting}`).join(' ')}\n`);
     await migrate(pg.url, { quiet: true });
     out(`# seeding ${cardsCount} cards…\n`);
     await seedDemo(pool, new Kek(), { loadCards: cardsCount });
     await pool.end();
-    const batched = await Ledger.open({ databaseUrl: pg.url, redisUrl: null, poolSize: 16, batchDebitsMax: 64, batchWaitMs: 1, batchInflightMax: 4 });
+    const batched = await Ledger.open({
+      databaseUrl: pg.url, redisUrl: null, poolSize: 16, batchDebitsMax: Number(process.env.BENCH_BATCH_DEBITS_MAX ?? 64),
+      batchWaitMs: Number(process.env.BENCH_BATCH_WAIT_MS ?? 1), batchInflightMax: Number(process.env.BENCH_BATCH_INFLIGHT_MAX ?? 4),
+    });
     const plain = await Ledger.open({ databaseUrl: pg.url, redisUrl: null, poolSize: 64, writePath: 'plain' });
     const results: Result[] = [];
     let batch = 100;
@@ -92,6 +96,7 @@ async function main(): Promise<void> {
       return [String(c), String(Math.round(b.perSecond)), b.batchAvg, String(Math.round(p.perSecond)), `${(b.perSecond / p.perSecond).toFixed(1)}x`];
     })));
     out(`\n\n${secondsPerRun}s per run, ${cardsCount} cards, one purchase = 1 authorisation row + 1 txn + 2 entries + 1 balance update.\n`);
+    out(`load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
     out(`audit after the bench: ${report.ok ? 'every invariant holds' : `${report.problems.length} PROBLEMS`}\n`);
     if (!report.ok) process.exitCode = 1;
   } finally {
