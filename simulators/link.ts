@@ -12,7 +12,9 @@ export type Answer =
   | { kind: 'answer'; message: IsoMessage; body: Buffer; latencyMs: number }
   | { kind: 'undecodable'; error: CodecError; body: Buffer | null; latencyMs: number }
   | { kind: 'timeout'; latencyMs: number }
-  | { kind: 'closed'; latencyMs: number };
+  | { kind: 'closed'; latencyMs: number }
+  /** The request was never sent: no connection to the switch (nothing to reverse). */
+  | { kind: 'no-connection'; latencyMs: number; error: string };
 
 interface Pending {
   trace: string | null;

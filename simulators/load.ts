@@ -221,8 +221,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     byType[kind]!.sent++;
     const a: Answer = await link.request(body, timeoutMs, ctx.trace);
     if (a.kind !== 'answer') {
-      if (a.kind === 'timeout') counts.timeouts++; else if (a.kind === 'closed') counts.closed++; else counts.undecodable++;
-      if (kind !== 'balance' && a.kind !== 'undecodable') w.unanswered.push({ kind, body, trace: ctx.trace, batchNo: ctx.batchNo });
+      if (a.kind === 'timeout') counts.timeouts++; else if (a.kind === 'closed' || a.kind === 'no-connection') counts.closed++; else counts.undecodable++;
+      if (kind !== 'balance' && (a.kind === 'timeout' || a.kind === 'closed')) w.unanswered.push({ kind, body, trace: ctx.trace, batchNo: ctx.batchNo });
       if (a.kind === 'undecodable') codes.set('undecodable', (codes.get('undecodable') ?? 0) + 1);
       return;
     }

@@ -17,7 +17,6 @@ import * as m from './messages.js';
 
 export const timeoutMsDefault = 10_000;
 export const txnsKeptMax = 500;
-export const reversalAttemptsMax = 3;
 
 export interface TerminalConfig {
   host: string;
@@ -250,8 +249,12 @@ export class Terminal {
   }
 
   async exchange(body: Buffer, trace: string | null): Promise<Answer> {
-    const link = await this.connection().catch(() => null);
-    if (!link) return { kind: 'closed', latencyMs: 0 };
+    let link: Link;
+    try {
+      link = await this.connection();
+    } catch (err) {
+      return { kind: 'no-connection', latencyMs: 0, error: (err as Error).message };
+    }
     return link.request(body, this.timeoutMs, trace);
   }
 
@@ -389,7 +392,7 @@ export class Terminal {
     return r;
   }
 
-  /** Sends a 0400 for each pending reversal; one that gets any answer is done (up to reversalAttemptsMax tries). */
+  /** Sends a 0400 for each pending reversal; one that gets any answer is done, the others stay pending. */
   async flushReversals(): Promise<TxnResult[]> {
     const out: TxnResult[] = [];
     for (const p of [...this.state.pendingReversals]) {
@@ -402,7 +405,7 @@ export class Terminal {
       const r = this.result('reversal', { trace: p.trace, batchNo: p.batchNo }, answer, { cardNo: str(d.message.fields[2]) ?? undefined, amountFen: Number(str(d.message.fields[4]) ?? 0) });
       if (p.kind !== 'purchase') { r.pointsDebited = r.pointsCredited; r.pointsCredited = null; } // undoing a credit takes points
       out.push(r);
-      if (answer.kind === 'answer' || p.attempts >= reversalAttemptsMax) {
+      if (answer.kind === 'answer') {
         drop();
         const rec = this.state.txns.find((t) => t.trace === p.trace && t.batchNo === p.batchNo && t.kind === p.kind);
         if (rec && answer.kind === 'answer' && r.approved) rec.reversed = true;
@@ -476,6 +479,7 @@ export class Terminal {
       balancePoints: null, pointsDebited: null, pointsCredited: null, macOk: null, latencyMs: Math.round(answer.latencyMs * 1000) / 1000,
     };
     if (answer.kind === 'undecodable') { r.meaning = `undecodable answer (${answer.error.kind})`; return r; }
+    if (answer.kind === 'no-connection') { r.meaning = `not sent: ${answer.error}`; return r; }
     if (answer.kind !== 'answer') { r.meaning = answer.kind === 'timeout' ? `no answer within ${this.timeoutMs} ms` : 'connection closed without an answer'; return r; }
     const f = answer.message.fields;
     r.responseCode = str(f[39]);

@@ -102,3 +102,18 @@ t.test('load --database-url reconciles against the ledger\'s own balances', asyn
   t.ok(j.reconciliation.pointsDebitedSeen > 0);
   t.equal(j.macFailures, 0, 'every answer MAC verified');
 });
+
+t.test('a swipe that cannot reach the switch says it was not sent, exits 3 and leaves no reversal pending', async (t) => {
+  const { freePort } = await import('../../src/net/free-port.js');
+  const port = await freePort();
+  const dir = stateDir();
+  const r = await sim(['swipe', '--port', String(port), '--state-dir', dir, '--no-sign-on', '--card', diamond, '--amount', '1', '--json']);
+  t.equal(r.code, 3);
+  const j = JSON.parse(r.stdout);
+  t.equal(j.outcome, 'no-connection');
+  t.match(j.meaning, /^not sent: cannot connect/);
+  t.equal(j.reversal, undefined, 'nothing was sent, so nothing is reversed');
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const [file] = readdirSync(dir);
+  t.same(JSON.parse(readFileSync(path.join(dir, file!), 'utf8')).pendingReversals, []);
+});
