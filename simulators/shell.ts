@@ -28,7 +28,7 @@ export async function runShell(terminal: Terminal, io: ShellIo = { input: proces
   if (first.responseCode === '97') out('hint: the switch does not know this terminal; seed the demo data (pointswitch seed --demo) or give --terminal');
   const rl = readline.createInterface({ input: io.input, output: interactive ? io.output : undefined, terminal: interactive, prompt: 'pos> ' });
   rl.on('SIGINT', () => rl.close()); // leave through the normal path, so the state is saved
-  if (interactive) rl.prompt();
+  if (interactive) { out('type help for the commands'); rl.prompt(); }
   let failures = 0;
   for await (const raw of rl) {
     const line = raw.trim();

@@ -84,9 +84,10 @@ t.test('a short load run answers every request and the points debited match the 
   t.equal(j.reconciliation.ok, true);
   t.ok(j.latency.p50Ms <= j.latency.p99Ms && j.latency.p99Ms <= j.latency.maxMs);
   t.same(Object.keys(j.responseCodes), ['00'], 'every request approved');
-  const fixed = await sim(['load', '--port', String(port), '--state-dir', state, '--first-terminal', '3', '--terminals', '2', '--cards', '50', '--rate', '200', '--duration', '1', '--json', '-']);
+  const fixed = await sim(['load', '--port', String(port), '--state-dir', state, '--first-terminal', '3', '--terminals', '2', '--connections', '2', '--cards', '50', '--rate', '200', '--duration', '1', '--json', '-']);
   t.equal(fixed.code, 0, fixed.stderr + fixed.stdout);
   const f = JSON.parse(fixed.stdout);
+  t.equal(f.connections, 4, 'two connections per terminal');
   t.equal(f.reconciliation.ok, true, 'at a fixed rate too');
   t.same(Object.keys(f.responseCodes), ['00'], 'the same terminals again: their traces continue from the state files, no 94');
 });
