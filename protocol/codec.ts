@@ -60,7 +60,6 @@ export function compile(table: FieldTable): CompiledTable {
 
 export const unionPayPos: CompiledTable = compile(unionPayPosFields);
 
-
 function tpduOf(body: Buffer): Tpdu {
   return { id: hexOf(body, 0, 1), destination: hexOf(body, 1, 3), source: hexOf(body, 3, 5) };
 }
@@ -85,6 +84,52 @@ function readAddressing(body: Buffer): void {
 
 // MTIs are few: keep each one's string once, by its two BCD bytes.
 const mtiStrings: Array<string | undefined> = new Array(0x10000);
+
+// Out-slots of readField: decode is synchronous, so one set serves every call without allocating per field.
+const read: { value: FieldValue; pad: number } = { value: '', pad: 0 };
+const failure: { kind: CodecError['kind']; offset: number; detail: string } = { kind: 'bad-field', offset: 0, detail: '' };
+
+function failField(kind: CodecError['kind'], offset: number, detail: string): -1 {
+  failure.kind = kind;
+  failure.offset = offset;
+  failure.detail = detail;
+  return -1;
+}
+
+/**
+ * Read field `f` at offset `p`: its length prefix (if any), then its value into `read.value` (and an odd n/z
+ * value's pad nibble into `read.pad`). Returns the offset after the field, or -1 with `failure` set.
+ * Never reads or allocates past the body: a length is checked against the spec maximum and the bytes left first.
+ */
+function readField(spec: CompiledTable, body: Buffer, p: number, f: number): number {
+  const end = body.length;
+  const t = spec.type[f]!;
+  if (t === 0) return failField('unknown-field', p, 'no spec for this field');
+  const max = spec.length[f]!;
+  const pb = spec.prefix[f]!;
+  let len = max;
+  if (pb !== 0) {
+    if (p + pb > end) return failField('truncated', p, 'length prefix runs past the end of the frame');
+    len = readPrefix(body, p, pb as 1 | 2);
+    if (len < 0) return failField('bad-field', p, 'length prefix is not BCD');
+    if (len > max) return failField('bad-field', p, `length ${len} over the maximum ${max}`);
+    p += pb;
+  }
+  const bcd = t === N || t === Z;
+  const nbytes = bcd ? (len + 1) >> 1 : len;
+  if (p + nbytes > end) return failField('truncated', p, `needs ${nbytes} bytes, ${end - p} left`);
+  read.pad = 0;
+  if (bcd) {
+    const left = spec.left[f] === 1;
+    const v = bcdDecode(body, p, len, left, t === Z);
+    if (v === null) return failField('bad-field', p, 'not BCD digits');
+    read.value = v;
+    if (len & 1) read.pad = bcdPad(body, p, len, left);
+  } else {
+    read.value = t === AN ? latin1Decode(body, p, len) : binaryDecode(body, p, len);
+  }
+  return p + nbytes;
+}
 
 /** Decode a frame body (TPDU .. last field, no length prefix). Never throws on bad input. */
 export function decode(body: Buffer, spec: CompiledTable = unionPayPos): DecodeResult {
@@ -128,43 +173,18 @@ export function decode(body: Buffer, spec: CompiledTable = unionPayPos): DecodeR
     break;
   }
   let pads: { [field: number]: number } | undefined;
-  const T = spec.type, L = spec.length, P = spec.prefix, A = spec.left;
-  // Walk the set bits only: each bitmap byte, highest bit first (bit 1 = the secondary bitmap flag).
+  // Walk the set bits only: each bitmap byte, highest bit first; bit 1 (the secondary flag) is not a field.
   for (let byteAt = BITMAP_OFFSET; byteAt < bitmapEnd; byteAt++) {
-    let bits = body[byteAt]!;
-    if (byteAt === BITMAP_OFFSET) bits &= 0x7f;
+    let bits = byteAt === BITMAP_OFFSET ? body[byteAt]! & 0x7f : body[byteAt]!;
     while (bits !== 0) {
-    const lead = Math.clz32(bits) - 24; // 0..7
-    bits &= ~(0x80 >> lead);
-    const f = ((byteAt - BITMAP_OFFSET) << 3) + lead + 1;
-    const t = T[f]!;
-    if (t === 0) return failAt(tpdu, header, mti, 'unknown-field', p, 'no spec for this field', f);
-    const pb = P[f]!;
-    let len = L[f]!;
-    if (pb !== 0) {
-      if (p + pb > end) return failAt(tpdu, header, mti, 'truncated', p, 'length prefix runs past the end of the frame', f);
-      len = readPrefix(body, p, pb as 1 | 2);
-      if (len < 0) return failAt(tpdu, header, mti, 'bad-field', p, 'length prefix is not BCD', f);
-      if (len > L[f]!) return failAt(tpdu, header, mti, 'bad-field', p, `length ${len} over the maximum ${L[f]}`, f);
-      p += pb;
-    }
-    const nbytes = t === N || t === Z ? (len + 1) >> 1 : len;
-    if (p + nbytes > end) return failAt(tpdu, header, mti, 'truncated', p, `needs ${nbytes} bytes, ${end - p} left`, f);
-    let v: FieldValue | null;
-    if (t === N || t === Z) {
-      v = bcdDecode(body, p, len, A[f] === 1, t === Z);
-      if (v === null) return failAt(tpdu, header, mti, 'bad-field', p, 'not BCD digits', f);
-      if (len & 1) {
-        const pad = bcdPad(body, p, len, A[f] === 1);
-        if (pad !== 0) (pads ??= {})[f] = pad;
-      }
-    } else if (t === AN) {
-      v = latin1Decode(body, p, len);
-    } else {
-      v = binaryDecode(body, p, len);
-    }
-    fields[f] = v;
-    p += nbytes;
+      const lead = Math.clz32(bits) - 24; // 0..7
+      bits &= ~(0x80 >> lead);
+      const f = ((byteAt - BITMAP_OFFSET) << 3) + lead + 1;
+      const next = readField(spec, body, p, f);
+      if (next < 0) return failAt(tpdu, header, mti, failure.kind, failure.offset, failure.detail, f);
+      fields[f] = read.value;
+      if (read.pad !== 0) (pads ??= {})[f] = read.pad;
+      p = next;
     }
   }
   if (p !== end) return failAt(tpdu, header, mti, 'frame-length-mismatch', p, `${end - p} bytes after the last field`);
