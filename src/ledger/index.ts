@@ -20,7 +20,7 @@ export { pointsFor, settlementFenPerPoint } from './points.js';
 export { businessDateOf } from './card-rules.js';
 export { Kek, devKekHex } from './kek.js';
 
-const referenceTtlMs = 5 * 60_000;
+const referenceTtlMs = 60_000;
 /** Per-process memo of the terminal->merchant binding and merchant rate used by debits (never keys). */
 const memoTtlMs = 1000;
 
@@ -149,6 +149,18 @@ export class Ledger {
       `UPDATE terminals SET pik_enc = NULL, mak_enc = NULL, tdk_enc = NULL, signed_on = false, version = version + 1
        WHERE terminal_id = $1 RETURNING *`, [terminalId]);
     if (rows[0]) await this.cacheTerminal(rows[0]);
+  }
+
+  /** After a terminal row changed outside the ledger (admin API): drop its cached copies. */
+  async forgetTerminal(terminalId: string): Promise<void> {
+    this.terminalMemo.forget(terminalId);
+    await this.cache.del(cacheKeys.terminal(this.cache.prefix, terminalId));
+  }
+
+  /** After a merchant row changed outside the ledger (admin API): drop its cached copies. */
+  async forgetMerchant(merchantId: string): Promise<void> {
+    this.merchantMemo.forget(merchantId);
+    await this.cache.del(cacheKeys.merchant(this.cache.prefix, merchantId));
   }
 
   // ---------------------------------------------------------------- cards

@@ -56,3 +56,41 @@ t.test('the balance inquiry answers the card balance and declines a lost card', 
   const lost = await ledger.balance({ cardNo: '8860000000000003', terminalId: t1 });
   t.same(lost.ok ? null : lost.decline, { kind: 'card-lost' });
 });
+
+t.test('sign-on stores working keys encrypted and terminal() returns them in clear; sign-off drops them', async (t) => {
+  const { ledger } = await seededLedger(t);
+  const before = await ledger.terminal(t1);
+  t.equal(before?.tmk.toString('hex').toUpperCase(), '0123456789ABCDEFFEDCBA9876543210');
+  t.equal(before?.keys, null);
+  const keys = { pik: Buffer.alloc(16, 1), mak: Buffer.alloc(16, 2), tdk: Buffer.alloc(16, 3) };
+  t.same(await ledger.signOn(t1, keys), { batchNo: '000001' });
+  const after = await ledger.terminal(t1);
+  t.ok(after?.signedOn);
+  t.same(after?.keys, keys);
+  const { rows } = await ledger.pool.query('SELECT mak_enc FROM terminals WHERE terminal_id = $1', [t1]);
+  t.notOk((rows[0].mak_enc as Buffer).includes(keys.mak), 'the MAK is not stored in clear');
+  await ledger.signOff(t1);
+  t.equal((await ledger.terminal(t1))?.keys, null);
+});
+
+t.test('a frozen card is declined from the cache without a Postgres write, and unfrozen it pays again', async (t) => {
+  const { ledger } = await seededLedger(t);
+  t.ok(await ledger.setCardStatus(diamond, 'frozen'));
+  const count = async () => (await ledger.pool.query('SELECT count(*)::int AS n FROM authorisations')).rows[0].n as number;
+  const n = await count();
+  const r = await ledger.purchase({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 100 });
+  t.same(r.ok ? null : r.decline, { kind: 'card-frozen' });
+  t.equal(await count(), n, 'nothing written');
+  await ledger.setCardStatus(diamond, 'active');
+  t.ok((await ledger.purchase({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 100 })).ok);
+});
+
+t.test('a merchant changed outside the ledger is re-read after forgetMerchant', async (t) => {
+  const { ledger } = await seededLedger(t);
+  t.equal((await ledger.merchant(coffee))?.pointsPerYuan, 50);
+  await ledger.pool.query('UPDATE merchants SET points_per_yuan = 40, version = version + 1 WHERE merchant_id = $1', [coffee]);
+  await ledger.forgetMerchant(coffee);
+  t.equal((await ledger.merchant(coffee))?.pointsPerYuan, 40);
+  const r = await ledger.purchase({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 100 });
+  t.ok(r.ok && r.points === 40);
+});
