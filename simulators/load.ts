@@ -87,6 +87,8 @@ export interface LoadReport {
   /** Answers whose MAC did not verify. */
   macFailures: number;
   reversalsSent: number;
+  /** CPU the simulator itself used while driving (100 = one core busy): shows whether the client was the limit. */
+  clientCpuPercent: number;
   allAnswered: boolean;
   reconciliation: Reconciliation;
   ok: boolean;
@@ -246,6 +248,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   };
 
   // Drive.
+  const cpuStart = process.cpuUsage();
   const started = performance.now();
   const deadline = started + o.durationS * 1000;
   let stopped = false;
@@ -284,6 +287,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   }
   stopped = true;
   const elapsedS = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  const clientCpuPercent = round(((cpu.user + cpu.system) / 1e6 / elapsedS) * 100);
   if (progressTimer) clearInterval(progressTimer);
   const lateAnswers = workers.reduce((s, w) => s + w.links.reduce((x, l) => x + l.lateAnswers, 0), 0);
   for (const w of workers) for (const l of w.links) await l.close();
@@ -318,7 +323,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     durationS: round(elapsedS), ...counts, lateAnswers,
     throughputPerS: round(counts.answered / elapsedS), purchasesApprovedPerS: round(purchasesApproved / elapsedS),
     byType, responseCodes: Object.fromEntries([...codes.entries()].sort()), latency: summarise(lat.values()),
-    reversalsSent, allAnswered, reconciliation,
+    reversalsSent, allAnswered, reconciliation, clientCpuPercent,
     ok: allAnswered && reconciliation.ok !== false && counts.macFailures === 0,
   };
 }
@@ -386,6 +391,7 @@ export function formatReport(r: LoadReport): string {
     row('latency ms', `p50 ${l.p50Ms}  p90 ${l.p90Ms}  p99 ${l.p99Ms}  p99.9 ${l.p999Ms}  max ${l.maxMs}  (mean ${l.meanMs})`);
   }
   if (r.reversalsSent) row('reversals sent', r.reversalsSent);
+  row('simulator CPU', `${r.clientCpuPercent}% of one core`);
   row('answer MACs', r.macFailures === 0 ? 'all verified' : `${r.macFailures} DID NOT VERIFY`);
   const c = r.reconciliation;
   if (c.checked) {
