@@ -145,7 +145,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${formatReport(halfRun)}\n\n`);
 
     const baseline = await pgbenchBaseline(pgUrl, scratch);
-    const line = (label: string, r: LoadReport) => `  ${label.padEnd(22)}${String(r.purchasesApprovedPerS).padStart(10)} purchases/s   p50 ${r.latency?.p50Ms} ms  p90 ${r.latency?.p90Ms}  p99 ${r.latency?.p99Ms}  p99.9 ${r.latency?.p999Ms}  max ${r.latency?.maxMs}   ${r.ok ? 'reconciled' : 'NOT RECONCILED'}`;
+    const line = (label: string, r: LoadReport) => `  ${label.padEnd(22)}${String(r.purchasesApprovedPerS).padStart(10)} purchases/s   p50 ${r.latency?.p50Ms} ms  p90 ${r.latency?.p90Ms}  p99 ${r.latency?.p99Ms}  p99.9 ${r.latency?.p999Ms}  max ${r.latency?.maxMs}   ${r.ok ? 'reconciled' : 'NOT RECONCILED'}, simulator CPU ${r.clientCpuPercent}%`;
     const summary = [
       `bench:switch — ${os.cpus().length} CPUs, Postgres ${settings.server_version} synchronous_commit=${settings.synchronous_commit} fsync=${settings.fsync}, ${terminals} terminals, ${cards} cards, ${seconds} s a run`,
       line('switch, max rate', peak),
