@@ -20,6 +20,8 @@ export interface DescribedField {
   /** n/z/an/ans: the string; b: upper-case hex. Masked values say so in `masked`. */
   value: string;
   masked?: true;
+  /** an/ans values holding bytes outside printable ASCII (GBK text, binary): the bytes as hex, for reading. */
+  hex?: string;
   subfields?: Record<string, { name: string; value: string }>;
 }
 
@@ -86,6 +88,7 @@ export function describe(msg: IsoMessage, opts: { unmasked?: boolean } = {}): De
       value: mask ? maskValue(f, v) : typeof v === 'string' ? v : v.toString('hex').toUpperCase(),
     };
     if (mask) d.masked = true;
+    else if (typeof v === 'string' && /[^\x20-\x7e]/.test(v)) d.hex = Buffer.from(v, 'latin1').toString('hex').toUpperCase();
     const sub = subfields(msg.mti, f, v, unmasked);
     if (sub) d.subfields = sub;
     fields[String(f)] = d;
@@ -93,6 +96,11 @@ export function describe(msg: IsoMessage, opts: { unmasked?: boolean } = {}): De
   const out: Described = { tpdu: { ...msg.tpdu }, header: msg.header, mti: msg.mti, fields };
   if (msg.pads) out.pads = Object.fromEntries(Object.entries(msg.pads).map(([k, v]) => [k, v]));
   return out;
+}
+
+function hexToLatin1(hex: string, f: number): string {
+  if (!/^([0-9A-Fa-f]{2})*$/.test(hex)) throw new Error(`field ${f}: hex must be pairs of hex digits`);
+  return Buffer.from(hex, 'hex').toString('latin1');
 }
 
 /**
@@ -117,7 +125,10 @@ export function messageFromJson(json: unknown): IsoMessage {
     if (!Number.isInteger(f) || !spec) throw new Error(`field ${k}: no such field`);
     const entry = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : { value: raw };
     if (entry.masked === true) throw new Error(`field ${f}: the value is masked; decode with --unmasked to get a value that encodes`);
-    const value = entry.value;
+    // `value` is what is encoded; an an/ans field may instead be given as `hex` alone (its bytes).
+    const value = entry.value === undefined && typeof entry.hex === 'string' && spec.type !== 'b'
+      ? hexToLatin1(entry.hex, f)
+      : entry.value;
     if (typeof value !== 'string') throw new Error(`field ${f}: value must be a string`);
     if (spec.type === 'b') {
       if (!/^([0-9A-Fa-f]{2})*$/.test(value)) throw new Error(`field ${f}: a b field is given as hex`);

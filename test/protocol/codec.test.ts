@@ -1,5 +1,5 @@
 import t from 'tap';
-import { CodecError, decode, encode, describe, unionPayPosFields, type IsoMessage } from '../../protocol/index.js';
+import { CodecError, decode, encode, describe, messageFromJson, unionPayPosFields, type IsoMessage } from '../../protocol/index.js';
 import { posMessages, purchase } from './messages.js';
 
 function mustDecode(body: Buffer): IsoMessage {
@@ -176,4 +176,13 @@ t.test('describe shows the check values of 0810 working keys but masks the keys 
   t.notMatch(JSON.stringify(d), /1111111111|2222222222/);
   const u = describe(msg, { unmasked: true }) as typeof d;
   t.equal(u.fields['62']!.subfields!['62.1']!.value, '11'.repeat(16));
+});
+
+t.test('describe adds the bytes as hex to text holding non-ASCII bytes, and messageFromJson takes hex alone', async (t) => {
+  const name = Buffer.from('c9cfbaa3', 'hex').toString('latin1') + ' '.repeat(36);
+  const d = describe({ ...purchase, fields: { 43: name, 41: '10000001' } }) as { fields: Record<string, { hex?: string }> };
+  t.equal(d.fields['43']!.hex, 'C9CFBAA3' + '20'.repeat(36));
+  t.equal(d.fields['41']!.hex, undefined, 'plain ASCII: no hex');
+  const m = messageFromJson({ tpdu: purchase.tpdu, header: purchase.header, mti: '0200', fields: { 43: { hex: 'C9CFBAA3' + '20'.repeat(36) } } });
+  t.equal(m.fields[43], name);
 });

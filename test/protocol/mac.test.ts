@@ -1,5 +1,6 @@
 import t from 'tap';
 import { createCipheriv } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { computeMac, decode, encodeWithMac, verifyMac, xorBlocks } from '../../protocol/index.js';
 import { desEncrypt, tdesEncrypt } from '../../protocol/des.js';
 import { purchase } from './messages.js';
@@ -60,4 +61,11 @@ t.test('encodeWithMac fills field 64 over MTI..last field before 64, and verifyM
     t.notOk(verifyMac(body, alg, hex('0123456789ABCDEF0123456789ABCDEF')), `${alg}: another key fails`);
   }
   t.match(computeMac('ecb', mak, hex('00')).toString('latin1'), /^[0-9A-F]{8}$/, 'ECB MAC is 8 ASCII hex characters');
+});
+
+t.test('the codec never asks OpenSSL for single DES or the legacy provider (single DES is 3DES with K1=K2=K3)', async (t) => {
+  const dir = new URL('../../protocol/', import.meta.url);
+  const sources = readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(new URL(f, dir), 'utf8')).join('\n');
+  t.notMatch(sources, /'des-(ecb|cbc|cfb|ofb)'|'des'|legacy'/i);
+  t.match(sources, /'des-ede3'/);
 });
