@@ -1,5 +1,5 @@
 import t from 'tap';
-import { CodecError, decode, encode, describe, messageFromJson, unionPayPosFields, type IsoMessage } from '../../protocol/index.js';
+import { CodecError, compile, decode, encode, describe, messageFromJson, unionPayPosFields, type IsoMessage } from '../../protocol/index.js';
 import { posMessages, purchase } from './messages.js';
 
 function mustDecode(body: Buffer): IsoMessage {
@@ -185,4 +185,13 @@ t.test('describe adds the bytes as hex to text holding non-ASCII bytes, and mess
   t.equal(d.fields['41']!.hex, undefined, 'plain ASCII: no hex');
   const m = messageFromJson({ tpdu: purchase.tpdu, header: purchase.header, mti: '0200', fields: { 43: { hex: 'C9CFBAA3' + '20'.repeat(36) } } });
   t.equal(m.fields[43], name);
+});
+
+t.test('an acquirer that right-aligns odd LLVAR digits is a one-line table change (align)', async (t) => {
+  const table = compile({ ...unionPayPosFields, 2: { ...unionPayPosFields[2]!, align: 'right' } });
+  const msg: IsoMessage = { ...purchase, fields: { 2: '123456789012345' } };
+  const body = encode(msg, table);
+  t.equal(body.subarray(21).toString('hex'), '15' + '0123456789012345');
+  const r = decode(body, table);
+  t.same(r.ok && r.message, msg);
 });
