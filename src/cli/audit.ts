@@ -1,6 +1,6 @@
 // `pointswitch audit`: recomputes balances from the entries and checks every ledger invariant; exits 1 on any problem.
 import type { Command } from 'commander';
-import { withDatabaseUrl } from '../db/connect.js';
+import { keepExitCode, withDatabaseUrl } from '../db/connect.js';
 import { createPool } from '../db/pool.js';
 import { audit, formatAudit } from '../ledger/audit.js';
 
@@ -16,6 +16,6 @@ export function register(program: Command): void {
         try { return await audit(pool); } finally { await pool.end(); }
       });
       process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatAudit(report)}\n`);
-      if (!report.ok) process.exitCode = 1;
+      if (!report.ok) keepExitCode(1);
     });
 }

@@ -1,6 +1,6 @@
 // `pointswitch migrate`: applies the SQL migrations in migrations/ (node-pg-migrate).
 import type { Command } from 'commander';
-import { withDatabaseUrl } from '../db/connect.js';
+import { keepExitCode, withDatabaseUrl } from '../db/connect.js';
 import { migrate } from '../db/migrate.js';
 import { CliError } from './errors.js';
 
@@ -16,6 +16,7 @@ export function register(program: Command): void {
         process.stdout.write(ran.length === 0 ? 'migrate: the database is up to date\n'
           : `migrate: ${o.down ? 'undid' : 'applied'} ${ran.join(', ')}\n`);
       } catch (err) {
+        keepExitCode(1);
         throw new CliError(`migrate failed: ${err instanceof Error ? err.message : String(err)}`);
       }
     });

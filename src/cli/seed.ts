@@ -1,7 +1,7 @@
 // `pointswitch seed --demo [--load-terminals N --load-cards M]`: the demo merchants, terminals and cards of the
 // team contract (the simulator's defaults), plus load-test terminals and cards. Idempotent.
 import type { Command } from 'commander';
-import { withDatabaseUrl } from '../db/connect.js';
+import { keepExitCode, withDatabaseUrl } from '../db/connect.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
 import { formatTable } from '../ledger/audit.js';
@@ -9,9 +9,14 @@ import { Kek } from '../ledger/kek.js';
 import { seedDemo } from '../ledger/seed.js';
 import { CliError } from './errors.js';
 
+function refuse(message: string): CliError {
+  keepExitCode(1);
+  return new CliError(message);
+}
+
 function count(v: string): number {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0 || n > 9_999_999) throw new CliError(`not a count between 0 and 9999999: ${v}`);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 9_999_999) throw refuse(`not a count between 0 and 9999999: ${v}`);
   return n;
 }
 
@@ -25,7 +30,7 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'data directory of the embedded PostgreSQL')
     .option('--kek <hex>', 'key-encryption key for terminal master keys (default: POINTSWITCH_KEK, else the dev key)')
     .action(async (o: { demo?: boolean; loadTerminals: number; loadCards: number; databaseUrl?: string; dataDir?: string; kek?: string }) => {
-      if (!o.demo) throw new CliError('say --demo (the demo data set is the only one)');
+      if (!o.demo) throw refuse('say --demo (the demo data set is the only one)');
       const kek = new Kek(o.kek ?? process.env.POINTSWITCH_KEK ?? null);
       if (kek.isDev) process.stderr.write('seed: POINTSWITCH_KEK is unset; terminal keys are encrypted under the development KEK\n');
       const rows = await withDatabaseUrl(o, async (url) => {

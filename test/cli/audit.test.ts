@@ -31,3 +31,27 @@ t.test('audit exits non-zero with a readable table when a balance, an entry or a
   const report = JSON.parse(three.stdout);
   t.ok(report.problems.some((p: { check: string }) => p.check === 'refunds never exceed the original'));
 });
+
+t.test('audit on the embedded PostgreSQL of a data directory exits non-zero on a mismatch (the exit hook keeps the code)', async (t) => {
+  const { mkdtemp, chmod } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ps-audit-'));
+  await chmod(dir, 0o755);
+  t.teardown(async () => { const { rm } = await import('node:fs/promises'); await rm(dir, { recursive: true, force: true }).catch(() => {}); });
+  const seeded = await cli(['seed', '--demo', '--data-dir', dir]);
+  t.equal(seeded.code, 0, seeded.stderr);
+  const ok = await cli(['audit', '--data-dir', dir]);
+  t.equal(ok.code, 0);
+  const { startEmbeddedPostgres } = await import('../../src/db/embedded.js');
+  const pg = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg') });
+  const { default: Pg } = await import('pg');
+  const c = new Pg.Client({ connectionString: pg.url });
+  await c.connect();
+  await c.query(`UPDATE cards SET balance = balance + 1 WHERE card_no = '8860000000000002'`);
+  await c.end();
+  await pg.stop();
+  const bad = await cli(['audit', '--data-dir', dir]);
+  t.equal(bad.code, 1, 'exit 1');
+  t.match(bad.stdout, /card 8860000000000002\s+500\s+501/);
+});
