@@ -55,6 +55,19 @@ export class Cache {
     this.redis.on('ready', () => { void this.cleanDirty(); });
   }
 
+  /** Waits up to `timeoutMs` for the first connection (start-up); never fails: without Redis the ledger runs on Postgres. */
+  async waitReady(timeoutMs: number): Promise<boolean> {
+    const r = this.redis;
+    if (!r) return false;
+    if (r.status === 'ready') return true;
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean) => { clearTimeout(timer); r.off('ready', onReady); resolve(ok); };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      r.once('ready', onReady);
+    });
+  }
+
   get enabled(): boolean {
     return this.redis !== null;
   }

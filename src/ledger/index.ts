@@ -82,6 +82,7 @@ export class Ledger {
       [table.map((r) => r.kind), table.map((r) => r.code)],
     );
     const cache = new Cache({ redisUrl: o.redisUrl ?? null, prefix: o.redisPrefix ?? '', commandTimeoutMs: o.redisCommandTimeoutMs ?? 50, log });
+    if (cache.enabled && !(await cache.waitReady(1000))) log.warn('ledger: Redis is not answering; running on Postgres alone until it does');
     return new Ledger(pool, cache, kek, {
       batchDebitsMax: o.batchDebitsMax ?? 64,
       batchWaitMs: o.batchWaitMs ?? 1,

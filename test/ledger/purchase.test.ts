@@ -75,6 +75,7 @@ t.test('sign-on stores working keys encrypted and terminal() returns them in cle
 
 t.test('a frozen card is declined from the cache without a Postgres write, and unfrozen it pays again', async (t) => {
   const { ledger } = await seededLedger(t);
+  t.ok(ledger.cacheAvailable, 'Redis is up (the pre-check needs it)');
   t.ok(await ledger.setCardStatus(diamond, 'frozen'));
   const count = async () => (await ledger.pool.query('SELECT count(*)::int AS n FROM authorisations')).rows[0].n as number;
   const n = await count();
