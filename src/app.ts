@@ -4,6 +4,7 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { destination as pinoDestination } from 'pino';
 import type { Config } from './config/index.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
@@ -41,7 +42,10 @@ export interface RunningApp {
 
 export async function startApp(options: AppOptions): Promise<RunningApp> {
   const { config } = options;
-  const log = options.log ?? createLogger({ level: config.logLevel });
+  // Asynchronous stdout: log lines are coalesced while a write is in flight, so one line per transaction does
+  // not cost a blocking write per transaction. Flushed on stop.
+  const destination = options.log ? null : pinoDestination({ dest: 1, sync: false });
+  const log = options.log ?? createLogger({ level: config.logLevel, destination: destination as unknown as NodeJS.WritableStream });
   const cleanup: Array<() => Promise<void>> = [];
   const undo = async () => {
     for (const fn of cleanup.reverse()) await fn().catch((err: unknown) => log.error({ err }, 'cleanup failed'));
@@ -112,6 +116,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
           log.info('stopping: no new connections, finishing in-flight requests');
           await undo();
           log.info('stopped');
+          destination?.flushSync();
         })();
         return stopping;
       },

@@ -164,6 +164,18 @@ t.test('the POS transaction set', async (t) => {
     t.equal((await term.send(term.purchaseMessage(diamond, 100))).fields[39], '00');
   });
 
+  await t.test('a single-length sign-on (60.3 001) gives 8-byte keys that MAC and PIN-encrypt', async (t) => {
+    const single = await TestTerminal.connect({ port: app.posPort, terminalId: '10000002' });
+    t.teardown(() => single.close());
+    const on = await single.signOn('001');
+    t.equal(on.fields[39], '00');
+    t.equal(single.mak?.length, 8);
+    t.equal(single.pik?.length, 8);
+    const answer = await single.send(single.purchaseMessage(gold, 100, { pin: '123456' }));
+    t.equal(answer.fields[39], '00');
+    t.ok(verifyMac(encode(answer), 'ecb', single.mak!));
+  });
+
   await t.test('one log line per transaction, card masked, never the full card number', async (t) => {
     const txns = app.logLines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'txn');
     t.ok(txns.length >= 20);

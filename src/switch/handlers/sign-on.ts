@@ -5,12 +5,16 @@ import { approved } from '../respond.js';
 import type { Handler } from '../types.js';
 import { field60 } from './fields.js';
 
-/** 60.3 network management codes that sign on; 004 asks for a track key as well. */
+/**
+ * 60.3 network management codes that sign on: 001 single-length (DES) working keys, 003 double-length
+ * (3DES), 004 double-length with a track key (TDK) as well.
+ */
 export const signOnCodes = new Set(['001', '003', '004']);
 
 export const signOn: Handler = async (ctx, req) => {
   const f60 = field60(req.msg);
-  const keys = { pik: randomKey(16), mak: randomKey(16), tdk: randomKey(16) };
+  const length = f60.netMgmtCode === '001' ? 8 : 16;
+  const keys = { pik: randomKey(length), mak: randomKey(length), tdk: randomKey(16) };
   const { batchNo } = await ctx.ledger.signOn(req.terminal.terminalId, keys);
   const withTdk = f60.netMgmtCode === '004';
   const f62 = formatSignOnKeys(withTdk ? keys : { pik: keys.pik, mak: keys.mak }, req.terminal.tmk);
