@@ -9,7 +9,9 @@ import type { Config } from './config/index.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { findRedisServer, startRedisServer, type RedisServerHandle } from './cache/redis-server.js';
+import pg from 'pg';
 import { Kek, Ledger } from './ledger/index.js';
+import { seedDemo } from './ledger/seed.js';
 import { createLogger, type Logger } from './log.js';
 import { buildAdminApp } from './admin/app.js';
 import { adminResources } from './admin/resources.js';
@@ -40,6 +42,23 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
+/**
+ * The demo merchants, terminals and cards (`pointswitch seed --demo`), so that `npm start` and
+ * `pointswitch-sim shell` work together with no other set-up. Idempotent: existing rows are kept.
+ */
+async function seedDemoData(databaseUrl: string, config: Config, log: Logger): Promise<void> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  try {
+    const rows = await seedDemo(pool, new Kek(config.kekHex ?? process.env.POINTSWITCH_KEK ?? null));
+    const made = rows.reduce((n, r) => n + r.made, 0);
+    log.info({ seeded: rows }, made > 0
+      ? `demo data seeded (${rows.map((r) => `${r.made} ${r.what}`).join(', ')}); disable with --demo no`
+      : 'demo data present (merchants 898310048160001/2, terminals 10000001, 10000002, 20000001, cards 8860000000000001-7)');
+  } finally {
+    await pool.end();
+  }
+}
+
 export async function startApp(options: AppOptions): Promise<RunningApp> {
   const { config } = options;
   // Asynchronous stdout: log lines are coalesced while a write is in flight, so one line per transaction does
@@ -55,6 +74,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     if (pg) cleanup.push(() => pg.stop());
     await migrate(databaseUrl, { quiet: true });
     log.info('migrations applied');
+    if (config.demo === 'yes' || (config.demo === 'auto' && pg)) await seedDemoData(databaseUrl, config, log);
 
     const { url: redisUrl, how: redis, handle: redisServer } = await openRedis(config, log);
     if (redisServer) cleanup.push(() => redisServer.stop());

@@ -23,7 +23,7 @@ const columns = 'merchant_id, name, status, points_per_yuan, fee_rate_bp';
 type Row = { merchant_id: string; name: string; status: 'active' | 'suspended' | 'closed'; points_per_yuan: number; fee_rate_bp: number };
 const toApi = (r: Row) => ({ merchantId: r.merchant_id, name: r.name, status: r.status, pointsPerYuan: r.points_per_yuan, feeRateBp: r.fee_rate_bp });
 
-export const merchantsPlugin: FastifyPluginAsyncZod<{ pool: Pool }> = async (app, { pool }) => {
+export const merchantsPlugin: FastifyPluginAsyncZod<{ pool: Pool; forget?: (merchantId: string) => Promise<void> }> = async (app, { pool, forget }) => {
   const tags = ['merchants'];
   app.get('/', { schema: { tags, summary: 'List merchants', querystring: List, response: { 200: z.array(Merchant) } } }, async (req) => {
     const { rows } = await pool.query<Row>(`SELECT ${columns} FROM merchants ORDER BY merchant_id LIMIT $1 OFFSET $2`, [req.query.limit, req.query.offset]);
@@ -48,7 +48,7 @@ export const merchantsPlugin: FastifyPluginAsyncZod<{ pool: Pool }> = async (app
   });
   app.patch('/:merchantId', {
     schema: {
-      tags, summary: 'Change a merchant (the switch sees it when its cached copy expires)', params: Params, body: MerchantPatch, response: { 200: Merchant },
+      tags, summary: 'Change a merchant (the shared Redis copy is dropped at once; in-process copies expire within 60 s)', params: Params, body: MerchantPatch, response: { 200: Merchant },
     },
   }, async (req) => {
     const b = req.body;
@@ -58,6 +58,8 @@ export const merchantsPlugin: FastifyPluginAsyncZod<{ pool: Pool }> = async (app
        WHERE merchant_id = $1 RETURNING ${columns}`,
       [req.params.merchantId, b.name ?? null, b.status ?? null, b.pointsPerYuan ?? null, b.feeRateBp ?? null]);
     if (!rows[0]) throw new HttpProblem(404, 'Not Found', `merchantId: no merchant ${req.params.merchantId}`);
+    // Drop the ledger's cached copy so every switch sees the change on its next request.
+    await forget?.(req.params.merchantId);
     return toApi(rows[0]);
   });
 };

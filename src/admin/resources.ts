@@ -8,8 +8,8 @@ import { terminalsPlugin } from './terminals.js';
 export function adminResources(ledger: Ledger, kek: Kek): Array<{ prefix: string; plugin: FastifyPluginAsync }> {
   const pool = ledger.pool;
   return [
-    { prefix: '/merchants', plugin: async (app) => { await app.register(merchantsPlugin, { pool }); } },
-    { prefix: '/terminals', plugin: async (app) => { await app.register(terminalsPlugin, { pool, kek }); } },
+    { prefix: '/merchants', plugin: async (app) => { await app.register(merchantsPlugin, { pool, forget: (id: string) => ledger.forgetMerchant(id) }); } },
+    { prefix: '/terminals', plugin: async (app) => { await app.register(terminalsPlugin, { pool, kek, forget: (id: string) => ledger.forgetTerminal(id) }); } },
     { prefix: '/cards', plugin: async (app) => { await app.register(cardsPlugin, { ledger, kek }); } },
   ];
 }

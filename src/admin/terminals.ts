@@ -34,7 +34,7 @@ type Row = { terminal_id: string; merchant_id: string; status: 'active' | 'suspe
 const toApi = (r: Row) => ({ terminalId: r.terminal_id, merchantId: r.merchant_id, status: r.status, macAlgorithm: r.mac_algorithm, signedOn: r.signed_on, batchNo: r.batch_no });
 const fields = { terminals_pkey: 'body.terminalId', merchant: 'body.merchantId' };
 
-export const terminalsPlugin: FastifyPluginAsyncZod<{ pool: Pool; kek: Kek }> = async (app, { pool, kek }) => {
+export const terminalsPlugin: FastifyPluginAsyncZod<{ pool: Pool; kek: Kek; forget?: (terminalId: string) => Promise<void> }> = async (app, { pool, kek, forget }) => {
   const tags = ['terminals'];
   app.get('/', { schema: { tags, summary: 'List terminals', querystring: List, response: { 200: z.array(Terminal) } } }, async (req) => {
     const { rows } = await pool.query<Row>(
@@ -60,7 +60,7 @@ export const terminalsPlugin: FastifyPluginAsyncZod<{ pool: Pool; kek: Kek }> = 
     }
   });
   app.patch('/:terminalId', {
-    schema: { tags, summary: 'Change a terminal (the switch sees it when its cached copy expires)', params: Params, body: TerminalPatch, response: { 200: Terminal } },
+    schema: { tags, summary: 'Change a terminal (the shared Redis copy is dropped at once; in-process copies expire within 60 s)', params: Params, body: TerminalPatch, response: { 200: Terminal } },
   }, async (req) => {
     const b = req.body;
     try {
@@ -70,6 +70,8 @@ export const terminalsPlugin: FastifyPluginAsyncZod<{ pool: Pool; kek: Kek }> = 
          WHERE terminal_id = $1 RETURNING ${columns}`,
         [req.params.terminalId, b.merchantId ?? null, b.status ?? null, b.macAlgorithm ?? null]);
       if (!rows[0]) throw new HttpProblem(404, 'Not Found', `terminalId: no terminal ${req.params.terminalId}`);
+      // Drop the ledger's cached copy so every switch sees the change on its next request.
+      await forget?.(req.params.terminalId);
       return toApi(rows[0]);
     } catch (err) {
       if (err instanceof HttpProblem) throw err;

@@ -56,6 +56,9 @@ export const settings: Setting[] = [
   s('settlementUnbalancedCode', ['POINTSWITCH_SETTLEMENT_UNBALANCED_CODE'], '--settlement-unbalanced-code <code>',
     'field 39 of a 0510 whose totals disagree: 00 (UnionPay: 48 settlement code 2 says unbalanced) or 95 (ISO 8583 reconcile error)',
     z.enum(['00', '95']).default('00')),
+  s('demo', ['POINTSWITCH_DEMO'], '--demo <when>',
+    'seed the demo merchants, terminals and cards at start (idempotent): auto = only on the embedded default database',
+    z.enum(['auto', 'yes', 'no']).default('auto')),
   s('batchDebitsMax', ['POINTSWITCH_BATCH_DEBITS_MAX'], '--batch-debits-max <n>', 'debits per ledger commit at most', positiveInt(10_000).default(64)),
   s('batchWaitMs', ['POINTSWITCH_BATCH_WAIT_MS'], '--batch-wait-ms <ms>', 'how long the ledger waits to fill a debit batch', z.coerce.number().min(0).max(1000).default(1)),
   s('batchInflightMax', ['POINTSWITCH_BATCH_INFLIGHT_MAX'], '--batch-inflight-max <n>', 'debit batches committing at once (each holds a Postgres connection; 16 raised the peak ~20% but tripled p99 at half rate here)', positiveInt(256).default(4)),
@@ -90,6 +93,7 @@ export interface Config {
   frameTimeoutMs: number;
   shutdownGraceMs: number;
   settlementUnbalancedCode: '00' | '95';
+  demo: 'auto' | 'yes' | 'no';
   batchDebitsMax: number;
   batchWaitMs: number;
   batchInflightMax: number;

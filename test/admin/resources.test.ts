@@ -31,6 +31,7 @@ t.test('admin resources', async (t) => {
     t.ok((await call('GET', '/merchants')).json().length >= 3);
     const changed = await call('PATCH', '/merchants/898310048169999', { pointsPerYuan: 60 });
     t.equal(changed.json().pointsPerYuan, 60);
+    t.equal((await app.ledger.merchant('898310048169999'))?.pointsPerYuan, 60, 'the ledger sees the new rate at once, not when its cache expires');
     t.equal((await call('GET', '/merchants/898310048160404')).statusCode, 404);
   });
 
@@ -68,4 +69,23 @@ t.test('admin resources', async (t) => {
     const doc = (await call('GET', '/docs/json')).json();
     for (const p of ['/merchants/', '/terminals/', '/cards/', '/cards/{cardNo}', '/health', '/metrics']) t.ok(doc.paths[p], p);
   });
+});
+
+t.test('with --demo yes, start seeds the demo merchants, terminals and cards, and a second start keeps them', async (t) => {
+  const env = await testEnv(t);
+  const first = await startSwitch(t, env, { demo: 'yes' });
+  t.equal((await first.ledger.terminal('10000001'))?.merchantId, '898310048160001');
+  t.equal((await first.ledger.merchant('898310048160002'))?.pointsPerYuan, 45);
+  t.ok(first.logLines.some((l) => l.includes('demo data seeded')), 'the log says what it seeded');
+  await first.stop();
+  const second = await startSwitch(t, env, { demo: 'yes' });
+  t.ok(second.logLines.some((l) => l.includes('demo data present')), 'a second start finds the data and keeps it');
+  const { rows } = await second.ledger.pool.query<{ n: string }>("SELECT count(*) AS n FROM terminals WHERE terminal_id IN ('10000001','10000002','20000001')");
+  t.equal(Number(rows[0]?.n), 3);
+});
+
+t.test('by default (demo auto) a switch on a given DATABASE_URL seeds nothing', async (t) => {
+  const env = await testEnv(t);
+  const app = await startSwitch(t, env);
+  t.equal(await app.ledger.terminal('10000001'), null);
 });
