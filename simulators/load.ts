@@ -173,9 +173,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       ...(o.merchantId ? { merchantId: o.merchantId } : {}), ...(o.tmkHex ? { tmkHex: o.tmkHex } : {}), pointsPerYuan: ppy,
       stateFile: o.stateDir ? stateFileFor(o.stateDir, o.host, o.port, terminalId) : null,
     });
-    // Without a state file the trace counter would restart at 1 and collide with an earlier run's traces in the
-    // same batch and business date (the switch answers those 94); start it somewhere random instead.
-    if (!o.stateDir) terminal.state.trace = Math.floor(Math.random() * 900_000);
     workers.push({ terminal, links: [], next: 0, voidable: [], unanswered: [] });
   }
   await inBatches(workers, signOnConcurrencyMax, async (w) => {

@@ -3,6 +3,7 @@
 // shell resumes like a real terminal after a restart. A request whose answer does not arrive before its timeout
 // is remembered as a pending reversal and a 0400 is sent for it (again before the next transaction until the
 // switch answers one).
+import { randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -177,6 +178,9 @@ export class Terminal {
     this.stateFile = cfg.stateFile ?? null;
     this.pointsPerYuan = cfg.pointsPerYuan ?? demoPointsPerYuan(this.merchantId);
     this.state = this.load() ?? freshState(this.terminalId, this.merchantId);
+    // A terminal kept in memory only would restart its trace at 1 on every run and collide with an earlier run's
+    // traces in the same batch and business date (the switch answers those 94): start it somewhere random.
+    if (!this.stateFile) this.state.trace = randomInt(900_000);
   }
 
   // ---- state ----------------------------------------------------------------------------------------------

@@ -24,6 +24,16 @@ t.test('swipe --json prints one JSON result with the response code, points, bala
   t.equal(JSON.parse(b.stdout).responseCode, '41', 'a lost card is declined 41');
 });
 
+t.test('two swipes of a terminal kept in memory only (--no-state) do not reuse a trace, so neither is a duplicate', async (t) => {
+  const { port } = await startSwitch(t);
+  const swipe = () => sim(['swipe', '--port', String(port), '--no-state', '--card', diamond, '--amount', '1.00', '--json']);
+  const first = JSON.parse((await swipe()).stdout);
+  const second = JSON.parse((await swipe()).stdout);
+  t.equal(first.responseCode, '00');
+  t.equal(second.responseCode, '00', 'the second is approved, not declined 94');
+  t.not(first.trace, second.trace);
+});
+
 t.test('the shell signs on, takes commands from stdin and prints a receipt for each', async (t) => {
   const { port } = await startSwitch(t);
   const dir = stateDir();
