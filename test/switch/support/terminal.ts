@@ -1,10 +1,11 @@
-// A small POS terminal for the switch tests, built on protocol/ only: it frames, MACs, keeps its trace and
+// A small POS terminal for the switch tests, built on protocol/ and the simulator's request builders: it frames, MACs, keeps its trace and
 // batch, signs on (unwrapping the working keys with its TMK) and sends each transaction of the profile.
 import net from 'node:net';
 import {
-  Deframer, decode, encode, encodeWithMac, encryptPinBlock, formatField60, formatField61, formatSettlementTotals,
+  Deframer, decode, encode, encodeWithMac, encryptPinBlock, formatField60,
   frame, parseField60, parseSignOnKeys, type FieldValue, type IsoMessage, type MacAlgorithm,
 } from '../../../protocol/index.js';
+import * as sim from '../../../simulators/messages.js';
 
 const traces = new Map<string, number>();
 
@@ -96,29 +97,34 @@ export class TestTerminal {
     this.socket.write(bytes);
   }
 
+  /** A message of our own making: local time and date (12, 13), terminal and merchant (41, 42), then `fields`. */
   message(mti: string, fields: { [n: number]: FieldValue | undefined }): IsoMessage {
+    return this.stamped({
+      tpdu: sim.tpduDefault, header: sim.headerDefault, mti, fields: { 41: this.terminalId, 42: this.merchantId, ...fields },
+    });
+  }
+
+  /** The simulator's builders make every request (one description of the POS set); this adds local time/date. */
+  private stamped(msg: IsoMessage): IsoMessage {
     const now = new Date();
     const p2 = (n: number) => String(n).padStart(2, '0');
-    return {
-      tpdu: { id: '60', destination: '0003', source: '0000' },
-      header: '603100310100',
-      mti,
-      fields: {
-        12: `${p2(now.getHours())}${p2(now.getMinutes())}${p2(now.getSeconds())}`,
-        13: `${p2(now.getMonth() + 1)}${p2(now.getDate())}`,
-        41: this.terminalId,
-        42: this.merchantId,
-        ...fields,
-      },
-    };
+    msg.fields[12] = `${p2(now.getHours())}${p2(now.getMinutes())}${p2(now.getSeconds())}`;
+    msg.fields[13] = `${p2(now.getMonth() + 1)}${p2(now.getDate())}`;
+    return msg;
+  }
+
+  private context(trace = this.nextTrace()): sim.MessageContext {
+    return { terminalId: this.terminalId, merchantId: this.merchantId, trace, batchNo: this.batchNo };
+  }
+
+  private card(cardNo: string, o: { pin?: string; expiry?: string | null }): sim.CardData {
+    return { cardNo, expiry: o.expiry ?? null, pinBlock: o.pin ? encryptPinBlock(o.pin, cardNo, this.pik!) : null };
   }
 
   async signOn(netMgmtCode = '003'): Promise<IsoMessage> {
-    const answer = await this.send(this.message('0800', {
-      11: this.nextTrace(),
-      60: formatField60({ txnType: '00', batchNo: this.batchNo, netMgmtCode }),
-      63: '001',
-    }), { mac: false });
+    const request = sim.signOn(this.context());
+    request.fields[60] = formatField60({ txnType: '00', batchNo: this.batchNo, netMgmtCode });
+    const answer = await this.send(this.stamped(request), { mac: false });
     if (answer.fields[39] === '00') {
       const keys = parseSignOnKeys(answer.fields[62] as Buffer, this.tmk);
       if (!keys) throw new Error('sign-on keys failed their check values');
@@ -131,94 +137,39 @@ export class TestTerminal {
   }
 
   signOffMessage(): IsoMessage {
-    return this.message('0820', { 11: this.nextTrace(), 60: formatField60({ txnType: '00', batchNo: this.batchNo, netMgmtCode: '002' }) });
+    return this.stamped(sim.signOff(this.context()));
   }
 
   purchaseMessage(cardNo: string, amountFen: number, o: { pin?: string; trace?: string; expiry?: string } = {}): IsoMessage {
-    return this.message('0200', {
-      2: cardNo,
-      3: '000000',
-      4: String(amountFen).padStart(12, '0'),
-      11: o.trace ?? this.nextTrace(),
-      14: o.expiry ?? '3012',
-      22: o.pin ? '021' : '022',
-      25: '00',
-      ...(o.pin ? { 26: '06', 52: encryptPinBlock(o.pin, cardNo, this.pik!) } : {}),
-      49: '156',
-      60: formatField60({ txnType: '22', batchNo: this.batchNo, netMgmtCode: '000' }),
-    });
+    return this.stamped(sim.purchase(this.context(o.trace), this.card(cardNo, { ...o, expiry: o.expiry ?? '3012' }), amountFen));
   }
 
   balanceMessage(cardNo: string, o: { pin?: string } = {}): IsoMessage {
-    return this.message('0200', {
-      2: cardNo,
-      3: '310000',
-      11: this.nextTrace(),
-      22: o.pin ? '021' : '022',
-      25: '00',
-      ...(o.pin ? { 26: '06', 52: encryptPinBlock(o.pin, cardNo, this.pik!) } : {}),
-      49: '156',
-      60: formatField60({ txnType: '01', batchNo: this.batchNo, netMgmtCode: '000' }),
-    });
+    return this.stamped(sim.balance(this.context(), this.card(cardNo, o)));
   }
 
   voidMessage(cardNo: string, amountFen: number, original: { rrn: string; trace: string; batchNo?: string }): IsoMessage {
-    return this.message('0200', {
-      2: cardNo,
-      3: '200000',
-      4: String(amountFen).padStart(12, '0'),
-      11: this.nextTrace(),
-      22: '022',
-      25: '00',
-      37: original.rrn,
-      49: '156',
-      60: formatField60({ txnType: '23', batchNo: this.batchNo, netMgmtCode: '000' }),
-      61: formatField61({ batchNo: original.batchNo ?? this.batchNo, trace: original.trace }),
-    });
+    return this.stamped(sim.voidPurchase(this.context(), this.card(cardNo, {}), amountFen,
+      { rrn: original.rrn, trace: original.trace, batchNo: original.batchNo ?? this.batchNo }));
   }
 
   refundMessage(cardNo: string, amountFen: number, original: { rrn: string; trace?: string; batchNo?: string; date?: string }): IsoMessage {
-    return this.message('0220', {
-      2: cardNo,
-      3: '200000',
-      4: String(amountFen).padStart(12, '0'),
-      11: this.nextTrace(),
-      22: '022',
-      25: '00',
-      37: original.rrn,
-      49: '156',
-      60: formatField60({ txnType: '25', batchNo: this.batchNo, netMgmtCode: '000' }),
-      61: formatField61({ batchNo: original.batchNo ?? '000000', trace: original.trace ?? '000000', ...(original.date ? { date: original.date } : {}) }),
-    });
+    return this.stamped(sim.refund(this.context(), this.card(cardNo, {}), amountFen, {
+      rrn: original.rrn, batchNo: original.batchNo ?? '000000', trace: original.trace ?? '000000', date: original.date ?? null,
+    }));
   }
 
   /** The reversal of a request: the same fields, MTI 0400, 39 = reason (98: no answer received). */
   reversalMessage(original: IsoMessage, reason = '98'): IsoMessage {
-    const fields: IsoMessage['fields'] = { ...original.fields, 39: reason };
-    delete fields[52];
-    delete fields[26];
-    delete fields[64];
-    return { ...original, mti: '0400', fields };
+    return sim.reversal(original, reason);
   }
 
-  settlementMessage(totals: { debitFen: number; debitCount: number; creditFen: number; creditCount: number }): IsoMessage {
-    return this.message('0500', {
-      11: this.nextTrace(),
-      48: formatSettlementTotals({ ...totals, settlementCode: '0' }),
-      49: '156',
-      60: formatField60({ txnType: '00', batchNo: this.batchNo, netMgmtCode: '201' }),
-      63: '001',
-    });
+  settlementMessage(totals: sim.BatchTotals): IsoMessage {
+    return this.stamped(sim.settle(this.context(), totals));
   }
 
   uploadMessage(cardNo: string, amountFen: number, trace: string): IsoMessage {
-    return this.message('0320', {
-      2: cardNo,
-      3: '000000',
-      4: String(amountFen).padStart(12, '0'),
-      11: trace,
-      60: formatField60({ txnType: '00', batchNo: this.batchNo, netMgmtCode: '201' }),
-    });
+    return this.stamped(sim.upload(this.context(), cardNo, amountFen, { trace, kind: 'purchase' }));
   }
 
   close(): Promise<void> {
