@@ -11,6 +11,12 @@ export interface BatcherOptions<I, O> {
   run(items: I[]): Promise<O[]>;
   /** Runs one item alone: used when a whole batch fails, so one bad item never fails the others. */
   runOne(item: I): Promise<O>;
+  /**
+   * Items of one group are run one batch at a time, in arrival order: never two in one batch, and never in a
+   * batch while an earlier one of the group is still in flight (the ledger groups by card, so a batch never
+   * debits one card twice, and one process's debits of a card are judged in the order they arrived).
+   */
+  groupOf?(item: I): string;
 }
 
 interface Pending<I, O> { item: I; resolve(o: O): void; reject(e: unknown): void }
@@ -19,6 +25,8 @@ export class Batcher<I, O> {
   private queue: Array<Pending<I, O>> = [];
   private inflight = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** Groups with an item in a batch in flight. */
+  private readonly busy = new Set<string>();
   private scheduled = false;
   /** Sizes of the batches sent (for the bench and metrics). */
   readonly stats = { batches: 0, items: 0, fallbacks: 0 };
@@ -52,21 +60,49 @@ export class Batcher<I, O> {
         if (!this.timer) this.timer = setTimeout(() => { this.timer = null; this.flush(); }, this.o.batchWaitMs);
         return;
       }
-      this.flush();
+      if (!this.flush()) return;
     }
   }
 
-  private flush(): void {
+  /** Sends one batch; false when nothing could go (no slot, or every queued item waits for its group). */
+  private flush(): boolean {
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
-    if (this.queue.length === 0 || this.inflight >= this.o.inflightMax) return;
-    const batch = this.queue.splice(0, this.o.batchDebitsMax);
+    if (this.queue.length === 0 || this.inflight >= this.o.inflightMax) return false;
+    const { batch, groups } = this.take();
+    if (batch.length === 0) return false;         // every queued item waits for a batch in flight
     this.inflight++;
     this.stats.batches++;
     this.stats.items += batch.length;
     void this.runBatch(batch).finally(() => {
+      for (const g of groups) this.busy.delete(g);
       this.inflight--;
       if (this.queue.length > 0) this.pump();
     });
+    return true;
+  }
+
+  /** Up to batchDebitsMax queued items, oldest first, at most one per group; the others keep their order. */
+  private take(): { batch: Array<Pending<I, O>>; groups: string[] } {
+    const { groupOf, batchDebitsMax } = this.o;
+    if (!groupOf) return { batch: this.queue.splice(0, batchDebitsMax), groups: [] };
+    const batch: Array<Pending<I, O>> = [];
+    const rest: Array<Pending<I, O>> = [];
+    const groups: string[] = [];
+    // A group seen blocked stays blocked for the rest of this pass, so later items of it keep their order.
+    const blocked = new Set<string>();
+    for (const p of this.queue) {
+      const g = batch.length < batchDebitsMax ? groupOf(p.item) : null;
+      if (g !== null && !this.busy.has(g) && !blocked.has(g)) {
+        this.busy.add(g);
+        groups.push(g);
+        batch.push(p);
+      } else {
+        if (g !== null) blocked.add(g);
+        rest.push(p);
+      }
+    }
+    this.queue = rest;
+    return { batch, groups };
   }
 
   private async runBatch(batch: Array<Pending<I, O>>): Promise<void> {

@@ -44,7 +44,7 @@ interface DebitItem { key: TxnKey; merchantId: string; cardNo: string; amountFen
 
 /** What the SQL functions return: the stored response, plus the card's new version/balance for the cache. */
 type SqlOutcome = {
-  ok: boolean; decline?: Decline; replayed?: boolean; rrn?: string; authCode?: string; points?: number; amountFen?: number;
+  ok: boolean; retry?: boolean; decline?: Decline; replayed?: boolean; rrn?: string; authCode?: string; points?: number; amountFen?: number;
   balancePoints?: number; reversed?: boolean; card?: { version: number; balance: number };
 };
 
@@ -66,6 +66,7 @@ export class Ledger {
       inflightMax: o.batchInflightMax,
       run: (items) => this.debitBatch(items),
       runOne: (item) => this.debitOne(item),
+      groupOf: (item) => item.cardNo,
     });
   }
 
@@ -374,16 +375,23 @@ export class Ledger {
     return rows[0] ? rows[0].r as SqlOutcome : null;
   }
 
+  /**
+   * One batch (distinct cards: see the batcher's groupOf) as one set-based statement. An item whose key a
+   * concurrent transaction claimed meanwhile comes back {retry: true} and runs alone, where it replays.
+   */
   private async debitBatch(items: DebitItem[]): Promise<SqlOutcome[]> {
     if (items.length === 1) return [await this.debitOne(items[0] as DebitItem)];
     const { rows } = await this.pool.query(
-      `SELECT r FROM ps_purchase_batch($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[]) AS r`,
+      `SELECT r FROM ps_purchase_set($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[]) AS r`,
       [items.map((i) => i.key.terminalId), items.map((i) => i.key.batchNo), items.map((i) => i.key.trace),
         items.map((i) => i.key.businessDate), items.map((i) => i.merchantId), items.map((i) => i.cardNo),
         items.map((i) => i.amountFen), items.map((i) => i.pvv)]);
     const outs = rows.map((r) => r.r as SqlOutcome);
-    await this.cacheBalances(items.map((i, n) => ({ cardNo: i.cardNo, out: outs[n] })));
-    return outs;
+    if (outs.length !== items.length) throw new Error(`batch returned ${outs.length} results for ${items.length} items`);
+    // Not awaited: the write is on the socket before this returns (so this process never reads an older
+    // balance after it), versioned (a late write never replaces a newer one), and never rejects.
+    void this.cacheBalances(items.map((i, n) => ({ cardNo: i.cardNo, out: outs[n] })));
+    return Promise.all(outs.map((o, n) => (o.retry ? this.debitOne(items[n] as DebitItem) : o)));
   }
 
   /** The plain path: one debit, one transaction (also the fallback when a batch fails). */

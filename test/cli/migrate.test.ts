@@ -10,15 +10,15 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   t.match(up.stdout, /up to date/);
   const down = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
   t.equal(down.code, 0);
-  t.match(down.stdout, /undid 1763800200000_ledger-set-based-batch/);
+  t.match(down.stdout, /undid 1763800300000_ledger-purchase-set/);
   const c = new pg.Client({ connectionString: env.databaseUrl });
   await c.connect();
   t.teardown(() => c.end());
-  const batchFn = `SELECT position('ps_purchase(' in prosrc) > 0 AS loops FROM pg_proc WHERE proname = 'ps_purchase_batch'`;
-  t.equal((await c.query(batchFn)).rows[0].loops, true, 'the down migration put the per-item batch function back');
+  const setFn = `SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'ps_purchase_set'`;
+  t.equal((await c.query(setFn)).rows[0].n, 0, 'the down migration dropped the one-statement batch function');
   const again = await cli(['migrate', '--database-url', env.databaseUrl]);
-  t.match(again.stdout, /applied 1763800200000_ledger-set-based-batch/);
-  t.equal((await c.query(batchFn)).rows[0].loops, false, 'the set-based batch function again');
+  t.match(again.stdout, /applied 1763800300000_ledger-purchase-set/);
+  t.equal((await c.query(setFn)).rows[0].n, 1, 'and up made it again');
 });
 
 t.test('pointswitch migrate with an unreachable database fails with one readable line', async (t) => {

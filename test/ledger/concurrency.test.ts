@@ -67,7 +67,7 @@ t.test('concurrent purchases with Redis off (Postgres alone) never overdraw and 
   await run(t, { redis: false } as Partial<LedgerOptions>, 1);
 });
 
-t.test('two debits of one card in one batch are judged against the running balance; bad items fail alone', async (t) => {
+t.test('debits of one card arriving together are judged in arrival order, one batch at a time; bad items fail alone', async (t) => {
   // No Redis and a warm terminal memo: every request reaches the batcher in the same tick.
   const { ledger } = await seededLedger(t, { batchDebitsMax: 64, redis: false } as Partial<LedgerOptions>);
   const silver = '8860000000000002';                     // 500 points
@@ -80,8 +80,9 @@ t.test('two debits of one card in one batch are judged against the running balan
     ledger.purchase({ key: key('20000001'), merchantId: coffee, cardNo: silver, amountFen: 100 }),
     ledger.purchase({ key: key(), merchantId: coffee, cardNo: silver, amountFen: 400 }),          // 200: fits exactly
   ]);
-  t.equal(ledger.batchStats.batches - before, 1, 'one batch');
-  t.ok(a.ok && a.balancePoints === 200);
+  // Three debits of silver reach the ledger (the wrong-merchant one is refused before): three batches.
+  t.equal(ledger.batchStats.batches - before, 3, 'a card is never twice in one batch');
+  t.ok(a.ok && a.balancePoints === 200, 'the first in arrival order goes first');
   t.same(b.ok ? null : b.decline, { kind: 'insufficient-points', balancePoints: 200 });
   t.same(unknown.ok ? null : unknown.decline, { kind: 'unknown-card' });
   t.same(wrongMerchant.ok ? null : wrongMerchant.decline, { kind: 'invalid-merchant' });
@@ -89,4 +90,34 @@ t.test('two debits of one card in one batch are judged against the running balan
   const { rows } = await ledger.pool.query('SELECT balance FROM cards WHERE card_no = $1', [silver]);
   t.equal(rows[0].balance, 0);
   t.same((await audit(ledger.pool)).problems, []);
+});
+
+t.test('ps_purchase_set: a card twice runs against the running balance; a key twice or claimed meanwhile asks for a retry', async (t) => {
+  const { ledger } = await seededLedger(t, { redis: false } as Partial<LedgerOptions>);
+  const silver = '8860000000000002';                     // 500 points, no PIN
+  const gold = '8860000000000007';
+  const call = async (items: Array<{ trace: string; card: string; amount: number }>) => {
+    const { rows } = await ledger.pool.query(
+      `SELECT r FROM ps_purchase_set($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[]) AS r`,
+      [items.map(() => '10000001'), items.map(() => '000001'), items.map((i) => i.trace), items.map(() => '2026-11-22'),
+        items.map(() => coffee), items.map((i) => i.card), items.map((i) => i.amount), items.map(() => null)]);
+    return rows.map((r) => r.r as { ok: boolean; retry?: boolean; replayed?: boolean; balancePoints?: number; decline?: { kind: string } });
+  };
+  const same = await call([{ trace: '900001', card: silver, amount: 600 }, { trace: '900002', card: silver, amount: 600 },
+    { trace: '900003', card: silver, amount: 400 }]);
+  t.same(same.map((r) => r.ok), [true, false, true], 'one card three times: judged in order against the running balance');
+  t.equal(same[2]?.balancePoints, 0);
+  const dupKey = await call([{ trace: '900010', card: gold, amount: 100 }, { trace: '900010', card: '8860000000000001', amount: 100 }]);
+  t.equal(dupKey[0]?.ok, true, 'the first of a key twice is judged');
+  t.same(dupKey[1], { ok: false, retry: true }, 'the second is skipped by the unique key and asks to be run alone');
+  const replay = await call([{ trace: '900010', card: gold, amount: 100 }, { trace: '900011', card: '8860000000000001', amount: 100 }]);
+  t.equal(replay[0]?.replayed, true, 'an existing key replays its stored answer');
+  t.same(replay[1]?.decline, { kind: 'incorrect-pin' }, 'a PIN card without a PIN is declined');
+  const { rows } = await ledger.pool.query(`SELECT count(*)::int AS n FROM authorisations WHERE trace LIKE '9000%'`);
+  t.equal(rows[0].n, 5, 'one row per distinct key (three, one, and the declined one)');
+  t.same((await audit(ledger.pool)).problems, []);
+  // Through the ledger, a retried item replays.
+  const again = await ledger.purchase({ key: { terminalId: '10000001', batchNo: '000001', trace: '900010', businessDate: '2026-11-22' },
+    merchantId: coffee, cardNo: gold, amountFen: 100 });
+  t.ok(again.ok && again.replayed, 'the ledger replays the stored approval');
 });
