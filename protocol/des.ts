@@ -1,7 +1,26 @@
 // DES and 3DES block operations in ECB. OpenSSL 3's default provider has no single DES, so single-length keys
 // run as 3DES with K1=K2=K3 (identical output), never through the legacy provider. Double-length keys run
 // as 2-key 3DES (K1,K2,K1).
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type Cipher, type Decipher } from 'node:crypto';
+
+// ECB has no chaining state, so one cipher object per key serves every call through update() alone: making
+// a cipher costs more than the 3DES it does (a MAC is two block encryptions). A bounded per-process map;
+// the keys are the ones the caller already holds in memory.
+const cachedMax = 4096;
+const encryptors = new Map<string, Cipher>();
+const decryptors = new Map<string, Decipher>();
+
+function cached<C extends Cipher | Decipher>(map: Map<string, C>, key: Buffer, make: (k: Buffer) => C): C {
+  const id = key.toString('latin1');
+  let c = map.get(id);
+  if (!c) {
+    if (map.size >= cachedMax) map.clear();
+    c = make(ede3Key(key));
+    c.setAutoPadding(false);
+    map.set(id, c);
+  }
+  return c;
+}
 
 /** 8- or 16-byte key -> the 24-byte des-ede3 key. */
 function ede3Key(key: Buffer): Buffer {
@@ -14,17 +33,13 @@ function ede3Key(key: Buffer): Buffer {
 /** ECB-encrypt whole 8-byte blocks (no padding). */
 export function tdesEncrypt(key: Buffer, data: Buffer): Buffer {
   if (data.length % 8 !== 0) throw new RangeError('DES data must be whole 8-byte blocks');
-  const c = createCipheriv('des-ede3', ede3Key(key), null);
-  c.setAutoPadding(false);
-  return Buffer.concat([c.update(data), c.final()]);
+  return cached(encryptors, key, (k) => createCipheriv('des-ede3', k, null)).update(data);
 }
 
 /** ECB-decrypt whole 8-byte blocks (no padding). */
 export function tdesDecrypt(key: Buffer, data: Buffer): Buffer {
   if (data.length % 8 !== 0) throw new RangeError('DES data must be whole 8-byte blocks');
-  const d = createDecipheriv('des-ede3', ede3Key(key), null);
-  d.setAutoPadding(false);
-  return Buffer.concat([d.update(data), d.final()]);
+  return cached(decryptors, key, (k) => createDecipheriv('des-ede3', k, null)).update(data);
 }
 
 /** Single DES of whole blocks, as 3DES with K1=K2=K3 (the first 8 bytes of `key`). */

@@ -39,6 +39,31 @@ class Memo<V> {
   forget(k: string): void { this.m.delete(k); }
 }
 
+/**
+ * Cards this process has just seen approved, with the balance left: a purchase of at most that many points
+ * skips the Redis pre-check (it would only find the card able to pay) and goes straight to Postgres. The
+ * entry only ever skips a check, never decides: if the card was frozen or spent elsewhere meanwhile,
+ * Postgres declines it (and the entry is dropped). Bounded in age and size.
+ */
+class GoodCards {
+  private readonly m = new Map<string, { balance: number; until: number }>();
+  constructor(private readonly ttlMs: number, private readonly max = 200_000) {}
+  covers(cardNo: string, points: number, now: number): boolean {
+    const e = this.m.get(cardNo);
+    return e !== undefined && e.until > now && e.balance >= points;
+  }
+  saw(cardNo: string, out: { ok: boolean; balancePoints?: number } | undefined, now: number): void {
+    if (!out) return;
+    if (out.ok && typeof out.balancePoints === 'number') {
+      if (this.m.size >= this.max) this.m.clear();
+      this.m.set(cardNo, { balance: out.balancePoints, until: now + this.ttlMs });
+    } else {
+      this.m.delete(cardNo);
+    }
+  }
+  forget(cardNo: string): void { this.m.delete(cardNo); }
+}
+
 /** A purchase as sent to SQL (one element of the batch arrays). */
 interface DebitItem { key: TxnKey; merchantId: string; cardNo: string; amountFen: number; pvv: string | null }
 
@@ -52,6 +77,9 @@ export class Ledger {
   private readonly batcher: Batcher<DebitItem, SqlOutcome>;
   private readonly terminalMemo = new Memo<{ merchantId: string; status: string } | null>(memoTtlMs);
   private readonly merchantMemo = new Memo<MerchantInfo | null>(memoTtlMs);
+  private readonly goodCards = new GoodCards(5000);
+  /** Purchases whose Redis pre-check was skipped because the card had just been approved here. */
+  readonly precheck = { skipped: 0, redis: 0, declined: 0 };
 
   private constructor(
     readonly pool: Pool,
@@ -180,6 +208,7 @@ export class Ledger {
     const { rows } = await this.pool.query(
       'UPDATE cards SET status = $2, version = version + 1 WHERE card_no = $1 RETURNING *', [cardNo, status]);
     if (!rows[0]) return false;
+    this.goodCards.forget(cardNo);
     await this.cacheCard(cardRowToState(rows[0]));
     return true;
   }
@@ -210,13 +239,17 @@ export class Ledger {
       const pvv = this.pvv(r.cardNo, r.pin);
       // A purchase that obviously cannot succeed is declined without a Postgres write. Only a read of the key
       // first: a retry of an approved purchase must get its stored approval, not a decline from a newer balance.
-      const hopeless = await this.hopeless(r.cardNo, r.key.businessDate, points);
+      const hopeless = this.goodCards.covers(r.cardNo, points, Date.now())
+        ? (this.precheck.skipped++, null)
+        : await this.hopeless(r.cardNo, r.key.businessDate, points);
       if (hopeless) {
+        this.precheck.declined++;
         const stored = await this.storedAnswer(r.key, 'purchase', r.cardNo, r.amountFen, r.merchantId);
         return toApproval(stored ?? { ok: false, decline: hopeless });
       }
       const item: DebitItem = { key: r.key, merchantId: r.merchantId, cardNo: r.cardNo, amountFen: r.amountFen, pvv };
       const out = this.o.writePath === 'batched' ? await this.batcher.submit(item) : await this.debitOne(item);
+      this.goodCards.saw(r.cardNo, out, Date.now());
       return toApproval(out);
     } catch (err) {
       return this.systemError('purchase', err);
@@ -356,6 +389,7 @@ export class Ledger {
   /** From the cache only: the reason a debit of `points` cannot succeed, or null (unknown: let Postgres decide). */
   private async hopeless(cardNo: string, businessDate: string, points: number): Promise<Decline | null> {
     if (!this.cache.available) return null;
+    this.precheck.redis++;
     const h = await this.cache.getHash(cacheKeys.card(this.cache.prefix, cardNo));
     if (!h || h.s === undefined || h.b === undefined) return null;
     const card = cardFromFields(cardNo, h);

@@ -2,8 +2,17 @@
 // by offset instead of Intl on every message.
 const offsetMs = 8 * 3600_000;
 
+// Every field the switch takes from the clock has whole seconds, so the string is made once a second.
+let cachedSecond = -1;
+let cachedIso = '';
+
 function shanghai(now: number): string {
-  return new Date(now + offsetMs).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ in +08:00 wall time
+  const second = Math.floor(now / 1000);
+  if (second !== cachedSecond) {
+    cachedIso = new Date(now + offsetMs).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ in +08:00 wall time
+    cachedSecond = second;
+  }
+  return cachedIso;
 }
 
 /** YYYY-MM-DD: the business date of a request received at `now`. */

@@ -10,15 +10,18 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   t.match(up.stdout, /up to date/);
   const down = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
   t.equal(down.code, 0);
-  t.match(down.stdout, /undid 1763800300000_ledger-purchase-set/);
+  t.match(down.stdout, /undid 1763800400000_ledger-lean-writes/);
   const c = new pg.Client({ connectionString: env.databaseUrl });
   await c.connect();
   t.teardown(() => c.end());
-  const setFn = `SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'ps_purchase_set'`;
-  t.equal((await c.query(setFn)).rows[0].n, 0, 'the down migration dropped the one-statement batch function');
+  const cardIndex = `SELECT count(*)::int AS n FROM pg_indexes WHERE indexname = 'ledger_entries_card'`;
+  const collation = `SELECT collation_name FROM information_schema.columns WHERE table_name = 'cards' AND column_name = 'card_no'`;
+  t.equal((await c.query(cardIndex)).rows[0].n, 1, 'the down migration put the entries-by-card index back');
+  t.equal((await c.query(collation)).rows[0].collation_name, null, 'and the default collation');
   const again = await cli(['migrate', '--database-url', env.databaseUrl]);
-  t.match(again.stdout, /applied 1763800300000_ledger-purchase-set/);
-  t.equal((await c.query(setFn)).rows[0].n, 1, 'and up made it again');
+  t.match(again.stdout, /applied 1763800400000_ledger-lean-writes/);
+  t.equal((await c.query(cardIndex)).rows[0].n, 0, 'and up dropped it again');
+  t.equal((await c.query(collation)).rows[0].collation_name, 'C', 'card numbers compare byte-wise');
 });
 
 t.test('pointswitch migrate with an unreachable database fails with one readable line', async (t) => {
