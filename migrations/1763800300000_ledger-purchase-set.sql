@@ -2,11 +2,9 @@
 -- The batch debit as one SQL statement when every card of the batch is distinct (the batcher sends batches
 -- that way: a second debit of a card waits for the next batch). Measured: the per-item PL/pgSQL loop of
 -- ps_purchase_batch cost more than all its inserts together, about 150 µs a debit.
--- Order of work, in the caller's one transaction:
---   1. lock every card of the batch, in card order (concurrent batches never deadlock);
---   2. one statement: judge every item against its card (read after the locks, so the balance is current),
---      insert the authorisations (ON CONFLICT DO NOTHING), then the txns and entries and the balance update
---      of exactly the rows inserted.
+-- One statement, in the caller's one transaction: lock every card of the batch in card order (concurrent
+-- batches never deadlock) and judge each item against its card's current balance; insert the authorisations
+-- (ON CONFLICT DO NOTHING), then the txns, the entries and the balance update of exactly the rows inserted.
 -- Results, one per item in order:
 --   - an existing row under the key (a retry, a duplicate, a reversal marker) replays it;
 --   - a key claimed by a concurrent transaction (or twice in this batch) after the statement's snapshot was
@@ -26,7 +24,6 @@ BEGIN
     RETURN QUERY SELECT * FROM ps_purchase_batch(p_terminal, p_batch, p_trace, p_date, p_merchant, p_card, p_amount, p_pvv);
     RETURN;
   END IF;
-  PERFORM 1 FROM cards WHERE card_no = ANY (p_card) ORDER BY card_no FOR UPDATE;
   RETURN QUERY
   WITH u AS MATERIALIZED (
     SELECT u.*, nextval('authorisations_auth_id_seq') AS id
@@ -48,10 +45,12 @@ BEGIN
              WHEN c.pin_verification IS NOT NULL AND (u.pvv IS NULL OR u.pvv <> c.pin_verification) THEN 'incorrect-pin'
              WHEN c.balance < (u.amount * m.points_per_yuan + 99) / 100 THEN 'insufficient-points'
            END AS kind
-    FROM u
+    FROM (SELECT * FROM u ORDER BY u.card) u              -- lock the cards in card order: no deadlocks
     LEFT JOIN merchants m ON m.merchant_id = u.merchant AND m.status = 'active'
     -- LATERAL lookups by unique key (see SET enable_seqscan above)
-    LEFT JOIN LATERAL (SELECT * FROM cards c WHERE c.card_no = u.card) c ON true
+    -- FOR UPDATE: waits for a concurrent writer of the card and then reads its committed row, so every
+    -- item is judged against the current balance, and the row stays ours until commit.
+    LEFT JOIN LATERAL (SELECT * FROM cards c WHERE c.card_no = u.card FOR UPDATE) c ON true
     LEFT JOIN LATERAL (SELECT a FROM authorisations a
                        WHERE a.terminal_id = u.t AND a.batch_no = u.b AND a.trace = u.tr AND a.business_date = u.d) ex ON true
   ), r AS MATERIALIZED (

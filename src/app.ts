@@ -89,12 +89,17 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       batchInflightMax: config.batchInflightMax,
       poolSize: config.poolSize,
       log: log.child({ component: 'ledger' }),
+      onBatch: (b) => metrics.observeBatch(b),
     });
     cleanup.push(() => ledger.close());
     const terminals = new TerminalCache(ledger);
     metrics.useStats(() => {
       const b = ledger.batchStats;
-      return { batches: b.batches, batchedDebits: b.items, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses };
+      const r = ledger.cacheReads;
+      return {
+        batches: b.batches, batchedDebits: b.items, precheck: { ...ledger.precheck }, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses,
+        ...(ledger.cacheAvailable || r.hits + r.misses > 0 ? { cacheHits: r.hits, cacheMisses: r.misses } : {}),
+      };
     });
 
     const pos = new PosServer({

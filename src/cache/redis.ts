@@ -77,10 +77,16 @@ export class Cache {
     return this.redis !== null && this.redis.status === 'ready' && this.breaker.allow();
   }
 
+  /** Reads answered by Redis: an entry found (hit) or not (miss). Reads Redis could not answer count as neither. */
+  readonly reads = { hits: 0, misses: 0 };
+
   async getHash(key: string): Promise<Fields | null> {
     return this.call(async (r) => {
       const h = await r.hgetall(key);
-      return h && Object.keys(h).length > 0 ? h : null;
+      const found = h && Object.keys(h).length > 0 ? h : null;
+      if (found) this.reads.hits++;
+      else this.reads.misses++;
+      return found;
     }, null);
   }
 

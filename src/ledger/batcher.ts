@@ -17,9 +17,13 @@ export interface BatcherOptions<I, O> {
    * debits one card twice, and one process's debits of a card are judged in the order they arrived).
    */
   groupOf?(item: I): string;
+  /** Told of every batch sent: its size, how long its oldest item queued, and how long it ran (ms). */
+  observe?(b: BatchObservation): void;
 }
 
-interface Pending<I, O> { item: I; resolve(o: O): void; reject(e: unknown): void }
+export interface BatchObservation { size: number; queuedMs: number; runMs: number }
+
+interface Pending<I, O> { item: I; at: number; resolve(o: O): void; reject(e: unknown): void }
 
 export class Batcher<I, O> {
   private queue: Array<Pending<I, O>> = [];
@@ -37,7 +41,7 @@ export class Batcher<I, O> {
 
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, at: performance.now(), resolve, reject });
       this.schedule();
     });
   }
@@ -73,7 +77,10 @@ export class Batcher<I, O> {
     this.inflight++;
     this.stats.batches++;
     this.stats.items += batch.length;
+    const started = performance.now();
+    const queuedMs = started - batch[0]!.at;
     void this.runBatch(batch).finally(() => {
+      this.o.observe?.({ size: batch.length, queuedMs, runMs: performance.now() - started });
       for (const g of groups) this.busy.delete(g);
       this.inflight--;
       if (this.queue.length > 0) this.pump();

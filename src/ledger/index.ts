@@ -87,6 +87,7 @@ export class Ledger {
     private readonly kek: Kek,
     private readonly o: Required<Pick<LedgerOptions, 'batchDebitsMax' | 'batchWaitMs' | 'batchInflightMax' | 'writePath' | 'cardCacheTtlMs'>>,
     private readonly log: Logger,
+    onBatch?: LedgerOptions['onBatch'],
   ) {
     this.batcher = new Batcher<DebitItem, SqlOutcome>({
       batchDebitsMax: o.batchDebitsMax,
@@ -95,6 +96,7 @@ export class Ledger {
       run: (items) => this.debitBatch(items),
       runOne: (item) => this.debitOne(item),
       groupOf: (item) => item.cardNo,
+      ...(onBatch ? { observe: onBatch } : {}),
     });
   }
 
@@ -118,7 +120,7 @@ export class Ledger {
       batchInflightMax: o.batchInflightMax ?? 4,
       writePath: o.writePath ?? 'batched',
       cardCacheTtlMs: o.cardCacheTtlMs ?? 30_000,
-    }, log);
+    }, log, o.onBatch);
   }
 
   async close(): Promise<void> {
@@ -133,6 +135,11 @@ export class Ledger {
 
   get batchStats(): { batches: number; items: number; fallbacks: number } {
     return { ...this.batcher.stats };
+  }
+
+  /** Redis reads of card, terminal and merchant entries since start: found, or not (then Postgres). */
+  get cacheReads(): { hits: number; misses: number } {
+    return { hits: this.cache.reads.hits, misses: this.cache.reads.misses };
   }
 
   // ---------------------------------------------------------------- reference data
@@ -217,7 +224,7 @@ export class Ledger {
 
   async balance(r: { cardNo: string; terminalId: string; pin?: string | null }): Promise<Outcome<{ balancePoints: number }>> {
     try {
-      const t = await this.terminal(r.terminalId);
+      const t = await this.terminalBinding(r.terminalId);
       if (!t || t.status !== 'active') return decline({ kind: 'terminal-not-permitted' });
       const card = await this.card(r.cardNo);
       const d = cardDecline(card, businessDateOf(), this.pvv(r.cardNo, r.pin));
@@ -376,11 +383,16 @@ export class Ledger {
     return pin ? this.kek.pinVerification(cardNo, pin) : null;
   }
 
-  private async checkTerminal(terminalId: string, merchantId: string): Promise<Decline | null> {
-    const t = await this.terminalMemo.get(terminalId, async () => {
+  /** The terminal's merchant and status, from the per-process memo (no keys are decrypted for it). */
+  private terminalBinding(terminalId: string): Promise<{ merchantId: string; status: string } | null> {
+    return this.terminalMemo.get(terminalId, async () => {
       const info = await this.terminal(terminalId);
       return info ? { merchantId: info.merchantId, status: info.status } : null;
     });
+  }
+
+  private async checkTerminal(terminalId: string, merchantId: string): Promise<Decline | null> {
+    const t = await this.terminalBinding(terminalId);
     if (!t || t.status !== 'active') return { kind: 'terminal-not-permitted' };
     if (t.merchantId !== merchantId) return { kind: 'invalid-merchant' };
     return null;

@@ -21,6 +21,8 @@ export interface LedgerOptions {
   cardCacheTtlMs?: number;
   redisCommandTimeoutMs?: number;
   log?: Logger;
+  /** Told of every debit batch (size, queue wait, run time): metrics. */
+  onBatch?: (b: { size: number; queuedMs: number; runMs: number }) => void;
 }
 
 export interface TxnKey { terminalId: string; batchNo: string; trace: string; businessDate: string /* YYYY-MM-DD */ }

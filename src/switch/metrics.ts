@@ -13,6 +13,8 @@ export interface LedgerStats {
   /** the ledger's Redis cache, when it reports it */
   cacheHits?: number;
   cacheMisses?: number;
+  /** purchases whose pre-check was skipped (card just approved here), asked of Redis, or declined by it */
+  precheck?: { skipped: number; redis: number; declined: number };
 }
 
 export class SwitchMetrics {
@@ -24,6 +26,9 @@ export class SwitchMetrics {
   readonly framesRejected: Counter<'reason'>;
   readonly inFlight: Gauge;
   readonly readsPaused: Counter<'reason'>;
+  readonly batchDebits: Histogram;
+  readonly batchSeconds: Histogram;
+  readonly batchQueueSeconds: Histogram;
   private statsSource: (() => LedgerStats | undefined) | undefined;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -56,6 +61,18 @@ export class SwitchMetrics {
       help: 'times a connection stopped being read, by cause (backpressure)',
       labelNames: ['reason'], registers,
     });
+    this.batchDebits = new Histogram({
+      name: 'pointswitch_ledger_batch_debits', help: 'debits per ledger batch (one Postgres transaction each)', registers,
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    });
+    this.batchSeconds = new Histogram({
+      name: 'pointswitch_ledger_batch_duration_seconds', help: 'time a debit batch took in Postgres, commit included', registers,
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    });
+    this.batchQueueSeconds = new Histogram({
+      name: 'pointswitch_ledger_batch_queue_seconds', help: 'time the oldest debit of a batch waited for it to start', registers,
+      buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    });
     const self = this;
     const stat = () => self.statsSource?.() ?? {};
     new Counter({
@@ -82,6 +99,19 @@ export class SwitchMetrics {
         }
       },
     });
+    new Counter({
+      name: 'pointswitch_ledger_precheck_total',
+      help: 'purchase pre-checks: skipped (card just approved here), asked of Redis, and declined from Redis without a Postgres write',
+      labelNames: ['result'], registers,
+      collect() {
+        const p = stat().precheck;
+        this.reset();
+        if (!p) return;
+        this.inc({ result: 'skipped' }, p.skipped);
+        this.inc({ result: 'redis' }, p.redis);
+        this.inc({ result: 'declined' }, p.declined);
+      },
+    });
     new Gauge({
       name: 'pointswitch_cache_hit_ratio', help: 'share of cache reads that hit since start, by cache (NaN before the first read)',
       labelNames: ['cache'], registers,
@@ -92,6 +122,13 @@ export class SwitchMetrics {
         if (s.cacheHits !== undefined || s.cacheMisses !== undefined) this.set({ cache: 'redis' }, ratio(s.cacheHits, s.cacheMisses));
       },
     });
+  }
+
+  /** One ledger batch (the ledger's onBatch). */
+  observeBatch(b: { size: number; queuedMs: number; runMs: number }): void {
+    this.batchDebits.observe(b.size);
+    this.batchSeconds.observe(b.runMs / 1000);
+    this.batchQueueSeconds.observe(b.queuedMs / 1000);
   }
 
   /** Where the cache hit/miss counts come from (the ledger, when it exposes them). */

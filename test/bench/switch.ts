@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort } from '../../src/net/free-port.js';
-import { formatReport, runLoad, type LoadReport } from '../../simulators/load.js';
+import { formatReport, runLoad, type LoadOptions, type LoadReport } from '../../simulators/load.js';
+import { cpuPercent, treeCpuSeconds } from './proc-cpu.js';
 
 const seconds = Number(process.env.BENCH_SWITCH_SECONDS ?? 20);
 const terminals = 64;
@@ -136,28 +137,44 @@ async function main(): Promise<number> {
     const progress = (label: string) => (p: { elapsedS: number; answered: number; ratePerS: number; p99Ms: number | null }) => {
       if (Math.round(p.elapsedS * 2) % 10 === 0) log(`${label} ${p.elapsedS.toFixed(0)} s: ${p.answered} answered, ${Math.round(p.ratePerS)}/s, recent p99 ${p.p99Ms ?? '-'} ms`);
     };
+    const switchPid = child.pid!;
+    // One run, with where the CPU went: the switch, its Postgres and Redis, and this process (the simulator).
+    const measured = async (o: LoadOptions): Promise<{ report: LoadReport; cpu: Record<string, number> }> => {
+      const before = treeCpuSeconds(switchPid);
+      const started = Date.now();
+      const report = await runLoad(o);
+      const cpu = cpuPercent(before, treeCpuSeconds(switchPid), (Date.now() - started) / 1000);
+      cpu.simulator = report.clientCpuPercent;
+      return { report, cpu };
+    };
     log(`run 1: max rate, ${terminals} connections, ${seconds} s`);
-    const peak = await runLoad({ ...common, rate: 'max', onProgress: progress('max') });
+    const peakRun = await measured({ ...common, rate: 'max', onProgress: progress('max') });
+    const peak = peakRun.report;
     process.stdout.write(`${formatReport(peak)}\n\n`);
     const half = Math.max(1, Math.round(peak.purchasesApprovedPerS / 2));
     log(`run 2: ${half}/s (half the peak), ${seconds} s`);
-    const halfRun = await runLoad({ ...common, rate: half, onProgress: progress('half') });
+    const halfMeasured = await measured({ ...common, rate: half, onProgress: progress('half') });
+    const halfRun = halfMeasured.report;
     process.stdout.write(`${formatReport(halfRun)}\n\n`);
 
+    const pgBefore = treeCpuSeconds(switchPid);
+    const pgStarted = Date.now();
     const baseline = await pgbenchBaseline(pgUrl, scratch);
-    const line = (label: string, r: LoadReport) => `  ${label.padEnd(22)}${String(r.purchasesApprovedPerS).padStart(10)} purchases/s   p50 ${r.latency?.p50Ms} ms  p90 ${r.latency?.p90Ms}  p99 ${r.latency?.p99Ms}  p99.9 ${r.latency?.p999Ms}  max ${r.latency?.maxMs}   ${r.ok ? 'reconciled' : 'NOT RECONCILED'}, simulator CPU ${r.clientCpuPercent}%`;
+    const pgbenchCpu = cpuPercent(pgBefore, treeCpuSeconds(switchPid), (Date.now() - pgStarted) / 1000);
+    const cpuText = (cpu: Record<string, number>) => Object.entries(cpu).map(([k, v]) => `${k} ${v}%`).join(', ');
+    const line = (label: string, r: LoadReport, cpu: Record<string, number>) => `  ${label.padEnd(22)}${String(r.purchasesApprovedPerS).padStart(10)} purchases/s   p50 ${r.latency?.p50Ms} ms  p90 ${r.latency?.p90Ms}  p99 ${r.latency?.p99Ms}  p99.9 ${r.latency?.p999Ms}  max ${r.latency?.maxMs}   ${r.ok ? 'reconciled' : 'NOT RECONCILED'}\n  ${''.padEnd(22)}CPU (% of one core): ${cpuText(cpu)}`;
     const summary = [
       `bench:switch — ${os.cpus().length} CPUs, Postgres ${settings.server_version} synchronous_commit=${settings.synchronous_commit} fsync=${settings.fsync}, ${terminals} terminals, ${cards} cards, ${seconds} s a run`,
-      line('switch, max rate', peak),
-      line(`switch, ${half}/s`, halfRun),
+      line('switch, max rate', peak, peakRun.cpu),
+      line(`switch, ${half}/s`, halfRun, halfMeasured.cpu),
       'absent' in baseline
         ? `  pgbench baseline      ABSENT: ${baseline.absent}`
-        : `  pgbench baseline      ${String(Math.round(baseline.tps)).padStart(10)} debits/s     (one debit per commit, ${baseline.clients} clients, latency avg ${baseline.latencyAvgMs} ms)`,
+        : `  pgbench baseline      ${String(Math.round(baseline.tps)).padStart(10)} debits/s     (one debit per commit, ${baseline.clients} clients, latency avg ${baseline.latencyAvgMs} ms)\n  ${''.padEnd(22)}CPU (% of one core): postgres ${pgbenchCpu.postgres ?? '?'}% (pgbench itself not counted)`,
     ].join('\n');
     process.stdout.write(`${summary}\n`);
     mkdirSync('bench-results', { recursive: true });
     const file = path.join('bench-results', `switch-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, postgres: settings, peak, half: halfRun, pgbench: baseline }, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, postgres: settings, peak, peakCpu: peakRun.cpu, half: halfRun, halfCpu: halfMeasured.cpu, pgbench: baseline }, null, 2)}\n`);
     log(`written ${file}`);
     return peak.ok && halfRun.ok ? 0 : 1;
   } finally {

@@ -194,4 +194,22 @@ t.test('the POS transaction set', async (t) => {
     t.match(r.body, /pointswitch_connections_open \d/);
     t.match(r.body, /pointswitch_ledger_batches_total \d/);
   });
+
+  await t.test('/metrics shows ledger batch sizes and times as histograms, and the Redis hit rate', async (t) => {
+    const body = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
+    const value = (re: RegExp) => Number(re.exec(body)?.[1] ?? Number.NaN);
+    const batches = value(/^pointswitch_ledger_batches_total (\d+)$/m);
+    t.ok(batches > 0, `${batches} batches`);
+    t.equal(value(/^pointswitch_ledger_batch_debits_count (\d+)$/m), batches, 'one size observation per batch');
+    t.equal(value(/^pointswitch_ledger_batch_debits_sum (\d+)$/m), value(/^pointswitch_ledger_batched_debits_total (\d+)$/m),
+      'the sizes add up to the debits batched');
+    t.equal(value(/^pointswitch_ledger_batch_debits_bucket\{le="\+Inf"\} (\d+)$/m), batches);
+    t.ok(value(/^pointswitch_ledger_batch_duration_seconds_sum ([\d.e-]+)$/m) > 0, 'batch time is measured');
+    t.equal(value(/^pointswitch_ledger_batch_queue_seconds_count (\d+)$/m), batches);
+    const hits = value(/^pointswitch_cache_reads\{cache="redis",result="hit"\} (\d+)$/m);
+    const misses = value(/^pointswitch_cache_reads\{cache="redis",result="miss"\} (\d+)$/m);
+    t.ok(hits > 0, `Redis answered reads with an entry (${hits}) and without (${misses})`);
+    t.equal(value(/^pointswitch_cache_hit_ratio\{cache="redis"\} ([\d.e-]+)$/m), hits / (hits + misses));
+    t.match(body, /^pointswitch_ledger_precheck_total\{result="skipped"\} \d+$/m);
+  });
 });
