@@ -171,7 +171,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     const terminal = new Terminal({
       host: o.host, port: o.port, terminalId, timeoutMs,
       ...(o.merchantId ? { merchantId: o.merchantId } : {}), ...(o.tmkHex ? { tmkHex: o.tmkHex } : {}), pointsPerYuan: ppy,
-      stateFile: o.stateDir ? stateFileFor(o.stateDir, o.host, o.port, terminalId) : null,
+      stateFile: o.stateDir ? stateFileFor(o.stateDir, o.host, o.port, terminalId) : null, saveMode: 'batched',
     });
     workers.push({ terminal, links: [], next: 0, voidable: [], unanswered: [] });
   }

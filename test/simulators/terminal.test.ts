@@ -53,6 +53,22 @@ t.test('the terminal state (trace, batch, keys) is kept in its JSON file and a n
   t.equal(r2.responseCode, '00', 'the saved working keys still MAC (no new sign-on needed)');
 });
 
+t.test('a load terminal (saveMode batched) writes its state at most once a second and on close', async (t) => {
+  const { port } = await startSwitch(t);
+  const dir = stateDir();
+  const file = stateFileFor(dir, '127.0.0.1', port, '10000002');
+  const a = new Terminal({ host: '127.0.0.1', port, terminalId: '10000002', stateFile: file, saveMode: 'batched' });
+  await a.signOn();
+  const r1 = await a.transact({ type: 'balance', cardNo: diamond });
+  t.equal(r1.responseCode, '00');
+  t.throws(() => readFileSync(file, 'utf8'), { code: 'ENOENT' }, 'nothing written per request');
+  await new Promise((r) => setTimeout(r, 1200));
+  t.equal(JSON.parse(readFileSync(file, 'utf8')).trace, Number(r1.trace), 'written within a second');
+  const r2 = await a.transact({ type: 'balance', cardNo: diamond });
+  await a.close();
+  t.equal(JSON.parse(readFileSync(file, 'utf8')).trace, Number(r2.trace), 'and on close');
+});
+
 t.test('a purchase whose answer does not arrive before its timeout is reversed and the points come back', async (t) => {
   const { port } = await startSwitch(t);
   let dropNext = false;
