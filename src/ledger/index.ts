@@ -27,10 +27,14 @@ const memoTtlMs = 1000;
 class Memo<V> {
   private readonly m = new Map<string, { v: V; until: number }>();
   constructor(private readonly ttlMs: number, private readonly max = 100_000) {}
-  async get(k: string, load: () => Promise<V>): Promise<V> {
-    const now = Date.now();
+  /** A fresh value without a promise (the hot path), else the loaded one. */
+  get(k: string, load: () => Promise<V>): V | Promise<V> {
     const hit = this.m.get(k);
-    if (hit && hit.until > now) return hit.v;
+    if (hit && hit.until > Date.now()) return hit.v;
+    return this.load(k, load);
+  }
+  private async load(k: string, load: () => Promise<V>): Promise<V> {
+    const now = Date.now();
     const v = await load();
     if (this.m.size >= this.max) this.m.clear();
     this.m.set(k, { v, until: now + this.ttlMs });
@@ -238,9 +242,11 @@ export class Ledger {
   async purchase(r: PurchaseRequest): Promise<Outcome<Approval>> {
     try {
       if (!Number.isSafeInteger(r.amountFen) || r.amountFen <= 0) return decline({ kind: 'invalid-amount' });
-      const refused = await this.checkTerminal(r.key.terminalId, r.merchantId);
+      const c = this.checkTerminal(r.key.terminalId, r.merchantId);
+      const refused = c instanceof Promise ? await c : c;
       if (refused) return decline(refused);
-      const merchant = await this.merchantMemo.get(r.merchantId, () => this.merchant(r.merchantId));
+      const m = this.merchantMemo.get(r.merchantId, () => this.merchant(r.merchantId));
+      const merchant = m instanceof Promise ? await m : m;
       if (!merchant || merchant.status !== 'active') return decline({ kind: 'invalid-merchant' });
       const points = pointsFor(r.amountFen, merchant.pointsPerYuan);
       const pvv = this.pvv(r.cardNo, r.pin);
@@ -384,18 +390,19 @@ export class Ledger {
   }
 
   /** The terminal's merchant and status, from the per-process memo (no keys are decrypted for it). */
-  private terminalBinding(terminalId: string): Promise<{ merchantId: string; status: string } | null> {
+  private terminalBinding(terminalId: string): { merchantId: string; status: string } | null | Promise<{ merchantId: string; status: string } | null> {
     return this.terminalMemo.get(terminalId, async () => {
       const info = await this.terminal(terminalId);
       return info ? { merchantId: info.merchantId, status: info.status } : null;
     });
   }
 
-  private async checkTerminal(terminalId: string, merchantId: string): Promise<Decline | null> {
-    const t = await this.terminalBinding(terminalId);
-    if (!t || t.status !== 'active') return { kind: 'terminal-not-permitted' };
-    if (t.merchantId !== merchantId) return { kind: 'invalid-merchant' };
-    return null;
+  /** Why this terminal may not debit for this merchant, or null; without a promise when the memo is fresh. */
+  private checkTerminal(terminalId: string, merchantId: string): Decline | null | Promise<Decline | null> {
+    const judge = (t: { merchantId: string; status: string } | null): Decline | null =>
+      !t || t.status !== 'active' ? { kind: 'terminal-not-permitted' } : t.merchantId !== merchantId ? { kind: 'invalid-merchant' } : null;
+    const b = this.terminalBinding(terminalId);
+    return b instanceof Promise ? b.then(judge) : judge(b);
   }
 
   /** From the cache only: the reason a debit of `points` cannot succeed, or null (unknown: let Postgres decide). */

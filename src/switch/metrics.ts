@@ -124,6 +124,20 @@ export class SwitchMetrics {
     });
   }
 
+  private readonly txnChildren = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
+
+  /** One answered request: the counter and histogram children are made once per type and code, not per call. */
+  countTransaction(type: string, responseCode: string, seconds: number): void {
+    const k = `${type}\u0000${responseCode}`;
+    let c = this.txnChildren.get(k);
+    if (!c) {
+      c = { count: this.transactions.labels({ type, response_code: responseCode }), latency: this.latency.labels({ type }) };
+      if (this.txnChildren.size < 10_000) this.txnChildren.set(k, c);
+    }
+    c.count.inc();
+    c.latency.observe(seconds);
+  }
+
   /** One ledger batch (the ledger's onBatch). */
   observeBatch(b: { size: number; queuedMs: number; runMs: number }): void {
     this.batchDebits.observe(b.size);

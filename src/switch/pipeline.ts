@@ -71,8 +71,8 @@ function finish(
   const answer: FrameAnswer = reply.close ? { close: true } : { body: buildResponse(msg, reply, mac) };
   const latencyMs = performance.now() - started;
   const responseCode = reply.close ? 'none' : reply.responseCode;
-  deps.metrics.transactions.inc({ type, response_code: responseCode });
-  deps.metrics.latency.observe({ type }, latencyMs / 1000);
+  deps.metrics.countTransaction(type, responseCode, latencyMs / 1000);
+  if (!deps.log.isLevelEnabled('info')) return answer;   // the line below is built only when it is written
   const cardNo = reply.cardNo ?? text(msg, 2);
   deps.log.info({
     conn: conn.id,
