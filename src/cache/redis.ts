@@ -22,6 +22,26 @@ redis.call('HSET', KEYS[1], 'v', ARGV[1], unpack(ARGV, 4))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`;
 
+/**
+ * The same for many keys in one call (after a batch commit: one script run instead of one per card).
+ * ARGV: ttlMs, mode, n (field names), name1…namen, then per key: version, value1…valuen.
+ * Keys of several hash slots: fine on one Redis server; a Redis Cluster would need one call per slot.
+ */
+const setManyIfNewerLua = `
+local ttl, mode, nf = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local per = 1 + nf
+for i = 1, #KEYS do
+  local o = 3 + nf + (i - 1) * per
+  local cur = redis.call('HGET', KEYS[i], 'v')
+  if not (cur and tonumber(cur) >= tonumber(ARGV[o + 1])) and not (mode == 'partial' and not cur) then
+    local args = {'v', ARGV[o + 1]}
+    for j = 1, nf do args[#args + 1] = ARGV[3 + j]; args[#args + 1] = ARGV[o + 1 + j] end
+    redis.call('HSET', KEYS[i], unpack(args))
+    redis.call('PEXPIRE', KEYS[i], ttl)
+  end
+end
+return #KEYS`;
+
 type Fields = Record<string, string>;
 
 export class Cache {
@@ -51,6 +71,7 @@ export class Cache {
       lazyConnect: false,
     });
     this.redis.defineCommand('setIfNewer', { numberOfKeys: 1, lua: setIfNewerLua });
+    this.redis.defineCommand('setManyIfNewer', { lua: setManyIfNewerLua });
     this.redis.on('error', () => {});
     this.redis.on('ready', () => { void this.cleanDirty(); });
   }
@@ -100,10 +121,21 @@ export class Cache {
     if (!ok) this.markDirty(key);
   }
 
-  /** Several writes in one round trip (after a batch commit). */
+  /** Several writes in one round trip (after a batch commit): one script run when they share ttl, mode and field names. */
   async setManyIfNewer(items: Array<{ key: string; version: number; ttlMs: number; fields: Fields; mode: 'full' | 'partial' }>): Promise<void> {
     if (items.length === 0) return;
+    const first = items[0]!;
+    const names = Object.keys(first.fields);
+    const uniform = items.every((it) => it.ttlMs === first.ttlMs && it.mode === first.mode
+      && Object.keys(it.fields).length === names.length && names.every((n) => it.fields[n] !== undefined));
     const ok = await this.call(async (r) => {
+      if (uniform) {
+        const argv = [String(first.ttlMs), first.mode, String(names.length), ...names];
+        for (const it of items) argv.push(String(it.version), ...names.map((n) => it.fields[n] as string));
+        await (r as unknown as { setManyIfNewer(n: number, ...a: string[]): Promise<number> })
+          .setManyIfNewer(items.length, ...items.map((it) => it.key), ...argv);
+        return true;
+      }
       const p = r.pipeline();
       for (const it of items) {
         (p as unknown as { setIfNewer(key: string, ...a: string[]): void })

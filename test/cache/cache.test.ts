@@ -32,6 +32,31 @@ t.test('a partial write never creates an entry (a balance alone is not a card)',
   t.equal(await c.getHash(k), null);
 });
 
+t.test('many writes in one call keep the rules of one: never older over newer, partial never creates', async (t) => {
+  const env = await testEnv(t);
+  const c = new Cache({ redisUrl: env.redisUrl, prefix: env.redisPrefix });
+  t.teardown(() => c.close());
+  await ready(c);
+  const [a, b, d] = ['8860000000000011', '8860000000000012', '8860000000000013'].map((n) => cacheKeys.card(env.redisPrefix, n)) as [string, string, string];
+  await c.setIfNewer(a, 5, 60_000, { b: '100', s: 'active' });
+  await c.setIfNewer(b, 5, 60_000, { b: '200', s: 'active' });
+  await c.setManyIfNewer([
+    { key: a, version: 6, ttlMs: 60_000, fields: { b: '90' }, mode: 'partial' },     // newer: written
+    { key: b, version: 4, ttlMs: 60_000, fields: { b: '1' }, mode: 'partial' },      // older: ignored
+    { key: d, version: 9, ttlMs: 60_000, fields: { b: '7' }, mode: 'partial' },      // absent: not created
+  ]);
+  t.same(await c.getHash(a), { v: '6', b: '90', s: 'active' });
+  t.same(await c.getHash(b), { v: '5', b: '200', s: 'active' });
+  t.equal(await c.getHash(d), null);
+  // Mixed shapes go as a pipeline of single writes, same rules.
+  await c.setManyIfNewer([
+    { key: a, version: 7, ttlMs: 60_000, fields: { b: '80', s: 'frozen' }, mode: 'full' },
+    { key: d, version: 1, ttlMs: 60_000, fields: { b: '5' }, mode: 'full' },
+  ]);
+  t.same(await c.getHash(a), { v: '7', b: '80', s: 'frozen' });
+  t.same(await c.getHash(d), { v: '1', b: '5' });
+});
+
 t.test('keys carry the prefix and a card hash tag', async (t) => {
   t.equal(cacheKeys.card('p:', '8860000000000001'), 'p:card:{8860000000000001}');
   t.match(cacheKeys.terminal('p:', '10000001'), /^p:terminal:\{.*10000001\}$/);
