@@ -47,7 +47,8 @@ class Memo<V> {
  * Cards this process has just seen approved, with the balance left: a purchase of at most that many points
  * skips the Redis pre-check (it would only find the card able to pay) and goes straight to Postgres. The
  * entry only ever skips a check, never decides: if the card was frozen or spent elsewhere meanwhile,
- * Postgres declines it (and the entry is dropped). Bounded in age and size.
+ * Postgres declines it (and the entry is dropped). Bounded in size, and in age by the card cache's own
+ * 30 s: a card frozen by another process meanwhile costs at most that long of stored declines in Postgres.
  */
 class GoodCards {
   private readonly m = new Map<string, { balance: number; until: number }>();
@@ -81,7 +82,7 @@ export class Ledger {
   private readonly batcher: Batcher<DebitItem, SqlOutcome>;
   private readonly terminalMemo = new Memo<{ merchantId: string; status: string } | null>(memoTtlMs);
   private readonly merchantMemo = new Memo<MerchantInfo | null>(memoTtlMs);
-  private readonly goodCards = new GoodCards(5000);
+  private readonly goodCards = new GoodCards(30_000);
   /** Purchases whose Redis pre-check was skipped because the card had just been approved here. */
   readonly precheck = { skipped: 0, redis: 0, declined: 0 };
 
