@@ -223,9 +223,14 @@ export class Terminal {
     renameSync(tmp, this.stateFile);
   }
 
+  private keysMemo: { from: TerminalState['keys']; pik: Buffer; mak: Buffer } | null = null;
+
+  /** The working keys as bytes (decoded once per set of keys, not per message). */
   get keys(): { pik: Buffer; mak: Buffer } | null {
     const k = this.state.keys;
-    return k ? { pik: Buffer.from(k.pik, 'hex'), mak: Buffer.from(k.mak, 'hex') } : null;
+    if (!k) return null;
+    if (this.keysMemo?.from !== k) this.keysMemo = { from: k, pik: Buffer.from(k.pik, 'hex'), mak: Buffer.from(k.mak, 'hex') };
+    return { pik: this.keysMemo.pik, mak: this.keysMemo.mak };
   }
 
   nextTrace(): string {

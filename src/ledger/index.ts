@@ -435,11 +435,14 @@ export class Ledger {
    */
   private async debitBatch(items: DebitItem[]): Promise<SqlOutcome[]> {
     if (items.length === 1) return [await this.debitOne(items[0] as DebitItem)];
-    const { rows } = await this.pool.query(
-      `SELECT r FROM ps_purchase_set($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[]) AS r`,
-      [items.map((i) => i.key.terminalId), items.map((i) => i.key.batchNo), items.map((i) => i.key.trace),
+    // Named: each connection parses and plans the call once, not once per batch.
+    const { rows } = await this.pool.query({
+      name: 'ps_purchase_set',
+      text: `SELECT r FROM ps_purchase_set($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[]) AS r`,
+      values: [items.map((i) => i.key.terminalId), items.map((i) => i.key.batchNo), items.map((i) => i.key.trace),
         items.map((i) => i.key.businessDate), items.map((i) => i.merchantId), items.map((i) => i.cardNo),
-        items.map((i) => i.amountFen), items.map((i) => i.pvv)]);
+        items.map((i) => i.amountFen), items.map((i) => i.pvv)],
+    });
     const outs = rows.map((r) => r.r as SqlOutcome);
     if (outs.length !== items.length) throw new Error(`batch returned ${outs.length} results for ${items.length} items`);
     // Not awaited: the write is on the socket before this returns (so this process never reads an older
