@@ -11,7 +11,7 @@ export class Kek {
   readonly isDev: boolean;
 
   constructor(kekHex?: string | null) {
-    const hex = kekHex ?? devKekHex;
+    const hex = kekHex || devKekHex;   // unset or empty (compose passes POINTSWITCH_KEK= when not given): the dev key
     if (!/^([0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64})$/.test(hex)) {
       throw new Error('POINTSWITCH_KEK must be 32, 48 or 64 hex characters');
     }
