@@ -253,16 +253,18 @@ export class Ledger {
       const pvv = this.pvv(r.cardNo, r.pin);
       // A purchase that obviously cannot succeed is declined without a Postgres write. Only a read of the key
       // first: a retry of an approved purchase must get its stored approval, not a decline from a newer balance.
-      const hopeless = this.goodCards.covers(r.cardNo, points, Date.now())
-        ? (this.precheck.skipped++, null)
-        : await this.hopeless(r.cardNo, r.key.businessDate, points);
+      let hopeless: Decline | null = null;
+      if (this.goodCards.covers(r.cardNo, points, Date.now())) this.precheck.skipped++;
+      else hopeless = await this.hopeless(r.cardNo, r.key.businessDate, points);
       if (hopeless) {
         this.precheck.declined++;
         const stored = await this.storedAnswer(r.key, 'purchase', r.cardNo, r.amountFen, r.merchantId);
         return toApproval(stored ?? { ok: false, decline: hopeless });
       }
       const item: DebitItem = { key: r.key, merchantId: r.merchantId, cardNo: r.cardNo, amountFen: r.amountFen, pvv };
-      const out = this.o.writePath === 'batched' ? await this.batcher.submit(item) : await this.debitOne(item);
+      let out = this.o.writePath === 'batched' ? await this.batcher.submit(item) : await this.debitOne(item);
+      // Its key was taken by another transaction while the batch ran: alone, it replays that one's answer.
+      if (out.retry) out = await this.debitOne(item);
       this.goodCards.saw(r.cardNo, out, Date.now());
       return toApproval(out);
     } catch (err) {
@@ -431,7 +433,8 @@ export class Ledger {
 
   /**
    * One batch (distinct cards: see the batcher's groupOf) as one set-based statement. An item whose key a
-   * concurrent transaction claimed meanwhile comes back {retry: true} and runs alone, where it replays.
+   * concurrent transaction claimed meanwhile comes back {retry: true}; purchase() then runs it alone, so a
+   * failure there is that caller's, never a re-run of a batch that committed.
    */
   private async debitBatch(items: DebitItem[]): Promise<SqlOutcome[]> {
     if (items.length === 1) return [await this.debitOne(items[0] as DebitItem)];
@@ -444,11 +447,10 @@ export class Ledger {
         items.map((i) => i.amountFen), items.map((i) => i.pvv)],
     });
     const outs = rows.map((r) => r.r as SqlOutcome);
-    if (outs.length !== items.length) throw new Error(`batch returned ${outs.length} results for ${items.length} items`);
     // Not awaited: the write is on the socket before this returns (so this process never reads an older
     // balance after it), versioned (a late write never replaces a newer one), and never rejects.
     void this.cacheBalances(items.map((i, n) => ({ cardNo: i.cardNo, out: outs[n] })));
-    return Promise.all(outs.map((o, n) => (o.retry ? this.debitOne(items[n] as DebitItem) : o)));
+    return outs;   // the batcher checks there is one per item
   }
 
   /** The plain path: one debit, one transaction (also the fallback when a batch fails). */

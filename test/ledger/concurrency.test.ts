@@ -120,4 +120,16 @@ t.test('ps_purchase_set: a card twice runs against the running balance; a key tw
   const again = await ledger.purchase({ key: { terminalId: '10000001', batchNo: '000001', trace: '900010', businessDate: '2026-11-22' },
     merchantId: coffee, cardNo: gold, amountFen: 100 });
   t.ok(again.ok && again.replayed, 'the ledger replays the stored approval');
+  // Through the ledger, one key on two cards in the same tick: one batch, the second asks for a retry and,
+  // run alone, is declined as a duplicate; nothing is debited twice.
+  const k = { terminalId: '10000001', batchNo: '000001', trace: '900020', businessDate: '2026-11-22' };
+  const before = ledger.batchStats.batches;
+  const [first, second] = await Promise.all([
+    ledger.purchase({ key: k, merchantId: coffee, cardNo: gold, amountFen: 100 }),
+    ledger.purchase({ key: k, merchantId: coffee, cardNo: silver, amountFen: 100 }),
+  ]);
+  t.equal(ledger.batchStats.batches - before, 1, 'both in one batch');
+  t.ok(first.ok && !first.replayed, 'the first is approved');
+  t.same(second.ok ? null : second.decline, { kind: 'duplicate' }, 'the retried second is a duplicate of the first');
+  t.same((await audit(ledger.pool)).problems, []);
 });
