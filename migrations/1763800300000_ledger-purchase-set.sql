@@ -30,29 +30,25 @@ BEGIN
     FROM unnest(p_terminal, p_batch, p_trace, p_date, p_merchant, p_card, p_amount, p_pvv)
          WITH ORDINALITY AS u(t, b, tr, d, merchant, card, amount, pvv, i)
   ), j AS MATERIALIZED (
-    SELECT u.*, m.points_per_yuan AS rate, c.balance, c.version, ex.a AS ex, (ex.a).auth_id AS ex_id,
+    SELECT u.*, m.points_per_yuan AS rate, (c.c).balance, (c.c).version, ex.a AS ex, (ex.a).auth_id AS ex_id,
            CASE WHEN m.points_per_yuan IS NULL OR u.amount IS NULL OR u.amount <= 0 THEN 0
                 ELSE (u.amount * m.points_per_yuan + 99) / 100 END AS pts,   -- ceil: round up to the whole point
            CASE
              WHEN u.amount IS NULL OR u.amount <= 0 THEN 'invalid-amount'
              WHEN m.points_per_yuan IS NULL THEN 'invalid-merchant'
-             WHEN c.card_no IS NULL THEN 'unknown-card'
-             WHEN c.status = 'lost' THEN 'card-lost'
-             WHEN c.status = 'frozen' THEN 'card-frozen'
-             WHEN c.status = 'closed' THEN 'card-closed'
-             WHEN c.status = 'expired' OR c.expiry < to_char(u.d, 'YYMM') THEN 'card-expired'
-             WHEN NOT c.enrolled THEN 'not-enrolled'
-             WHEN c.pin_verification IS NOT NULL AND (u.pvv IS NULL OR u.pvv <> c.pin_verification) THEN 'incorrect-pin'
-             WHEN c.balance < (u.amount * m.points_per_yuan + 99) / 100 THEN 'insufficient-points'
+             WHEN cd.kind IS NOT NULL THEN cd.kind
+             WHEN (c.c).balance < (u.amount * m.points_per_yuan + 99) / 100 THEN 'insufficient-points'
            END AS kind
     FROM (SELECT * FROM u ORDER BY u.card) u              -- lock the cards in card order: no deadlocks
     LEFT JOIN merchants m ON m.merchant_id = u.merchant AND m.status = 'active'
     -- LATERAL lookups by unique key (see SET enable_seqscan above)
     -- FOR UPDATE: waits for a concurrent writer of the card and then reads its committed row, so every
     -- item is judged against the current balance, and the row stays ours until commit.
-    LEFT JOIN LATERAL (SELECT * FROM cards c WHERE c.card_no = u.card FOR UPDATE) c ON true
+    LEFT JOIN LATERAL (SELECT c FROM cards c WHERE c.card_no = u.card FOR UPDATE) c ON true
     LEFT JOIN LATERAL (SELECT a FROM authorisations a
                        WHERE a.terminal_id = u.t AND a.batch_no = u.b AND a.trace = u.tr AND a.business_date = u.d) ex ON true
+    -- the card rules every debit shares (unknown, lost, frozen, closed, expired, not enrolled, PIN)
+    CROSS JOIN LATERAL (SELECT ps_card_decline(c.c, (c.c).card_no IS NOT NULL, u.d, u.pvv) -> 'decline' ->> 'kind' AS kind) cd
   ), r AS MATERIALIZED (
     SELECT j.*,
            CASE WHEN j.kind IS NULL THEN jsonb_build_object('ok', true,

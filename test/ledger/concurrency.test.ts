@@ -113,7 +113,13 @@ t.test('ps_purchase_set: a card twice runs against the running balance; a key tw
   const replay = await call([{ trace: '900010', card: gold, amount: 100 }, { trace: '900011', card: '8860000000000001', amount: 100 }]);
   t.equal(replay[0]?.replayed, true, 'an existing key replays its stored answer');
   t.same(replay[1]?.decline, { kind: 'incorrect-pin' }, 'a PIN card without a PIN is declined');
-  const { rows } = await ledger.pool.query(`SELECT count(*)::int AS n FROM authorisations WHERE trace LIKE '9000%'`);
+  // Every card rule in one batch, judged by the rules every debit shares (ps_card_decline).
+  const rules = await call([{ trace: '900030', card: '8860000000000003', amount: 100 }, { trace: '900031', card: '8860000000000004', amount: 100 },
+    { trace: '900032', card: '8860000000000005', amount: 100 }, { trace: '900033', card: '8860000000000006', amount: 100 },
+    { trace: '900034', card: '8869999999999998', amount: 100 }, { trace: '900035', card: '8860000000000007', amount: 100 }]);
+  t.same(rules.map((r) => (r.ok ? 'approved' : r.decline?.kind)),
+    ['card-lost', 'card-frozen', 'card-expired', 'not-enrolled', 'unknown-card', 'approved']);
+  const { rows } = await ledger.pool.query(`SELECT count(*)::int AS n FROM authorisations WHERE trace LIKE '9000%' AND trace < '900030'`);
   t.equal(rows[0].n, 5, 'one row per distinct key (three, one, and the declined one)');
   t.same((await audit(ledger.pool)).problems, []);
   // Through the ledger, a retried item replays.
