@@ -11,18 +11,13 @@
 //   must complete in time (a half message then a stall is closed even if the client trickles bytes).
 import net from 'node:net';
 import { Deframer } from '../../protocol/index.js';
+import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { SwitchMetrics } from './metrics.js';
 
-export interface PosServerLimits {
-  frameBytesMax: number;
-  connectionsMax: number;
-  connectionsPerAddressMax: number;
-  inFlightPerConnectionMax: number;
-  inFlightMax: number;
-  idleTimeoutMs: number;
-  frameTimeoutMs: number;
-}
+/** The listener's limits: the configuration's settings of the same names (src/config documents each). */
+export type PosServerLimits = Pick<Config, 'frameBytesMax' | 'connectionsMax' | 'connectionsPerAddressMax'
+  | 'inFlightPerConnectionMax' | 'inFlightMax' | 'idleTimeoutMs' | 'frameTimeoutMs'>;
 
 export interface ConnectionInfo {
   id: number;
