@@ -47,3 +47,14 @@ export function cpuPercent(before: Map<string, number>, after: Map<string, numbe
   for (const [k, v] of after) out[k] = Math.round(((v - (before.get(k) ?? 0)) / seconds) * 100);
   return out;
 }
+
+/** CPU seconds of this process's children that have exited and been waited for (a spawnSync'd pgbench). */
+export function exitedChildrenCpuSeconds(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[13]) + Number(f[14])) / ticksPerSecond;
+  } catch {
+    return Number.NaN;
+  }
+}

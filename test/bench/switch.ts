@@ -20,7 +20,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { freePort } from '../../src/net/free-port.js';
 import { formatReport, runLoad, summarise, type LatencySummary, type LoadOptions, type LoadReport } from '../../simulators/load.js';
-import { cpuPercent, treeCpuSeconds } from './proc-cpu.js';
+import { cpuPercent, exitedChildrenCpuSeconds, treeCpuSeconds } from './proc-cpu.js';
 
 const seconds = Number(process.env.BENCH_SWITCH_SECONDS ?? 20);
 const terminals = 64;
@@ -194,9 +194,13 @@ async function main(): Promise<number> {
       const run = await measured({ ...common, rate: 'max', onProgress: progress(`round ${i} max`) });
       process.stdout.write(`${formatReport(run.report)}\n\n`);
       const pgBefore = treeCpuSeconds(switchPid);
+      const clientBefore = exitedChildrenCpuSeconds();
       const pgStarted = Date.now();
       const base = typeof pgbench === 'function' ? pgbench() : pgbench;
-      const pgCpu = cpuPercent(pgBefore, treeCpuSeconds(switchPid), (Date.now() - pgStarted) / 1000);
+      const pgSeconds = (Date.now() - pgStarted) / 1000;
+      const pgCpu = cpuPercent(pgBefore, treeCpuSeconds(switchPid), pgSeconds);
+      // pgbench's own client, comparable with the simulator's share in the switch run
+      pgCpu.pgbench = Math.round(((exitedChildrenCpuSeconds() - clientBefore) / pgSeconds) * 100);
       rounds.push({ peak: run.report, cpu: run.cpu, pgbench: base, pgCpu });
     }
     const peakMedian = median(rounds.map((r) => r.peak.purchasesApprovedPerS));
@@ -219,7 +223,7 @@ async function main(): Promise<number> {
     rounds.forEach((r, i) => {
       const p = pgTps(r.pgbench);
       lines.push(`  ${String(i + 1).padStart(5)}   ${String(Math.round(r.peak.purchasesApprovedPerS)).padStart(18)}   ${String(p).padStart(16)}   ${(r.peak.purchasesApprovedPerS / p).toFixed(2).padStart(14)}   ${lat(r.peak)}   ${r.peak.ok ? 'reconciled' : 'NOT RECONCILED'}`);
-      lines.push(`          CPU (% of one core) switch run: ${cpuText(r.cpu)}; pgbench run: postgres ${r.pgCpu.postgres ?? '?'}% (pgbench itself not counted)`);
+      lines.push(`          CPU (% of one core) switch run: ${cpuText(r.cpu)}; pgbench run: postgres ${r.pgCpu.postgres ?? '?'}%, pgbench client ${r.pgCpu.pgbench ?? '?'}%`);
     });
     const pgMedian = median(rounds.map((r) => pgTps(r.pgbench)));
     const ratios = rounds.map((r) => r.peak.purchasesApprovedPerS / pgTps(r.pgbench));
