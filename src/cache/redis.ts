@@ -13,32 +13,22 @@ export interface CacheOptions {
   log?: Logger;
 }
 
-/** Hash write that never lets an older version replace a newer one. ARGV: version, ttlMs, mode ('full'|'partial'), field, value, … */
-const setIfNewerLua = `
-local cur = redis.call('HGET', KEYS[1], 'v')
-if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
-if ARGV[3] == 'partial' and not cur then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], unpack(ARGV, 4))
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1`;
-
 /**
- * The same for many keys in one call (after a batch commit: one script run instead of one per card).
- * ARGV: ttlMs, mode, n (field names), name1…namen, then per key: version, value1…valuen.
+ * Hash writes that never let an older version replace a newer one, for one key or many in one call (after a
+ * batch commit: one script run, not one per card). ARGV, per key in turn: version, ttlMs, mode ('full', or
+ * 'partial': only update an entry that exists), n, then n field/value pairs.
  * Keys of several hash slots: fine on one Redis server; a Redis Cluster would need one call per slot.
  */
-const setManyIfNewerLua = `
-local ttl, mode, nf = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local per = 1 + nf
+const setIfNewerLua = `
+local o = 1
 for i = 1, #KEYS do
-  local o = 3 + nf + (i - 1) * per
+  local version, ttl, mode, nf = ARGV[o], ARGV[o + 1], ARGV[o + 2], tonumber(ARGV[o + 3])
   local cur = redis.call('HGET', KEYS[i], 'v')
-  if not (cur and tonumber(cur) >= tonumber(ARGV[o + 1])) and not (mode == 'partial' and not cur) then
-    local args = {'v', ARGV[o + 1]}
-    for j = 1, nf do args[#args + 1] = ARGV[3 + j]; args[#args + 1] = ARGV[o + 1 + j] end
-    redis.call('HSET', KEYS[i], unpack(args))
+  if not (cur and tonumber(cur) >= tonumber(version)) and not (mode == 'partial' and not cur) then
+    redis.call('HSET', KEYS[i], 'v', version, unpack(ARGV, o + 4, o + 3 + 2 * nf))
     redis.call('PEXPIRE', KEYS[i], ttl)
   end
+  o = o + 4 + 2 * nf
 end
 return #KEYS`;
 
@@ -70,8 +60,7 @@ export class Cache {
       retryStrategy: () => 250,
       lazyConnect: false,
     });
-    this.redis.defineCommand('setIfNewer', { numberOfKeys: 1, lua: setIfNewerLua });
-    this.redis.defineCommand('setManyIfNewer', { lua: setManyIfNewerLua });
+    this.redis.defineCommand('setIfNewer', { lua: setIfNewerLua });
     this.redis.on('error', () => {});
     this.redis.on('ready', () => { void this.cleanDirty(); });
   }
@@ -113,36 +102,20 @@ export class Cache {
 
   /** Writes fields if `version` is newer than the cached one. partial: only update an entry that exists. */
   async setIfNewer(key: string, version: number, ttlMs: number, fields: Fields, mode: 'full' | 'partial' = 'full'): Promise<void> {
-    const args = [String(version), String(ttlMs), mode, ...Object.entries(fields).flat()];
-    const ok = await this.call(async (r) => {
-      await (r as unknown as { setIfNewer(key: string, ...a: string[]): Promise<number> }).setIfNewer(key, ...args);
-      return true;
-    }, false);
-    if (!ok) this.markDirty(key);
+    await this.setManyIfNewer([{ key, version, ttlMs, fields, mode }]);
   }
 
-  /** Several writes in one round trip (after a batch commit): one script run when they share ttl, mode and field names. */
+  /** Several such writes in one round trip and one script run. */
   async setManyIfNewer(items: Array<{ key: string; version: number; ttlMs: number; fields: Fields; mode: 'full' | 'partial' }>): Promise<void> {
     if (items.length === 0) return;
-    const first = items[0]!;
-    const names = Object.keys(first.fields);
-    const uniform = items.every((it) => it.ttlMs === first.ttlMs && it.mode === first.mode
-      && Object.keys(it.fields).length === names.length && names.every((n) => it.fields[n] !== undefined));
+    const argv: string[] = [];
+    for (const it of items) {
+      const pairs = Object.entries(it.fields);
+      argv.push(String(it.version), String(it.ttlMs), it.mode, String(pairs.length), ...pairs.flat());
+    }
     const ok = await this.call(async (r) => {
-      if (uniform) {
-        const argv = [String(first.ttlMs), first.mode, String(names.length), ...names];
-        for (const it of items) argv.push(String(it.version), ...names.map((n) => it.fields[n] as string));
-        await (r as unknown as { setManyIfNewer(n: number, ...a: string[]): Promise<number> })
-          .setManyIfNewer(items.length, ...items.map((it) => it.key), ...argv);
-        return true;
-      }
-      const p = r.pipeline();
-      for (const it of items) {
-        (p as unknown as { setIfNewer(key: string, ...a: string[]): void })
-          .setIfNewer(it.key, String(it.version), String(it.ttlMs), it.mode, ...Object.entries(it.fields).flat());
-      }
-      const res = await p.exec();
-      if (res?.some(([err]) => err)) throw new Error('pipeline write failed');
+      await (r as unknown as { setIfNewer(n: number, ...a: string[]): Promise<number> })
+        .setIfNewer(items.length, ...items.map((it) => it.key), ...argv);
       return true;
     }, false);
     if (!ok) for (const it of items) this.markDirty(it.key);

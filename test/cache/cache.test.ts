@@ -48,7 +48,7 @@ t.test('many writes in one call keep the rules of one: never older over newer, p
   t.same(await c.getHash(a), { v: '6', b: '90', s: 'active' });
   t.same(await c.getHash(b), { v: '5', b: '200', s: 'active' });
   t.equal(await c.getHash(d), null);
-  // Mixed shapes go as a pipeline of single writes, same rules.
+  // Items with their own fields and modes, in the same one call: same rules.
   await c.setManyIfNewer([
     { key: a, version: 7, ttlMs: 60_000, fields: { b: '80', s: 'frozen' }, mode: 'full' },
     { key: d, version: 1, ttlMs: 60_000, fields: { b: '5' }, mode: 'full' },
