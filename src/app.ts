@@ -45,10 +45,10 @@ export interface RunningApp {
  * The demo merchants, terminals and cards (`pointswitch seed --demo`), so that `npm start` and
  * `pointswitch-sim shell` work together with no other set-up. Idempotent: existing rows are kept.
  */
-async function seedDemoData(databaseUrl: string, config: Config, log: Logger): Promise<void> {
+async function seedDemoData(databaseUrl: string, kek: Kek, log: Logger): Promise<void> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   try {
-    const rows = await seedDemo(pool, new Kek(config.kekHex ?? process.env.POINTSWITCH_KEK ?? null));
+    const rows = await seedDemo(pool, kek);
     const made = rows.reduce((n, r) => n + r.made, 0);
     log.info({ seeded: rows }, made > 0
       ? `demo data seeded (${rows.map((r) => `${r.made} ${r.what}`).join(', ')}); disable with --demo no`
@@ -69,11 +69,13 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     for (const fn of cleanup.reverse()) await fn().catch((err: unknown) => log.error({ err }, 'cleanup failed'));
   };
   try {
+    // One key-encryption key for the seed, the ledger and the admin API (a bad one fails before anything starts).
+    const kek = new Kek(config.kekHex ?? process.env.POINTSWITCH_KEK ?? null);
     const { url: databaseUrl, how: database, handle: pg } = await openDatabase(config, log);
     if (pg) cleanup.push(() => pg.stop());
     await migrate(databaseUrl, { quiet: true });
     log.info('migrations applied');
-    if (config.demo === 'yes' || (config.demo === 'auto' && pg)) await seedDemoData(databaseUrl, config, log);
+    if (config.demo === 'yes' || (config.demo === 'auto' && pg)) await seedDemoData(databaseUrl, kek, log);
 
     const { url: redisUrl, how: redis, handle: redisServer } = await openRedis(config, log);
     if (redisServer) cleanup.push(() => redisServer.stop());
@@ -83,7 +85,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       databaseUrl,
       redisUrl,
       ...(options.redisPrefix ? { redisPrefix: options.redisPrefix } : {}),
-      ...(config.kekHex ? { kekHex: config.kekHex } : {}),
+      kek,
       batchDebitsMax: config.batchDebitsMax,
       batchWaitMs: config.batchWaitMs,
       batchInflightMax: config.batchInflightMax,
@@ -120,7 +122,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       log: log.child({ component: 'admin' }),
       metrics,
       health: () => ({ ready, database, redis, posPort, connectionsOpen: pos.connectionCount }),
-      resources: adminResources(ledger, new Kek(config.kekHex ?? process.env.POINTSWITCH_KEK ?? null)),
+      resources: adminResources(ledger, kek),
     });
     cleanup.push(() => admin.close());
     await admin.listen({ port: config.adminPort, host: config.adminHost });

@@ -83,7 +83,7 @@ export class Ledger {
   private readonly terminalMemo = new Memo<{ merchantId: string; status: string } | null>(memoTtlMs);
   private readonly merchantMemo = new Memo<MerchantInfo | null>(memoTtlMs);
   private readonly goodCards = new GoodCards(30_000);
-  /** Purchases whose Redis pre-check was skipped because the card had just been approved here. */
+  /** Purchase pre-checks: skipped (card just approved here), asked of Redis, declined from Redis. */
   readonly precheck = { skipped: 0, redis: 0, declined: 0 };
 
   private constructor(
@@ -107,7 +107,7 @@ export class Ledger {
 
   static async open(o: LedgerOptions): Promise<Ledger> {
     const log = o.log ?? silentLogger;
-    const kek = new Kek(o.kekHex ?? process.env.POINTSWITCH_KEK ?? null);
+    const kek = o.kek ?? new Kek(o.kekHex ?? process.env.POINTSWITCH_KEK ?? null);
     if (kek.isDev) log.warn('ledger: POINTSWITCH_KEK is unset; using the development key-encryption key');
     const pool = createPool(o.databaseUrl, { poolSize: o.poolSize ?? 16, applicationName: 'pointswitch-ledger' });
     // The one decline->code mapping, copied where SQL can read it, so stored rows carry the code the switch sends.

@@ -1,6 +1,7 @@
 // The ledger's public types (the contract the switch codes against: /tmp/pointswitch-contracts.md).
 import type { Logger } from '../log.js';
 import type { Decline } from './decline.js';
+import type { Kek } from './kek.js';
 
 export interface LedgerOptions {
   databaseUrl: string;
@@ -10,6 +11,8 @@ export interface LedgerOptions {
   redisPrefix?: string;
   /** Key-encryption key for master/working keys and PIN verification at rest (default: dev key, with a warning). */
   kekHex?: string;
+  /** The key-encryption key already made from the settings (wins over kekHex). */
+  kek?: Kek;
   batchDebitsMax?: number;
   batchWaitMs?: number;
   /** Batches in flight at once (each holds a pool connection while it runs). */
