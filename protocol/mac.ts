@@ -9,7 +9,7 @@
 //   then decrypt with the right half and encrypt with the left; 8 binary bytes. A single-length key gives
 //   plain CBC-DES (ISO 9797-1 algorithm 1).
 import { timingSafeEqual } from 'node:crypto';
-import { desDecrypt, desEncrypt, tdesEncrypt } from './des.js';
+import { desDecrypt, desEncrypt, encryptBlockInPlace } from './des.js';
 import { encode, type IsoMessage } from './codec.js';
 import { BITMAP_OFFSET, MTI_OFFSET } from './codec.js';
 import { CodecError } from './errors.js';
@@ -28,12 +28,28 @@ export function xorBlocks(mab: Buffer): Buffer {
   return acc;
 }
 
+// Upper-case hex digits as ASCII bytes.
+const HEX_UPPER = Buffer.from('0123456789ABCDEF', 'latin1');
+
+/** Writes bytes `from`..`from + n` of `src` as 2n upper-case hex ASCII bytes at `dst[to]`. */
+function hexInto(src: Uint8Array, from: number, n: number, dst: Uint8Array, to: number): void {
+  for (let i = 0; i < n; i++) {
+    const b = src[from + i]!;
+    dst[to + 2 * i] = HEX_UPPER[b >> 4]!;
+    dst[to + 2 * i + 1] = HEX_UPPER[b & 15]!;
+  }
+}
+
 function macEcb(key: Buffer, mab: Buffer): Buffer {
-  const hex = Buffer.from(xorBlocks(mab).toString('hex').toUpperCase(), 'latin1'); // 16 ASCII bytes
-  const first = tdesEncrypt(key, hex.subarray(0, 8));
-  for (let i = 0; i < 8; i++) first[i] = first[i]! ^ hex[8 + i]!;
-  const second = tdesEncrypt(key, first);
-  return Buffer.from(second.toString('hex').toUpperCase().slice(0, 8), 'latin1');
+  const acc = xorBlocks(mab);
+  const hex = Buffer.allocUnsafe(16);               // the XOR as 16 upper-case hex ASCII bytes
+  hexInto(acc, 0, 8, hex, 0);
+  encryptBlockInPlace(key, hex, 0);                 // encrypt the first 8 …
+  for (let i = 0; i < 8; i++) hex[i] = hex[i]! ^ hex[8 + i]!;   // … XOR with the last 8 …
+  encryptBlockInPlace(key, hex, 0);                 // … encrypt again
+  const mac = Buffer.allocUnsafe(MAC_BYTES);        // the first 8 hex characters of the result
+  hexInto(hex, 0, 4, mac, 0);
+  return mac;
 }
 
 function macX919(key: Buffer, mab: Buffer): Buffer {
@@ -42,10 +58,10 @@ function macX919(key: Buffer, mab: Buffer): Buffer {
   const blocks = Math.max(1, Math.ceil(mab.length / 8));
   const padded = Buffer.alloc(blocks * 8);
   mab.copy(padded);
-  let state: Buffer = Buffer.alloc(8);
+  const state = Buffer.alloc(8);
   for (let b = 0; b < blocks; b++) {
     for (let i = 0; i < 8; i++) state[i] = state[i]! ^ padded[b * 8 + i]!;
-    state = desEncrypt(left, state);
+    encryptBlockInPlace(left, state);
   }
   if (right === left) return state;
   return desEncrypt(left, desDecrypt(right, state));
