@@ -236,12 +236,20 @@ function writeHex(hex: string, chars: number, out: Buffer, at: number): boolean 
 
 /** Encode a message into a frame body (TPDU .. last field, no length prefix). Throws CodecError on a bad value. */
 export function encode(msg: IsoMessage, spec: CompiledTable = unionPayPos): Buffer {
+  return encodeWith64(msg, undefined, spec);
+}
+
+/**
+ * `encode`, with field 64 taken as `field64` whatever the message holds there (undefined: the message's own).
+ * The MAC's way to reserve field 64 without copying the message.
+ */
+export function encodeWith64(msg: IsoMessage, field64: Buffer | undefined, spec: CompiledTable = unionPayPos): Buffer {
   const fields = msg.fields;
   let size = BITMAP_OFFSET + 8;
   let count = 0;
   let secondary = false;
   for (let f = 2; f <= FIELD_MAX; f++) {
-    const v = fields[f];
+    const v = f === 64 && field64 !== undefined ? field64 : fields[f];
     if (v === undefined) continue;
     size += fieldSize(spec, f, v);
     present[count++] = f;
@@ -264,7 +272,7 @@ export function encode(msg: IsoMessage, spec: CompiledTable = unionPayPos): Buff
   const pads = msg.pads;
   for (let k = 0; k < count; k++) {
     const f = present[k]!;
-    const v = fields[f]!;
+    const v = f === 64 && field64 !== undefined ? field64 : fields[f]!;
     const bm = f <= 64 ? BITMAP_OFFSET + ((f - 1) >> 3) : BITMAP_OFFSET + 8 + ((f - 65) >> 3);
     out[bm] = out[bm]! | (0x80 >> ((f - 1) & 7));
     const t = T[f]!;

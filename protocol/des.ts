@@ -132,20 +132,29 @@ function reversed(ks: Uint8Array): Uint8Array {
 }
 
 // One schedule per key and direction, made once: the keys are the ones the caller already holds in memory.
-const plansMax = 4096;
-const encryptPlans = new Map<string, Plan>();
-const decryptPlans = new Map<string, Plan>();
+// Found by a hash of the key's bytes (no string made per call), then the bytes compared; a bounded map.
+interface Held { key: Uint8Array; encrypt: Plan | null; decrypt: Plan | null }
+const heldMax = 4096;
+const held = new Map<number, Held>();
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 function planFor(key: Buffer, decrypt: boolean): Plan {
-  const map = decrypt ? decryptPlans : encryptPlans;
-  const id = key.toString('latin1');
-  let p = map.get(id);
-  if (!p) {
-    p = plan(key, decrypt);
-    if (map.size >= plansMax) map.clear();
-    map.set(id, p);
+  let h = 0x811c9dc5;                               // FNV-1a, kept to 30 bits (a small integer key)
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 16777619);
+  h &= 0x3fffffff;
+  let e = held.get(h);
+  if (e === undefined || !sameBytes(e.key, key)) {
+    if (held.size >= heldMax) held.clear();
+    e = { key: Uint8Array.from(key), encrypt: null, decrypt: null };
+    held.set(h, e);
   }
-  return p;
+  if (decrypt) return e.decrypt ??= plan(key, true);
+  return e.encrypt ??= plan(key, false);
 }
 
 /** Runs the plan on the 8 bytes of `src` at `from`, writing 8 bytes to `dst` at `to` (may be the same place). */

@@ -10,7 +10,7 @@
 //   plain CBC-DES (ISO 9797-1 algorithm 1).
 import { timingSafeEqual } from 'node:crypto';
 import { desDecrypt, desEncrypt, encryptBlockInPlace } from './des.js';
-import { encode, type IsoMessage } from './codec.js';
+import { encodeWith64, type IsoMessage } from './codec.js';
 import { BITMAP_OFFSET, MTI_OFFSET } from './codec.js';
 import { CodecError } from './errors.js';
 
@@ -80,7 +80,7 @@ export function encodeWithMac(msg: IsoMessage, alg: MacAlgorithm, mak: Buffer): 
   for (let f = 65; f <= 128; f++) {
     if (msg.fields[f] !== undefined) throw new CodecError('bad-field', 0, 'field 64 MAC with secondary-bitmap fields is not supported', f);
   }
-  const body = encode({ ...msg, fields: { ...msg.fields, 64: Buffer.alloc(MAC_BYTES) } });
+  const body = encodeWith64(msg, Buffer.alloc(MAC_BYTES));
   computeMac(alg, mak, body.subarray(MTI_OFFSET, body.length - MAC_BYTES)).copy(body, body.length - MAC_BYTES);
   return body;
 }

@@ -29,13 +29,12 @@ export type RequestKind = 'sign-on' | 'sign-off' | 'balance' | 'purchase' | 'voi
 /** The original a void or refund names: field 37 plus 61 (batch, trace, date MMDD). */
 export interface OriginalRef { rrn: string; authCode?: string | null; batchNo: string; trace: string; date?: string | null }
 
+/** The message around `fields` (a fresh object of the caller's, completed here: no copy on the load path). */
 function base(ctx: MessageContext, mti: string, fields: IsoMessage['fields']): IsoMessage {
-  return {
-    tpdu: ctx.tpdu ?? tpduDefault,
-    header: ctx.header ?? headerDefault,
-    mti,
-    fields: { ...fields, 11: ctx.trace, 41: ctx.terminalId, 42: ctx.merchantId },
-  };
+  fields[11] = ctx.trace;
+  fields[41] = ctx.terminalId;
+  fields[42] = ctx.merchantId;
+  return { tpdu: ctx.tpdu ?? tpduDefault, header: ctx.header ?? headerDefault, mti, fields };
 }
 
 /** Track 2 as a magstripe terminal reads it: PAN '=' YYMM service code 101, '=' written 'D' (z encoding). */
@@ -86,10 +85,13 @@ export function balance(ctx: MessageContext, card: CardData): IsoMessage {
 
 /** 0200 purchase: 3 = 000000, 60.1 `22`. */
 export function purchase(ctx: MessageContext, card: CardData, amountFen: number): IsoMessage {
-  return base(ctx, '0200', {
-    ...cardFields(card), 3: '000000', 4: amountField(amountFen), ...acquirer(ctx), 49: currencyCny,
-    60: formatField60({ txnType: '22', batchNo: ctx.batchNo, netMgmtCode: '000' }),
-  });
+  const f = cardFields(card);
+  f[3] = '000000';
+  f[4] = amountField(amountFen);
+  if (ctx.acquirerId) f[32] = ctx.acquirerId;
+  f[49] = currencyCny;
+  f[60] = formatField60({ txnType: '22', batchNo: ctx.batchNo, netMgmtCode: '000' });
+  return base(ctx, '0200', f);
 }
 
 /** 0200 void of a purchase: 3 = 200000, 60.1 `23`, 37/38 + 61 name the original. */

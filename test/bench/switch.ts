@@ -2,11 +2,14 @@
 //  1. build, seed a temp data dir (`pointswitch seed --demo --load-terminals 64 --load-cards 10000`),
 //  2. start the switch as a child process (`node dist/src/cli/main.js start`) on that data dir: embedded
 //     PostgreSQL with its default settings (fsync on, synchronous_commit on) and redis-server from PATH,
-//  3. in turns, BENCH_SWITCH_ROUNDS times (default 3): the simulator's load mode flat out on 64 connections
+//  3. a warm-up, not measured: the simulator flat out for BENCH_SWITCH_WARMUP_SECONDS (default 5), so the
+//     first round does not pay for the switch's JIT compilation and first sight of every card (pgbench, in C
+//     on the same warm Postgres, has neither);
+//  4. in turns, BENCH_SWITCH_ROUNDS times (default 3): the simulator's load mode flat out on 64 connections
 //     (all purchases; balances reconciled before and after), then pgbench on the same PostgreSQL: one
 //     transaction per debit (UPDATE balance … WHERE balance >= …; INSERT entry) at 64 clients, the baseline
 //     the issue's targets are set against. Turns, because this machine's speed drifts from minute to minute;
-//  4. in turns again, BENCH_SWITCH_ROUNDS times: the switch at half the median peak rate (the latency target),
+//  5. in turns again, BENCH_SWITCH_ROUNDS times: the switch at half the median peak rate (the latency target),
 //     then pgbench held to the same rate (-R) with a per-transaction log, the control for the latency: this
 //     machine's disk sometimes stalls commits for hundreds of milliseconds, and pgbench shows whether a tail
 //     is the switch's or the disk's. pgbench's latency counts from each transaction's scheduled start, like
@@ -27,6 +30,7 @@ const terminals = 64;
 const cards = 10_000;
 const pgbenchClients = 64;
 const roundsCount = Number(process.env.BENCH_SWITCH_ROUNDS ?? 3);
+const warmupSeconds = Number(process.env.BENCH_SWITCH_WARMUP_SECONDS ?? 5);
 
 function log(s: string): void { process.stderr.write(`bench:switch: ${s}\n`); }
 
@@ -188,6 +192,11 @@ async function main(): Promise<number> {
     // The machine's speed drifts (other tenants, disk): the switch's peak and pgbench are measured in turns,
     // `rounds` times, and compared round by round; the medians are the headline.
     const pgbench = await pgbenchSetup(pgUrl, scratch);
+    if (warmupSeconds > 0) {
+      log(`warm-up: switch at max rate, ${terminals} connections, ${warmupSeconds} s (not measured)`);
+      const w = await runLoad({ ...common, durationS: warmupSeconds, rate: 'max', reconcile: false });
+      log(`warm-up: ${Math.round(w.purchasesApprovedPerS)} purchases/s`);
+    }
     const rounds: Array<{ peak: LoadReport; cpu: Record<string, number>; pgbench: PgbenchResult | { absent: string }; pgCpu: Record<string, number> }> = [];
     for (let i = 1; i <= roundsCount; i++) {
       log(`round ${i}/${roundsCount}: switch at max rate, ${terminals} connections, ${seconds} s`);
