@@ -8,7 +8,6 @@
 // 'x919' — ANSI X9.19 / ISO 9797-1 algorithm 3 with padding method 1: CBC-DES under the left key half,
 //   then decrypt with the right half and encrypt with the left; 8 binary bytes. A single-length key gives
 //   plain CBC-DES (ISO 9797-1 algorithm 1).
-import { timingSafeEqual } from 'node:crypto';
 import { desDecrypt, desEncrypt, encryptBlockInPlace } from './des.js';
 import { encodeWith64, type IsoMessage } from './codec.js';
 import { BITMAP_OFFSET, MTI_OFFSET } from './codec.js';
@@ -91,5 +90,8 @@ export function verifyMac(body: Buffer, alg: MacAlgorithm, mak: Buffer): boolean
   if ((body[BITMAP_OFFSET]! & 0x80) !== 0) return false; // a secondary bitmap: 64 is not the last field
   if ((body[BITMAP_OFFSET + 7]! & 0x01) === 0) return false; // bit 64 not set
   const expected = computeMac(alg, mak, body.subarray(MTI_OFFSET, body.length - MAC_BYTES));
-  return timingSafeEqual(expected, body.subarray(body.length - MAC_BYTES));
+  // Constant time: every byte is compared, whatever the first difference.
+  let diff = 0;
+  for (let i = 0, at = body.length - MAC_BYTES; i < MAC_BYTES; i++) diff |= expected[i]! ^ body[at + i]!;
+  return diff === 0;
 }
