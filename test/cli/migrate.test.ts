@@ -10,6 +10,23 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   t.match(up.stdout, /up to date/);
   const down = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
   t.equal(down.code, 0);
+  t.match(down.stdout, /undid 1763800500000_ledger-drop-txn-auth-index/);
+  const c = new pg.Client({ connectionString: env.databaseUrl });
+  await c.connect();
+  t.teardown(() => c.end());
+  const txnIndex = `SELECT count(*)::int AS n FROM pg_indexes WHERE indexname = 'ledger_txns_auth'`;
+  t.equal((await c.query(txnIndex)).rows[0].n, 1, 'the down migration put the txns-by-authorisation index back');
+  const again = await cli(['migrate', '--database-url', env.databaseUrl]);
+  t.match(again.stdout, /applied 1763800500000_ledger-drop-txn-auth-index/);
+  t.equal((await c.query(txnIndex)).rows[0].n, 0, 'and up dropped it again');
+});
+
+t.test('pointswitch migrate --down twice undoes the lean writes too: default collation and the entries-by-card index again', async (t) => {
+  const env = await testEnv(t);
+  t.equal((await cli(['migrate', '--database-url', env.databaseUrl])).code, 0);
+  t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
+  const down = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
+  t.equal(down.code, 0, down.stderr);
   t.match(down.stdout, /undid 1763800400000_ledger-lean-writes/);
   const c = new pg.Client({ connectionString: env.databaseUrl });
   await c.connect();
