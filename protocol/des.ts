@@ -8,6 +8,8 @@
 // The test (test/protocol/des.test.ts) checks every function against OpenSSL on random keys and data and on
 // the published vectors; `openssl` below is that reference, kept for the test and the bench.
 //
+// Table look-ups are indexed by key and data bits, as in OpenSSL's own DES (DES_SPtrans): not constant-time
+// against an attacker who can time this process's cache; the MAC comparison itself is (mac.ts).
 // Tables and bit numbering are FIPS 46-3's: bit 1 is the most significant bit of the first byte.
 // Single-length keys are plain DES; double-length keys are 2-key 3DES (K1, K2, K1); triple-length 3-key.
 import { createCipheriv, createDecipheriv } from 'node:crypto';
