@@ -5,15 +5,13 @@
 // allocates its result; under load that cost about 9 µs a MAC on the switch and on the simulator, some 10 %
 // of the whole machine's CPU per purchase. Here a block is 16 rounds of eight table look-ups on 32-bit
 // integers, with each key's schedule made once and kept: `npm run bench:codec` measures both in the same run.
-// The test (test/protocol/des.test.ts) checks every function against OpenSSL on random keys and data and on
-// the published vectors; `openssl` below is that reference, kept for the test and the bench.
+// The test (test/protocol/des.test.ts) checks every function against OpenSSL (test/protocol/openssl-des.ts)
+// on random keys and data and on the published vectors.
 //
 // Table look-ups are indexed by key and data bits, as in OpenSSL's own DES (DES_SPtrans): not constant-time
 // against an attacker who can time this process's cache; the MAC comparison itself is (mac.ts).
 // Tables and bit numbering are FIPS 46-3's: bit 1 is the most significant bit of the first byte.
 // Single-length keys are plain DES; double-length keys are 2-key 3DES (K1, K2, K1); triple-length 3-key.
-import { createCipheriv, createDecipheriv } from 'node:crypto';
-
 const IP = [
   58, 50, 42, 34, 26, 18, 10, 2, 60, 52, 44, 36, 28, 20, 12, 4, 62, 54, 46, 38, 30, 22, 14, 6, 64, 56, 48, 40, 32, 24, 16, 8,
   57, 49, 41, 33, 25, 17, 9, 1, 59, 51, 43, 35, 27, 19, 11, 3, 61, 53, 45, 37, 29, 21, 13, 5, 63, 55, 47, 39, 31, 23, 15, 7,
@@ -239,18 +237,3 @@ export function desEncrypt(key8: Buffer, data: Uint8Array): Buffer {
 export function desDecrypt(key8: Buffer, data: Uint8Array): Buffer {
   return tdesDecrypt(key8.subarray(0, 8), data);
 }
-
-/**
- * The same operations through OpenSSL: the reference the tests compare with and the bench's baseline. OpenSSL
- * 3's default provider has no single DES, so an 8-byte key runs as 3DES with K1=K2=K3 (identical output).
- */
-export const openssl = {
-  encrypt(key: Buffer, data: Uint8Array): Buffer { return openssl.run(key, data, false); },
-  decrypt(key: Buffer, data: Uint8Array): Buffer { return openssl.run(key, data, true); },
-  run(key: Buffer, data: Uint8Array, decrypt: boolean): Buffer {
-    const k = key.length === 8 ? Buffer.concat([key, key, key]) : key.length === 16 ? Buffer.concat([key, key.subarray(0, 8)]) : key;
-    const c = decrypt ? createDecipheriv('des-ede3', k, null) : createCipheriv('des-ede3', k, null);
-    c.setAutoPadding(false);
-    return Buffer.concat([c.update(data), c.final()]);
-  },
-};
