@@ -1,8 +1,7 @@
 // `pointswitch start` as a process: SIGTERM stops it the graceful way, with a request in flight answered.
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import pg from 'pg';
+import { spawnCli } from '../ledger/run-cli.js';
 import { testEnv } from '../support/db.js';
 import { seed } from '../switch/support/app.js';
 import { TestTerminal } from '../switch/support/terminal.js';
@@ -12,21 +11,15 @@ const diamond = '8860000000000007'; // 1000000 points
 t.test('SIGTERM with a purchase in flight: the purchase is answered and committed, then the process exits 0', async (t) => {
   const env = await testEnv(t);
   await seed(env);
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('test/ledger/cli-entry.ts'), 'start',
-    '--pos-port', '0', '--admin-port', '0', '--pos-host', '127.0.0.1', '--admin-host', '127.0.0.1', '--no-redis', '--log-level', 'info'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, DATABASE_URL: env.databaseUrl },
-  });
-  let stdout = '', stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const run = spawnCli(['start', '--pos-port', '0', '--admin-port', '0', '--pos-host', '127.0.0.1', '--admin-host', '127.0.0.1',
+    '--no-redis', '--log-level', 'info'], { DATABASE_URL: env.databaseUrl });
+  const { child, exited } = run;
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
 
   const posPort = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line: ${stdout}${stderr}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`no listening line: ${JSON.stringify(run.output())}`)), 30_000);
     const look = () => {
-      const m = /POS on 127\.0\.0\.1:(\d+)/.exec(stdout);
+      const m = /POS on 127\.0\.0\.1:(\d+)/.exec(run.output().stdout);
       if (m) { clearTimeout(timer); resolve(Number(m[1])); } else setTimeout(look, 50);
     };
     look();
@@ -53,7 +46,7 @@ t.test('SIGTERM with a purchase in flight: the purchase is answered and committe
   const { code, signal } = await exited;
   t.equal(signal, null, 'not killed by the signal');
   t.equal(code, 0, 'exit code 0');
-  t.match(stdout, /"msg":"stopped"/);
+  t.match(run.output().stdout, /"msg":"stopped"/);
   const after = Number((await db.query('SELECT balance FROM cards WHERE card_no = $1', [diamond])).rows[0].balance);
   t.equal(after, before - 500, 'and its 500 points were debited');
 });
