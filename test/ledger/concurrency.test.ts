@@ -110,8 +110,11 @@ t.test('ps_purchase_set: a card twice runs against the running balance; a key tw
   const dupKey = await call([{ trace: '900010', card: gold, amount: 100 }, { trace: '900010', card: '8860000000000001', amount: 100 }]);
   t.equal(dupKey[0]?.ok, true, 'the first of a key twice is judged');
   t.same(dupKey[1], { ok: false, retry: true }, 'the second is skipped by the unique key and asks to be run alone');
+  const goldBalance = async () => Number((await ledger.pool.query('SELECT balance FROM cards WHERE card_no = $1', [gold])).rows[0].balance);
+  const goldBefore = await goldBalance();
   const replay = await call([{ trace: '900010', card: gold, amount: 100 }, { trace: '900011', card: '8860000000000001', amount: 100 }]);
-  t.equal(replay[0]?.replayed, true, 'an existing key replays its stored answer');
+  t.same(replay[0], { ok: false, retry: true }, 'an existing key asks to be run alone (where ps_purchase replays it)');
+  t.equal(await goldBalance(), goldBefore, 'and debits nothing');
   t.same(replay[1]?.decline, { kind: 'incorrect-pin' }, 'a PIN card without a PIN is declined');
   // Every card rule in one batch, judged by the rules every debit shares (ps_card_decline).
   const rules = await call([{ trace: '900030', card: '8860000000000003', amount: 100 }, { trace: '900031', card: '8860000000000004', amount: 100 },
@@ -126,6 +129,21 @@ t.test('ps_purchase_set: a card twice runs against the running balance; a key tw
   const again = await ledger.purchase({ key: { terminalId: '10000001', batchNo: '000001', trace: '900010', businessDate: '2026-11-22' },
     merchantId: coffee, cardNo: gold, amountFen: 100 });
   t.ok(again.ok && again.replayed, 'the ledger replays the stored approval');
+  // The same retransmission in one batch with a new purchase: the batch asks for a retry, and run alone it replays.
+  const batchesBefore = ledger.batchStats.batches;
+  const goldMid = await goldBalance();
+  const [retried, fresh] = await Promise.all([
+    ledger.purchase({ key: { terminalId: '10000001', batchNo: '000001', trace: '900010', businessDate: '2026-11-22' },
+      merchantId: coffee, cardNo: gold, amountFen: 100 }),
+    ledger.purchase({ key: { terminalId: '10000001', batchNo: '000001', trace: '900012', businessDate: '2026-11-22' },
+      merchantId: coffee, cardNo: silver, amountFen: 100 }),
+  ]);
+  t.equal(ledger.batchStats.batches - batchesBefore, 1, 'both went in one batch');
+  t.ok(retried.ok && retried.replayed, 'the retransmission in a batch replays its stored approval');
+  t.same(retried.ok && { rrn: retried.rrn, balancePoints: retried.balancePoints }, again.ok && { rrn: again.rrn, balancePoints: again.balancePoints },
+    'the same approval, RRN and balance');
+  t.equal(fresh.ok, false, 'the other item is judged on its own (silver was spent to 0 above)');
+  t.equal(await goldBalance(), goldMid, 'and gold was not debited again');
   // Through the ledger, one key on two cards in the same tick: one batch, the second asks for a retry and,
   // run alone, is declined as a duplicate; nothing is debited twice.
   const k = { terminalId: '10000001', batchNo: '000001', trace: '900020', businessDate: '2026-11-22' };
