@@ -3,7 +3,6 @@
 // `stop()` is the graceful shutdown: stop accepting, finish what is in flight, then close everything.
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { destination as pinoDestination } from 'pino';
 import type { Config } from './config/index.js';
 import { embeddedDataDir, startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
@@ -11,7 +10,7 @@ import { findRedisServer, startRedisServer, type RedisServerHandle } from './cac
 import pg from 'pg';
 import { Kek, Ledger } from './ledger/index.js';
 import { seedDemo } from './ledger/seed.js';
-import { createLogger, type Logger } from './log.js';
+import { bufferedStdout, createLogger, type Logger } from './log.js';
 import { buildAdminApp } from './admin/app.js';
 import { adminResources } from './admin/resources.js';
 import { SwitchMetrics } from './switch/metrics.js';
@@ -60,10 +59,9 @@ async function seedDemoData(databaseUrl: string, kek: Kek, log: Logger): Promise
 
 export async function startApp(options: AppOptions): Promise<RunningApp> {
   const { config } = options;
-  // Asynchronous stdout: log lines are coalesced while a write is in flight, so one line per transaction does
-  // not cost a blocking write per transaction. Flushed on stop.
-  const destination = options.log ? null : pinoDestination({ dest: 1, sync: false });
-  const log = options.log ?? createLogger({ level: config.logLevel, destination: destination as unknown as NodeJS.WritableStream });
+  // Buffered stdout: one line per transaction must not cost a write per transaction (see bufferedStdout).
+  const destination = options.log ? null : bufferedStdout();
+  const log = options.log ?? createLogger({ level: config.logLevel, destination: destination?.stream });
   const cleanup: Array<() => Promise<void>> = [];
   const undo = async () => {
     for (const fn of cleanup.reverse()) await fn().catch((err: unknown) => log.error({ err }, 'cleanup failed'));
@@ -142,13 +140,14 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
           log.info('stopping: no new connections, finishing in-flight requests');
           await undo();
           log.info('stopped');
-          destination?.flushSync();
+          destination?.stop();
         })();
         return stopping;
       },
     };
   } catch (err) {
     await undo();
+    destination?.stop();
     throw err;
   }
 }
