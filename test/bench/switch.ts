@@ -16,8 +16,12 @@
 //     the simulator's counts from its send time on a fixed schedule.
 // CPU by process (switch, postgres, redis, simulator) is read from /proc for every run. Figures are printed
 // and written to bench-results/switch-<time>.json. BENCH_SWITCH_SECONDS: the length of each run (default 20).
+// The switch logs at BENCH_SWITCH_LOG_LEVEL (default info, the deployed default: one line per transaction) to
+// BENCH_SWITCH_LOG_FILE, default /dev/null: the CPU of making and writing every line is counted, but not a disk
+// for them (a deployment ships them off the database's disk; on this machine's one disk, 190 MB of log per
+// bench held up Postgres's commits, pgbench's included).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -31,8 +35,22 @@ const cards = 10_000;
 const pgbenchClients = 64;
 const roundsCount = Number(process.env.BENCH_SWITCH_ROUNDS ?? 3);
 const warmupSeconds = Number(process.env.BENCH_SWITCH_WARMUP_SECONDS ?? 5);
+const switchLogLevel = process.env.BENCH_SWITCH_LOG_LEVEL ?? 'info';
 
 function log(s: string): void { process.stderr.write(`bench:switch: ${s}\n`); }
+
+/** Lines in a file, read in chunks (the switch's log runs to hundreds of megabytes). */
+function logLines(file: string): number {
+  const fd = openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let n = 0;
+  try {
+    for (let got = readSync(fd, buf); got > 0; got = readSync(fd, buf)) for (let i = 0; i < got; i++) if (buf[i] === 10) n++;
+  } finally {
+    closeSync(fd);
+  }
+  return n;
+}
 
 function childEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
@@ -157,6 +175,7 @@ async function main(): Promise<number> {
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'pointswitch-bench-'));
   chmodSync(scratch, 0o755);
   const dataDir = path.join(scratch, 'data');
+  const switchLog = process.env.BENCH_SWITCH_LOG_FILE ?? '/dev/null';
   let child: ChildProcess | null = null;
   try {
     log(`seeding ${dataDir}: ${terminals} load terminals, ${cards} load cards`);
@@ -164,8 +183,11 @@ async function main(): Promise<number> {
     const posPort = await freePort();
     const adminPort = await freePort();
     log(`starting the switch (POS ${posPort}, admin ${adminPort}) on the embedded default, durability on`);
-    child = spawn(process.execPath, [...main, 'start', '--data-dir', dataDir, '--pos-port', String(posPort), '--admin-port', String(adminPort), '--pos-host', '127.0.0.1', '--admin-host', '127.0.0.1', '--log-level', 'warn'],
-      { env: childEnv(), stdio: ['ignore', 'inherit', 'inherit'] });
+    const switchLogFd = openSync(switchLog, 'w');
+    log(`the switch logs at level ${switchLogLevel} to ${switchLog}`);
+    child = spawn(process.execPath, [...main, 'start', '--data-dir', dataDir, '--pos-port', String(posPort), '--admin-port', String(adminPort), '--pos-host', '127.0.0.1', '--admin-host', '127.0.0.1', '--log-level', switchLogLevel],
+      { env: childEnv(), stdio: ['ignore', switchLogFd, 'inherit'] });
+    closeSync(switchLogFd);
     await waitHealthy(adminPort, child);
     const pgUrl = embeddedPgUrl(dataDir);
     const c = new pg.Client({ connectionString: pgUrl });
@@ -227,6 +249,7 @@ async function main(): Promise<number> {
     const pgTps = (b: PgbenchResult | { absent: string }) => ('absent' in b ? Number.NaN : Math.round(b.tps));
     const lines = [
       `bench:switch — ${os.cpus().length} CPUs, Postgres ${settings.server_version} synchronous_commit=${settings.synchronous_commit} fsync=${settings.fsync}, ${terminals} terminals, ${cards} cards, ${seconds} s a run, ${roundsCount} rounds`,
+      `  switch log level ${switchLogLevel}, written to ${switchLog}${switchLog === '/dev/null' ? '' : ` (${logLines(switchLog).toLocaleString('en-US')} lines so far)`}`,
       '  round   switch purchases/s   pgbench debits/s   switch/pgbench   switch latency at peak',
     ];
     rounds.forEach((r, i) => {
@@ -253,7 +276,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${summary}\n`);
     mkdirSync('bench-results', { recursive: true });
     const file = path.join('bench-results', `switch-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, postgres: settings, rounds, halfRate: half, halves }, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, postgres: settings, switchLog: { level: switchLogLevel, to: switchLog }, rounds, halfRate: half, halves }, null, 2)}\n`);
     log(`written ${file}`);
     return rounds.every((r) => r.peak.ok) && halves.every((h) => h.run.ok) ? 0 : 1;
   } finally {
