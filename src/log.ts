@@ -1,5 +1,5 @@
-// One pino logger for the process. Callers log masked values (protocol/mask); `redact` is the second guard
-// so a full card number, track, PIN block or key never reaches a log line even if a caller forgets.
+// One pino logger for the process. Callers log masked values (protocol/mask); `redact` below is the second
+// guard so a full card number, track, PIN block or key never reaches a log line even if a caller forgets.
 import { destination as pinoDestination, pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
@@ -31,6 +31,8 @@ function redactNested(v: Record<string, unknown>, isoFields: boolean): unknown {
   if (Buffer.isBuffer(v) || ArrayBuffer.isView(v) || Array.isArray(v)) return v;
   let out: Record<string, unknown> | null = null;
   for (const k in v) {
+    // Already censored: a log line's `fields` pass here twice (formatters.log, then the `fields` serializer).
+    if (v[k] === censor) continue;
     if (sensitiveKeys.has(k) || (isoFields && sensitiveIsoFields.has(k))) {
       // An Error keeps what its serializer prints (message and stack are not enumerable, so spread drops them).
       out ??= v instanceof Error ? { ...v, type: v.name, message: v.message, stack: v.stack } : { ...v };
@@ -68,15 +70,11 @@ export const silentLogger: Logger = pino({ level: 'silent' });
  */
 export function bufferedStdout(maxDelayMs = 250): { stream: NodeJS.WritableStream; stop(): void } {
   const dest = pinoDestination({ dest: 1, sync: false, minLength: 4096 });
-  let waiting = false;
+  // Set while lines wait for their flush; the first line after a flush starts the next wait.
   let timer: NodeJS.Timeout | null = null;
   const stream = {
     write(line: string): boolean {
-      if (!waiting) {
-        waiting = true;
-        timer = setTimeout(() => { timer = null; waiting = false; flushQuietly(() => dest.flush()); }, maxDelayMs);
-        timer.unref();
-      }
+      timer ??= setTimeout(() => { timer = null; flushQuietly(() => dest.flush()); }, maxDelayMs).unref();
       return dest.write(line);
     },
   };
@@ -85,7 +83,6 @@ export function bufferedStdout(maxDelayMs = 250): { stream: NodeJS.WritableStrea
     stop() {
       if (timer) clearTimeout(timer);
       timer = null;
-      waiting = false;
       flushQuietly(() => dest.flushSync());
     },
   };
