@@ -1,8 +1,8 @@
 // One frame in, one answer out: decode -> session checks -> route -> handler -> respond, with one log line and
 // the metrics per transaction. Never throws for bad input: an unparseable frame is answered 30 when its TPDU,
 // header and MTI were readable, otherwise the connection is closed; both are logged (masked) and counted.
-import { decode, maskPan, type IsoMessage } from '../../protocol/index.js';
-import type { Logger } from '../log.js';
+import { decode, type IsoMessage } from '../../protocol/index.js';
+import { writeTxnLine } from '../log.js';
 import { businessDate } from './clock.js';
 import { text } from './handlers/fields.js';
 import type { SwitchMetrics } from './metrics.js';
@@ -73,8 +73,7 @@ function finish(
   const responseCode = reply.close ? 'none' : reply.responseCode;
   deps.metrics.countTransaction(type, responseCode, latencyMs / 1000);
   if (!deps.log.isLevelEnabled('info')) return answer;   // the line below is built only when it is written
-  const cardNo = reply.cardNo ?? text(msg, 2);
-  deps.log.info({
+  writeTxnLine(deps.log, {
     conn: conn.id,
     terminal: text(msg, 41),
     merchant: text(msg, 42)?.trim(),
@@ -84,8 +83,8 @@ function finish(
     trace: text(msg, 11),
     responseCode,
     latencyMs: Math.round(latencyMs * 100) / 100,
-    card: cardNo ? maskPan(cardNo) : undefined,
-    ...(reason ? { reason } : {}),
-  }, 'txn');
+    cardNo: reply.cardNo ?? text(msg, 2),
+    reason,
+  });
   return answer;
 }
