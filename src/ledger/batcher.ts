@@ -79,12 +79,19 @@ export class Batcher<I, O> {
     this.stats.items += batch.length;
     const started = performance.now();
     const queuedMs = started - batch[0]!.at;
-    void this.runBatch(batch).finally(() => {
+    let released = false;
+    // Frees this batch's slot and cards and sends the next batch: called as soon as the results are in, before
+    // the callers are answered (answering a batch is the switch's busiest stretch: building, signing and
+    // writing each response), so Postgres works on the next batch meanwhile instead of waiting for it.
+    const release = (): void => {
+      if (released) return;
+      released = true;
       this.o.observe?.({ size: batch.length, queuedMs, runMs: performance.now() - started });
       for (const g of groups) this.busy.delete(g);
       this.inflight--;
       if (this.queue.length > 0) this.pump();
-    });
+    };
+    void this.runBatch(batch, release).finally(release);
     return true;
   }
 
@@ -112,19 +119,21 @@ export class Batcher<I, O> {
     return { batch, groups };
   }
 
-  private async runBatch(batch: Array<Pending<I, O>>): Promise<void> {
+  private async runBatch(batch: Array<Pending<I, O>>, release: () => void): Promise<void> {
     let results: O[];
     try {
       results = await this.o.run(batch.map((p) => p.item));
       if (results.length !== batch.length) throw new Error(`batch returned ${results.length} results for ${batch.length} items`);
     } catch {
-      // The whole batch rolled back (a bug, a deadlock, a lost connection): run each item alone.
+      // The whole batch rolled back (a bug, a deadlock, a lost connection): run each item alone. Its cards stay
+      // busy until then, so no later debit of one of them overtakes it.
       this.stats.fallbacks++;
       await Promise.all(batch.map(async (p) => {
         try { p.resolve(await this.o.runOne(p.item)); } catch (err) { p.reject(err); }
       }));
       return;
     }
+    release();
     batch.forEach((p, i) => p.resolve(results[i] as O));
   }
 }
