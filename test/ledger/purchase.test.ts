@@ -1,4 +1,5 @@
 import t from 'tap';
+import { Ledger, type TxnKey } from '../../src/ledger/index.js';
 import { cardBalance, coffee, diamond, gold, key, mart, seededLedger, silver, t1, t3 } from './helpers.js';
 
 t.test('a purchase debits ceil(amountFen × rate / 100) points and returns the new balance', async (t) => {
@@ -94,4 +95,30 @@ t.test('a merchant changed outside the ledger is re-read after forgetMerchant', 
   t.equal((await ledger.merchant(coffee))?.pointsPerYuan, 40);
   const r = await ledger.purchase({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 100 });
   t.ok(r.ok && r.points === 40);
+});
+
+t.test('a card approved here skips the cache pre-check; frozen by another process it costs one stored decline, then the pre-check declines it without a write', async (t) => {
+  const { env, ledger } = await seededLedger(t);
+  const other = await Ledger.open({ databaseUrl: env.databaseUrl, redisUrl: env.redisUrl, redisPrefix: env.redisPrefix });
+  t.teardown(() => other.close());
+  const stored = async (k: TxnKey) => (await ledger.pool.query(
+    'SELECT state FROM authorisations WHERE terminal_id = $1 AND batch_no = $2 AND trace = $3 AND business_date = $4',
+    [k.terminalId, k.batchNo, k.trace, k.businessDate])).rows.map((r) => r.state as string);
+  t.ok((await ledger.purchase({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 100 })).ok, 'approved');
+  const p0 = { ...ledger.precheck };
+  t.ok((await ledger.purchase({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 100 })).ok, 'approved again');
+  t.equal(ledger.precheck.skipped, p0.skipped + 1, 'without asking the cache');
+  t.equal(ledger.precheck.redis, p0.redis);
+  t.ok(await other.setCardStatus(diamond, 'frozen'), 'frozen by another process');
+  const k1 = key();
+  const first = await ledger.purchase({ key: k1, merchantId: coffee, cardNo: diamond, amountFen: 100 });
+  t.equal(first.ok ? 'approved' : first.decline.kind, 'card-frozen', 'Postgres declines it');
+  t.same(await stored(k1), ['declined'], 'and stores the decline');
+  t.equal(ledger.precheck.skipped, p0.skipped + 2, 'that one still skipped the cache');
+  const k2 = key();
+  const second = await ledger.purchase({ key: k2, merchantId: coffee, cardNo: diamond, amountFen: 100 });
+  t.equal(second.ok ? 'approved' : second.decline.kind, 'card-frozen', 'the next is declined too');
+  t.equal(ledger.precheck.declined, p0.declined + 1, 'by the cache pre-check');
+  t.same(await stored(k2), [], 'with nothing written');
+  t.equal(await cardBalance(ledger, diamond), 1_000_000 - 100, 'two debits of 50 points, nothing else');
 });
