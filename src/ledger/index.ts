@@ -445,12 +445,17 @@ export class Ledger {
     // Named: each connection parses and plans the call once, not once per batch.
     const { rows } = await this.pool.query({
       name: 'ps_purchase_set',
-      text: `SELECT r FROM ps_purchase_set($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[]) AS r`,
+      text: `SELECT answer, card_version, card_balance FROM ps_purchase_set($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[])`,
       values: [items.map((i) => i.key.terminalId), items.map((i) => i.key.batchNo), items.map((i) => i.key.trace),
         items.map((i) => i.key.businessDate), items.map((i) => i.merchantId), items.map((i) => i.cardNo),
         items.map((i) => i.amountFen), items.map((i) => i.pvv)],
     });
-    const outs = rows.map((r) => r.r as SqlOutcome);
+    // The card's new version and balance come as columns beside the stored answer (migration 1763800700000).
+    const outs = rows.map((r) => {
+      const out = r.answer as SqlOutcome;
+      if (r.card_version !== null) out.card = { version: Number(r.card_version), balance: Number(r.card_balance) };
+      return out;
+    });
     // Not awaited: the write is on the socket before this returns (so this process never reads an older
     // balance after it), versioned (a late write never replaces a newer one), and never rejects.
     void this.cacheBalances(items.map((i, n) => ({ cardNo: i.cardNo, out: outs[n] })));

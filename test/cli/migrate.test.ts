@@ -13,25 +13,34 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   t.teardown(() => c.end());
   const genericPlan = `SELECT coalesce('plan_cache_mode=force_generic_plan' = ANY (proconfig), false) AS on FROM pg_proc WHERE proname = 'ps_purchase_set'`;
   const txnIndex = `SELECT count(*)::int AS n FROM pg_indexes WHERE indexname = 'ledger_txns_auth'`;
+  const result = `SELECT pg_get_function_result(oid) AS r FROM pg_proc WHERE proname = 'ps_purchase_set'`;
   t.equal((await c.query(genericPlan)).rows[0].on, true, 'the batch debit always runs on its generic plan');
+  t.equal((await c.query(result)).rows[0].r, 'TABLE(answer jsonb, card_version bigint, card_balance bigint)',
+    'and returns the card\'s version and balance beside the answer');
 
   const down = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
   t.equal(down.code, 0, down.stderr);
-  t.match(down.stdout, /undid 1763800600000_ledger-purchase-set-lean/);
-  t.equal((await c.query(genericPlan)).rows[0].on, false, 'the down migration put the previous batch debit back');
+  t.match(down.stdout, /undid 1763800700000_ledger-purchase-set-columns/);
+  t.equal((await c.query(result)).rows[0].r, 'SETOF jsonb', 'the down migration put the answer-only batch debit back');
+  t.equal((await c.query(genericPlan)).rows[0].on, true, 'still on its generic plan');
   const down2 = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
-  t.match(down2.stdout, /undid 1763800500000_ledger-drop-txn-auth-index/);
+  t.match(down2.stdout, /undid 1763800600000_ledger-purchase-set-lean/);
+  t.equal((await c.query(genericPlan)).rows[0].on, false, 'the next down put the previous batch debit back');
+  const down3 = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
+  t.match(down3.stdout, /undid 1763800500000_ledger-drop-txn-auth-index/);
   t.equal((await c.query(txnIndex)).rows[0].n, 1, 'the next down put the txns-by-authorisation index back');
 
   const again = await cli(['migrate', '--database-url', env.databaseUrl]);
-  t.match(again.stdout, /applied 1763800500000_ledger-drop-txn-auth-index, 1763800600000_ledger-purchase-set-lean/);
+  t.match(again.stdout, /applied 1763800500000_ledger-drop-txn-auth-index, 1763800600000_ledger-purchase-set-lean, 1763800700000_ledger-purchase-set-columns/);
   t.equal((await c.query(txnIndex)).rows[0].n, 0, 'and up dropped it again');
   t.equal((await c.query(genericPlan)).rows[0].on, true, 'and made the lean batch debit again');
+  t.equal((await c.query(result)).rows[0].r, 'TABLE(answer jsonb, card_version bigint, card_balance bigint)', 'returning columns');
 });
 
-t.test('pointswitch migrate --down three times undoes the lean writes too: default collation and the entries-by-card index again', async (t) => {
+t.test('pointswitch migrate --down four times undoes the lean writes too: default collation and the entries-by-card index again', async (t) => {
   const env = await testEnv(t);
   t.equal((await cli(['migrate', '--database-url', env.databaseUrl])).code, 0);
+  t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
   t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
   t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
   const down = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);

@@ -98,18 +98,28 @@ t.test('ps_purchase_set: a card twice runs against the running balance; a key tw
   const gold = '8860000000000007';
   const call = async (items: Array<{ trace: string; card: string; amount: number }>) => {
     const { rows } = await ledger.pool.query(
-      `SELECT r FROM ps_purchase_set($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[]) AS r`,
+      `SELECT answer, card_version, card_balance FROM ps_purchase_set($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[])`,
       [items.map(() => '10000001'), items.map(() => '000001'), items.map((i) => i.trace), items.map(() => '2026-11-22'),
         items.map(() => coffee), items.map((i) => i.card), items.map((i) => i.amount), items.map(() => null)]);
-    return rows.map((r) => r.r as { ok: boolean; retry?: boolean; replayed?: boolean; balancePoints?: number; decline?: { kind: string } });
+    cards.push(...rows.map((r) => ({ version: r.card_version as string | null, balance: r.card_balance as string | null })));
+    return rows.map((r) => r.answer as { ok: boolean; retry?: boolean; replayed?: boolean; balancePoints?: number; decline?: { kind: string } });
   };
+  /** Every row's card columns, in call order. */
+  const cards: Array<{ version: string | null; balance: string | null }> = [];
   const same = await call([{ trace: '900001', card: silver, amount: 600 }, { trace: '900002', card: silver, amount: 600 },
     { trace: '900003', card: silver, amount: 400 }]);
   t.same(same.map((r) => r.ok), [true, false, true], 'one card three times: judged in order against the running balance');
   t.equal(same[2]?.balancePoints, 0);
+  t.same(cards.map((c) => (c.balance === null ? null : Number(c.balance))), [0, null, 0],
+    'the card\'s balance after the batch beside each approval (the cache keeps the newest), taken out of the answers');
+  t.notOk(same.some((r) => 'card' in r), 'and not left in them');
   const dupKey = await call([{ trace: '900010', card: gold, amount: 100 }, { trace: '900010', card: '8860000000000001', amount: 100 }]);
   t.equal(dupKey[0]?.ok, true, 'the first of a key twice is judged');
   t.same(dupKey[1], { ok: false, retry: true }, 'the second is skipped by the unique key and asks to be run alone');
+  // The card's new version and balance come beside each approval (for the cache), and only beside an approval.
+  const goldCard = (await ledger.pool.query('SELECT balance, version FROM cards WHERE card_no = $1', [gold])).rows[0];
+  t.same(cards.slice(-2), [{ version: String(goldCard.version), balance: String(goldCard.balance) }, { version: null, balance: null }]);
+  t.equal(Number(goldCard.balance), dupKey[0]?.balancePoints, 'the balance the answer gives');
   const goldBalance = async () => Number((await ledger.pool.query('SELECT balance FROM cards WHERE card_no = $1', [gold])).rows[0].balance);
   const goldBefore = await goldBalance();
   const replay = await call([{ trace: '900010', card: gold, amount: 100 }, { trace: '900011', card: '8860000000000001', amount: 100 }]);
