@@ -82,12 +82,9 @@ async function insertCards(pool: Pool, cards: Array<SeedCard & { pvv: string | n
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[], $7::bigint[])
        ON CONFLICT DO NOTHING RETURNING card_no, balance
      ), txns AS (
-       INSERT INTO ledger_txns (card_no, kind) SELECT card_no, 'opening' FROM made WHERE balance > 0 RETURNING txn_id, card_no
-     ), entries AS (
-       INSERT INTO ledger_entries (txn_id, card_no, account_kind, points)
-       SELECT t.txn_id, t.card_no, v.account_kind, v.points
-       FROM txns t JOIN made m USING (card_no)
-       CROSS JOIN LATERAL (VALUES ('member', m.balance), ('issuer_accrual', -m.balance)) AS v(account_kind, points)
+       -- the opening balance: the member's side, and the issuer's accrual account on the other (ledger_entries)
+       INSERT INTO ledger_txns (card_no, kind, member_points, counter_kind)
+       SELECT card_no, 'opening', balance, 'issuer_accrual' FROM made WHERE balance > 0
      )
      SELECT count(*)::int AS n FROM made`,
     [cards.map((c) => c.cardNo), cards.map((c) => c.status), cards.map((c) => c.expiry), cards.map((c) => c.tier),

@@ -20,11 +20,14 @@ t.test('audit exits non-zero with a readable table when a balance, an entry or a
   t.match(one.stdout, /check\s+subject\s+expected\s+actual/);
   t.match(one.stdout, new RegExp(`member balance = sum of member entries\\s+card ${diamond}\\s+999500\\s+999507`));
   await ledger.pool.query(`UPDATE cards SET balance = balance - 7 WHERE card_no = $1`, [diamond]);
-  await ledger.pool.query(`UPDATE ledger_entries SET points = points + 1 WHERE account_kind = 'merchant'`);
+  // An entry alone cannot be changed (a txn row carries both sides); a txn's member side can, and the audit sees it.
+  await t.rejects(ledger.pool.query(`UPDATE ledger_entries SET points = points + 1 WHERE account_kind = 'merchant'`), /cannot update view/);
+  await ledger.pool.query(`UPDATE ledger_txns SET member_points = member_points - 1 WHERE kind = 'purchase'`);
   const two = await cli(['audit', '--database-url', env.databaseUrl]);
   t.equal(two.code, 1);
-  t.match(two.stdout, /txn entries sum to zero/);
-  await ledger.pool.query(`UPDATE ledger_entries SET points = points - 1 WHERE account_kind = 'merchant'`);
+  t.match(two.stdout, /member balance = sum of member entries/);
+  t.match(two.stdout, /each entry set moves the authorised points/);
+  await ledger.pool.query(`UPDATE ledger_txns SET member_points = member_points + 1 WHERE kind = 'purchase'`);
   await ledger.pool.query(`UPDATE authorisations SET refunded_fen = 100, refunded_points = 50, state = 'partially_refunded' WHERE kind = 'purchase'`);
   const three = await cli(['audit', '--database-url', env.databaseUrl, '--json']);
   t.equal(three.code, 1);
