@@ -21,6 +21,12 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   const entriesKind = `SELECT relkind FROM pg_class WHERE relname = 'ledger_entries'`;
   const txnColumns = `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'ledger_txns' AND column_name = 'member_points'`;
   t.equal((await c.query(entriesKind)).rows[0].relkind, 'v', 'ledger entries are a view of the txns');
+  const rrnIndex = `SELECT count(*)::int AS n FROM pg_indexes WHERE indexname = 'authorisations_rrn_key'`;
+  t.equal((await c.query(rrnIndex)).rows[0].n, 0, 'no index on RRNs (a refund finds its original by the auth id)');
+  const downRrn = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
+  t.equal(downRrn.code, 0, downRrn.stderr);
+  t.match(downRrn.stdout, /undid 1763800900000_ledger-rrn-by-auth-id/);
+  t.equal((await c.query(rrnIndex)).rows[0].n, 1, 'the down migration put the RRN index back');
   const down0 = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
   t.equal(down0.code, 0, down0.stderr);
   t.match(down0.stdout, /undid 1763800800000_ledger-one-row-a-txn/);
@@ -39,16 +45,18 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   t.equal((await c.query(txnIndex)).rows[0].n, 1, 'the next down put the txns-by-authorisation index back');
 
   const again = await cli(['migrate', '--database-url', env.databaseUrl]);
-  t.match(again.stdout, /applied 1763800500000_ledger-drop-txn-auth-index, 1763800600000_ledger-purchase-set-lean, 1763800700000_ledger-purchase-set-columns, 1763800800000_ledger-one-row-a-txn/);
+  t.match(again.stdout, /applied 1763800500000_ledger-drop-txn-auth-index, 1763800600000_ledger-purchase-set-lean, 1763800700000_ledger-purchase-set-columns, 1763800800000_ledger-one-row-a-txn, 1763800900000_ledger-rrn-by-auth-id/);
+  t.equal((await c.query(rrnIndex)).rows[0].n, 0, 'and up dropped the RRN index again');
   t.equal((await c.query(entriesKind)).rows[0].relkind, 'v', 'entries a view again');
   t.equal((await c.query(txnIndex)).rows[0].n, 0, 'and up dropped it again');
   t.equal((await c.query(genericPlan)).rows[0].on, true, 'and made the lean batch debit again');
   t.equal((await c.query(result)).rows[0].r, 'TABLE(answer jsonb, card_version bigint, card_balance bigint)', 'returning columns');
 });
 
-t.test('pointswitch migrate --down five times undoes the lean writes too: default collation and the entries-by-card index again', async (t) => {
+t.test('pointswitch migrate --down six times undoes the lean writes too: default collation and the entries-by-card index again', async (t) => {
   const env = await testEnv(t);
   t.equal((await cli(['migrate', '--database-url', env.databaseUrl])).code, 0);
+  t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
   t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
   t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
   t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);

@@ -50,7 +50,21 @@ t.test('refunds, partial and full, never give back more than the original', asyn
   t.equal(await cardBalance(ledger, diamond), start);
   const none = await ledger.refund({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 1, original: { rrn: '000000000000' } });
   t.same(none.ok ? null : none.decline, { kind: 'original-not-found' });
+  // The original is found by the auth id its RRN is made of; an RRN that is not 12 digits finds nothing, and
+  // neither does the right id written otherwise (the stored RRN must match too).
+  for (const rrn of ['ABCDEFGHIJKL', `${p.rrn} `, String(Number(p.rrn)), `${p.rrn}0`]) {
+    const odd = await ledger.refund({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 1, original: { rrn } });
+    t.same(odd.ok ? null : odd.decline, { kind: 'original-not-found' }, `RRN ${JSON.stringify(rrn)}`);
+  }
   t.ok((await audit(ledger.pool)).ok);
+});
+
+t.test('authorisation ids stay below 10^12, where RRNs (made of them) would repeat', async (t) => {
+  const { ledger } = await seededLedger(t);
+  await ledger.pool.query(`SELECT setval('authorisations_auth_id_seq', 999999999999, true)`);
+  const r = await ledger.purchase({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 100 });
+  t.match(r.ok ? null : r.decline, { kind: 'system-error', detail: /authorisations_auth_id_rrn/ }, 'refused by the CHECK');
+  t.equal(await cardBalance(ledger, diamond), start, 'nothing moved');
 });
 
 t.test('a refund of more than the original is declined and moves nothing', async (t) => {
