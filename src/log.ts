@@ -141,8 +141,8 @@ let exitHooked = false;
  * default for stdout), which retries a full pipe (EAGAIN) rather than drop lines; one synchronous write per
  * 4 KB also keeps the log off libuv's thread pool.
  */
-export function bufferedStdout(maxDelayMs = 250, fd = 1): { stream: NodeJS.WritableStream; stop(): void } {
-  const dest = pinoDestination({ dest: fd, sync: true });
+export function bufferedStdout(maxDelayMs = 250): { stream: NodeJS.WritableStream; stop(): void } {
+  const dest = pinoDestination({ dest: 1, sync: true });
   dest.on('error', () => { /* stdout closed: see flushQuietly */ });
   let lines: string[] = [];
   let size = 0;

@@ -52,7 +52,7 @@ class Memo<V> {
  * it pays no Redis round trip, where the pre-check found the card cached in under one case in eight at the
  * bench's peak (the cache's card entries live 30 s). Bounded in size.
  */
-export const goodCardsTtlMs = 600_000;
+const goodCardsTtlMs = 600_000;
 
 class GoodCards {
   private readonly m = new Map<string, { balance: number; until: number }>();
