@@ -77,10 +77,31 @@ class GoodCards {
 interface DebitItem { key: TxnKey; merchantId: string; cardNo: string; amountFen: number; pvv: string | null }
 
 /** What the SQL functions return: the stored response, plus the card's new version/balance for the cache. */
-type SqlOutcome = {
+export type SqlOutcome = {
   ok: boolean; retry?: boolean; decline?: Decline; replayed?: boolean; rrn?: string; authCode?: string; points?: number; amountFen?: number;
   balancePoints?: number; reversed?: boolean; card?: { version: number; balance: number };
 };
+
+/** A row of ps_purchase_set (bigints as strings, as pg gives them). */
+export type BatchRow = {
+  answer: SqlOutcome | null; rrn: string | null; auth_code: string | null; points: string | null;
+  card_version: string | null; card_balance: string | null;
+};
+
+/**
+ * One debit's outcome from its row of ps_purchase_set. An approval comes as columns (answer NULL; migration
+ * 1763801100000) and is made here into the answer Postgres stores for it (ps_answer, which a replay returns):
+ * {ok, rrn, authCode, points, amountFen, balancePoints}; anything else comes as its answer. The card's new
+ * version and balance come beside it, for the cache (migration 1763800700000).
+ */
+export function batchOutcome(r: BatchRow, amountFen: number): SqlOutcome {
+  const out: SqlOutcome = r.answer ?? {
+    ok: true, rrn: r.rrn as string, authCode: r.auth_code as string, points: Number(r.points), amountFen,
+    balancePoints: Number(r.card_balance),
+  };
+  if (r.card_version !== null) out.card = { version: Number(r.card_version), balance: Number(r.card_balance) };
+  return out;
+}
 
 export class Ledger {
   private readonly batcher: Batcher<DebitItem, SqlOutcome>;
@@ -443,19 +464,15 @@ export class Ledger {
   private async debitBatch(items: DebitItem[]): Promise<SqlOutcome[]> {
     if (items.length === 1) return [await this.debitOne(items[0] as DebitItem)];
     // Named: each connection parses and plans the call once, not once per batch.
-    const { rows } = await this.pool.query({
+    const { rows } = await this.pool.query<BatchRow>({
       name: 'ps_purchase_set',
-      text: `SELECT answer, card_version, card_balance FROM ps_purchase_set($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[])`,
+      text: `SELECT answer, rrn, auth_code, points, card_version, card_balance FROM ps_purchase_set($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[])`,
       values: [items.map((i) => i.key.terminalId), items.map((i) => i.key.batchNo), items.map((i) => i.key.trace),
         items.map((i) => i.key.businessDate), items.map((i) => i.merchantId), items.map((i) => i.cardNo),
         items.map((i) => i.amountFen), items.map((i) => i.pvv)],
     });
-    // The card's new version and balance come as columns beside the stored answer (migration 1763800700000).
-    const outs = rows.map((r) => {
-      const out = r.answer as SqlOutcome;
-      if (r.card_version !== null) out.card = { version: Number(r.card_version), balance: Number(r.card_balance) };
-      return out;
-    });
+    if (rows.length !== items.length) throw new Error(`ps_purchase_set returned ${rows.length} rows for ${items.length} debits`);
+    const outs = rows.map((r, n) => batchOutcome(r, (items[n] as DebitItem).amountFen));
     // Not awaited: the write is on the socket before this returns (so this process never reads an older
     // balance after it), versioned (a late write never replaces a newer one), and never rejects.
     void this.cacheBalances(items.map((i, n) => ({ cardNo: i.cardNo, out: outs[n] })));

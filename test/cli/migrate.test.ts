@@ -15,8 +15,33 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   const txnIndex = `SELECT count(*)::int AS n FROM pg_indexes WHERE indexname = 'ledger_txns_auth'`;
   const result = `SELECT pg_get_function_result(oid) AS r FROM pg_proc WHERE proname = 'ps_purchase_set'`;
   t.equal((await c.query(genericPlan)).rows[0].on, true, 'the batch debit always runs on its generic plan');
+  t.equal((await c.query(result)).rows[0].r, 'TABLE(answer jsonb, rrn text, auth_code text, points bigint, card_version bigint, card_balance bigint)',
+    'and returns an approval as columns, with the card\'s version and balance');
+  const cardIndex = `SELECT count(*)::int AS n FROM pg_indexes WHERE indexname = 'authorisations_card'`;
+  const balanceAfter = `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'authorisations' AND column_name = 'balance_after'`;
+  t.equal((await c.query(cardIndex)).rows[0].n, 0, 'no index on authorisations by card');
+  t.equal((await c.query(balanceAfter)).rows[0].n, 1, 'an approval\'s balance after it is a column');
+  // An approval stored as columns before the down migration: the down migration gives it its JSON answer.
+  await c.query(`INSERT INTO merchants (merchant_id, name, points_per_yuan, fee_rate_bp) VALUES ('898310048169990', 'Down Test', 50, 60)`);
+  await c.query(`INSERT INTO cards (card_no, expiry, balance) VALUES ('8860000000000990', '3012', 1000), ('8860000000000991', '3012', 1000)`);
+  const batch = (await c.query(`SELECT * FROM ps_purchase_set('{10000001,10000001}', '{000001,000001}', '{700001,700002}', '{2026-11-22,2026-11-22}',
+    '{898310048169990,898310048169990}', '{8860000000000990,8860000000000991}', '{100,100}', '{NULL,NULL}')`)).rows;
+  t.same(batch.map((r) => [r.answer, r.points, r.card_balance]), [[null, '50', '950'], [null, '50', '950']], 'two approvals as columns');
+  const approval = `SELECT response, balance_after FROM authorisations WHERE trace = '700001'`;
+  t.same((await c.query(approval)).rows, [{ response: null, balance_after: '950' }], 'stored as columns');
+  const downAnswer = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
+  t.equal(downAnswer.code, 0, downAnswer.stderr);
+  t.match(downAnswer.stdout, /undid 1763801100000_ledger-approval-as-columns/);
   t.equal((await c.query(result)).rows[0].r, 'TABLE(answer jsonb, card_version bigint, card_balance bigint)',
-    'and returns the card\'s version and balance beside the answer');
+    'the down migration put the batch debit that returns answers back');
+  const answered = (await c.query(`SELECT response FROM authorisations WHERE trace = '700001'`)).rows;
+  t.match(answered, [{ response: { ok: true, rrn: /^\d{12}$/, authCode: /^\d{6}$/, points: 50, amountFen: 100, balancePoints: 950 } }],
+    'and wrote the approval\'s answer');
+  t.equal((await c.query(balanceAfter)).rows[0].n, 0, 'and took the column off');
+  const downCard = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
+  t.equal(downCard.code, 0, downCard.stderr);
+  t.match(downCard.stdout, /undid 1763801000000_ledger-no-card-index/);
+  t.equal((await c.query(cardIndex)).rows[0].n, 1, 'the down migration put the card index back');
 
   const entriesKind = `SELECT relkind FROM pg_class WHERE relname = 'ledger_entries'`;
   const txnColumns = `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'ledger_txns' AND column_name = 'member_points'`;
@@ -45,17 +70,21 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   t.equal((await c.query(txnIndex)).rows[0].n, 1, 'the next down put the txns-by-authorisation index back');
 
   const again = await cli(['migrate', '--database-url', env.databaseUrl]);
-  t.match(again.stdout, /applied 1763800500000_ledger-drop-txn-auth-index, 1763800600000_ledger-purchase-set-lean, 1763800700000_ledger-purchase-set-columns, 1763800800000_ledger-one-row-a-txn, 1763800900000_ledger-rrn-by-auth-id/);
+  t.match(again.stdout, /applied 1763800500000_ledger-drop-txn-auth-index, 1763800600000_ledger-purchase-set-lean, 1763800700000_ledger-purchase-set-columns, 1763800800000_ledger-one-row-a-txn, 1763800900000_ledger-rrn-by-auth-id, 1763801000000_ledger-no-card-index, 1763801100000_ledger-approval-as-columns/);
   t.equal((await c.query(rrnIndex)).rows[0].n, 0, 'and up dropped the RRN index again');
+  t.equal((await c.query(cardIndex)).rows[0].n, 0, 'and the card index');
+  t.equal((await c.query(balanceAfter)).rows[0].n, 1, 'and added the column again');
   t.equal((await c.query(entriesKind)).rows[0].relkind, 'v', 'entries a view again');
   t.equal((await c.query(txnIndex)).rows[0].n, 0, 'and up dropped it again');
   t.equal((await c.query(genericPlan)).rows[0].on, true, 'and made the lean batch debit again');
-  t.equal((await c.query(result)).rows[0].r, 'TABLE(answer jsonb, card_version bigint, card_balance bigint)', 'returning columns');
+  t.equal((await c.query(result)).rows[0].r, 'TABLE(answer jsonb, rrn text, auth_code text, points bigint, card_version bigint, card_balance bigint)', 'returning columns');
 });
 
-t.test('pointswitch migrate --down six times undoes the lean writes too: default collation and the entries-by-card index again', async (t) => {
+t.test('pointswitch migrate --down eight times undoes the lean writes too: default collation and the entries-by-card index again', async (t) => {
   const env = await testEnv(t);
   t.equal((await cli(['migrate', '--database-url', env.databaseUrl])).code, 0);
+  t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
+  t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
   t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
   t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
   t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);

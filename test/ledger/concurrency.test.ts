@@ -2,7 +2,7 @@
 // the balance change — through the batcher, the plain path, and two ledgers (two switch processes) at once.
 import t, { type Test } from 'tap';
 import { audit } from '../../src/ledger/audit.js';
-import { Ledger, type LedgerOptions } from '../../src/ledger/index.js';
+import { batchOutcome, Ledger, type BatchRow, type LedgerOptions } from '../../src/ledger/index.js';
 import { coffee, key, seededLedger } from './helpers.js';
 
 const cards = ['8862000000000001', '8862000000000002', '8862000000000003', '8862000000000004'];
@@ -97,13 +97,19 @@ t.test('ps_purchase_set: a card twice runs against the running balance; a key tw
   const silver = '8860000000000002';                     // 500 points, no PIN
   const gold = '8860000000000007';
   const call = async (items: Array<{ trace: string; card: string; amount: number }>) => {
-    const { rows } = await ledger.pool.query(
-      `SELECT answer, card_version, card_balance FROM ps_purchase_set($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[])`,
+    const { rows } = await ledger.pool.query<BatchRow>(
+      `SELECT answer, rrn, auth_code, points, card_version, card_balance FROM ps_purchase_set($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[])`,
       [items.map(() => '10000001'), items.map(() => '000001'), items.map((i) => i.trace), items.map(() => '2026-11-22'),
         items.map(() => coffee), items.map((i) => i.card), items.map((i) => i.amount), items.map(() => null)]);
-    cards.push(...rows.map((r) => ({ version: r.card_version as string | null, balance: r.card_balance as string | null })));
-    return rows.map((r) => r.answer as { ok: boolean; retry?: boolean; replayed?: boolean; balancePoints?: number; decline?: { kind: string } });
+    cards.push(...rows.map((r) => ({ version: r.card_version, balance: r.card_balance })));
+    raw.push(...rows);
+    return rows.map((r, n) => {
+      const { card: _card, ...answer } = batchOutcome(r, items[n]!.amount);
+      return answer;
+    });
   };
+  /** Every row as Postgres returned it, in call order. */
+  const raw: BatchRow[] = [];
   /** Every row's card columns, in call order. */
   const cards: Array<{ version: string | null; balance: string | null }> = [];
   const same = await call([{ trace: '900001', card: silver, amount: 600 }, { trace: '900002', card: silver, amount: 600 },
@@ -120,6 +126,16 @@ t.test('ps_purchase_set: a card twice runs against the running balance; a key tw
   const goldCard = (await ledger.pool.query('SELECT balance, version FROM cards WHERE card_no = $1', [gold])).rows[0];
   t.same(cards.slice(-2), [{ version: String(goldCard.version), balance: String(goldCard.balance) }, { version: null, balance: null }]);
   t.equal(Number(goldCard.balance), dupKey[0]?.balancePoints, 'the balance the answer gives');
+  // An approval comes as columns, not as JSON; anything else as its answer, without them.
+  t.same(raw.slice(-2).map((r) => [r.answer, r.rrn === null, r.auth_code === null, r.points]),
+    [[null, false, false, '50'], [{ ok: false, retry: true }, true, true, null]], 'an approval comes as columns, a retry as its answer');
+  // What a replay returns (ps_answer of the stored row) is what the switch made of the columns.
+  const stored = (await ledger.pool.query(`SELECT response, balance_after, ps_answer(a) AS answer FROM authorisations a WHERE trace = '900010'`)).rows;
+  t.equal(stored.length, 1);
+  t.equal(stored[0].response, null, 'the approval is stored as columns, without a JSON answer');
+  t.equal(Number(stored[0].balance_after), Number(goldCard.balance), 'with the card\'s balance after it');
+  t.same(stored[0].answer, dupKey[0], 'ps_answer makes the same answer from them');
+  t.match(dupKey[0], { ok: true, rrn: /^\d{12}$/, authCode: /^\d{6}$/, points: 50, amountFen: 100 }, '1 yuan at 50 points a yuan');
   const goldBalance = async () => Number((await ledger.pool.query('SELECT balance FROM cards WHERE card_no = $1', [gold])).rows[0].balance);
   const goldBefore = await goldBalance();
   const replay = await call([{ trace: '900010', card: gold, amount: 100 }, { trace: '900011', card: '8860000000000001', amount: 100 }]);
