@@ -176,8 +176,9 @@ async function openRedis(config: Config, log: Logger): Promise<{ url: string | n
   if (binary) {
     try {
       const handle = await startRedisServer({ dataDir: path.resolve(config.dataDir, 'redis'), binary });
-      log.info({ binary }, `Redis: REDIS_URL is unset, started ${binary}`);
-      return { url: handle.url, how: `redis-server (${binary})`, handle };
+      const via = handle.socketUrl ? `its Unix socket ${handle.socketUrl.slice('unix://'.length)}` : handle.url;
+      log.info({ binary }, `Redis: REDIS_URL is unset, started ${binary}, reached through ${via}`);
+      return { url: handle.socketUrl ?? handle.url, how: `redis-server (${binary})`, handle };
     } catch (err) {
       log.warn({ err }, `Redis: ${binary} did not start; running on Postgres alone`);
       return { url: null, how: 'none (redis-server failed to start)', handle: null };

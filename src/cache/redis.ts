@@ -6,6 +6,17 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { CircuitBreaker } from './breaker.js';
 
+/**
+ * The socket path of a `unix:` Redis URL (`unix:///run/redis.sock`), else null (`redis:`, `rediss:`). ioredis
+ * takes a socket as a path, not as a URL. A Unix socket skips the TCP stack: the switch's own redis-server is
+ * reached that way (see redis-server.ts).
+ */
+export function unixSocketPath(url: string): string | null {
+  if (!url.startsWith('unix:')) return null;
+  const u = new URL(url);
+  return decodeURIComponent(u.pathname);
+}
+
 export interface CacheOptions {
   redisUrl?: string | null;
   prefix?: string;
@@ -52,14 +63,16 @@ export class Cache {
       this.redis = null;
       return;
     }
-    this.redis = new Redis(o.redisUrl, {
+    const options = {
       commandTimeout: o.commandTimeoutMs ?? 50,
       connectTimeout: 500,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       retryStrategy: () => 250,
       lazyConnect: false,
-    });
+    };
+    const socket = unixSocketPath(o.redisUrl);
+    this.redis = socket === null ? new Redis(o.redisUrl, options) : new Redis({ ...options, path: socket });
     this.redis.defineCommand('setIfNewer', { lua: setIfNewerLua });
     this.redis.on('error', () => {});
     this.redis.on('ready', () => { void this.cleanDirty(); });

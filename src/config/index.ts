@@ -34,7 +34,7 @@ export const settings: Setting[] = [
   s('adminPort', ['ADMIN_PORT'], '--admin-port <port>', 'HTTP port for /health, /metrics, /docs and the admin API (0 picks a free one)', port.default(8080)),
   s('adminHost', ['ADMIN_HOST'], '--admin-host <host>', 'address the admin HTTP server binds', z.string().min(1).default('0.0.0.0')),
   s('databaseUrl', ['DATABASE_URL'], '--database-url <url>', 'PostgreSQL URL; unset: embedded PostgreSQL in the data directory', url(['postgres:', 'postgresql:'])),
-  s('redisUrl', ['REDIS_URL'], '--redis-url <url>', 'Redis URL; unset: redis-server from PATH, else Postgres alone', url(['redis:', 'rediss:'])),
+  s('redisUrl', ['REDIS_URL'], '--redis-url <url>', 'Redis URL (redis://, rediss://, or unix:///path/to/redis.sock); unset: redis-server from PATH, else Postgres alone', url(['redis:', 'rediss:', 'unix:'])),
   s('noRedis', ['POINTSWITCH_NO_REDIS'], '--no-redis', 'run on Postgres alone even when Redis is available', z.preprocess(toBool, z.boolean()).default(false)),
   s('dataDir', ['POINTSWITCH_DATA_DIR'], '--data-dir <dir>', 'directory for embedded PostgreSQL and redis-server data', z.string().min(1).default('./.data')),
   s('logLevel', ['LOG_LEVEL'], '--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent',
