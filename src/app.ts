@@ -97,7 +97,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       const b = ledger.batchStats;
       const r = ledger.cacheReads;
       return {
-        batches: b.batches, batchedDebits: b.items, precheck: { ...ledger.precheck }, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses,
+        batches: b.batches, batchedDebits: b.items, batchKeyConflicts: b.keyConflicts, precheck: { ...ledger.precheck }, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses,
         ...(ledger.cacheAvailable || r.hits + r.misses > 0 ? { cacheHits: r.hits, cacheMisses: r.misses } : {}),
       };
     });

@@ -110,6 +110,7 @@ export class Ledger {
   private readonly goodCards = new GoodCards(goodCardsTtlMs);
   /** Purchase pre-checks: skipped (card just approved here), asked of Redis, declined from Redis. */
   readonly precheck = { skipped: 0, redis: 0, declined: 0 };
+  private keyConflicts = 0;
 
   private constructor(
     readonly pool: Pool,
@@ -163,8 +164,9 @@ export class Ledger {
     return this.cache.available;
   }
 
-  get batchStats(): { batches: number; items: number; fallbacks: number } {
-    return { ...this.batcher.stats };
+  /** Batches sent, debits in them, batches re-run item by item, and batches run again for a key conflict. */
+  get batchStats(): { batches: number; items: number; fallbacks: number; keyConflicts: number } {
+    return { ...this.batcher.stats, keyConflicts: this.keyConflicts };
   }
 
   /** Redis reads of card, terminal and merchant entries since start: found, or not (then Postgres). */
@@ -463,20 +465,36 @@ export class Ledger {
    */
   private async debitBatch(items: DebitItem[]): Promise<SqlOutcome[]> {
     if (items.length === 1) return [await this.debitOne(items[0] as DebitItem)];
-    // Named: each connection parses and plans the call once, not once per batch.
-    const { rows } = await this.pool.query<BatchRow>({
-      name: 'ps_purchase_set',
-      text: `SELECT answer, rrn, auth_code, points, card_version, card_balance FROM ps_purchase_set($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[])`,
-      values: [items.map((i) => i.key.terminalId), items.map((i) => i.key.batchNo), items.map((i) => i.key.trace),
-        items.map((i) => i.key.businessDate), items.map((i) => i.merchantId), items.map((i) => i.cardNo),
-        items.map((i) => i.amountFen), items.map((i) => i.pvv)],
-    });
+    const values = [items.map((i) => i.key.terminalId), items.map((i) => i.key.batchNo), items.map((i) => i.key.trace),
+      items.map((i) => i.key.businessDate), items.map((i) => i.merchantId), items.map((i) => i.cardNo),
+      items.map((i) => i.amountFen), items.map((i) => i.pvv)];
+    let rows: BatchRow[];
+    try {
+      rows = await this.batchCall('ps_purchase_set', values);
+    } catch (err) {
+      // A key that exists already (a retransmission, an original after its reversal) or that a concurrent
+      // transaction took: the plain insert failed the whole statement and kept nothing (migration 1763801200000).
+      // The same batch again, through the function that checks each key first: such an item comes back retry.
+      if (!isKeyConflict(err)) throw err;
+      this.keyConflicts++;
+      rows = await this.batchCall('ps_purchase_set_keyed', values);
+    }
     if (rows.length !== items.length) throw new Error(`ps_purchase_set returned ${rows.length} rows for ${items.length} debits`);
     const outs = rows.map((r, n) => batchOutcome(r, (items[n] as DebitItem).amountFen));
     // Not awaited: the write is on the socket before this returns (so this process never reads an older
     // balance after it), versioned (a late write never replaces a newer one), and never rejects.
     void this.cacheBalances(items.map((i, n) => ({ cardNo: i.cardNo, out: outs[n] })));
     return outs;   // the batcher checks there is one per item
+  }
+
+  /** One call of a batch debit function (named: each connection parses and plans it once, not once per batch). */
+  private async batchCall(fn: 'ps_purchase_set' | 'ps_purchase_set_keyed', values: unknown[][]): Promise<BatchRow[]> {
+    const { rows } = await this.pool.query<BatchRow>({
+      name: fn,
+      text: `SELECT answer, rrn, auth_code, points, card_version, card_balance FROM ${fn}($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[])`,
+      values,
+    });
+    return rows;
   }
 
   /** The plain path: one debit, one transaction (also the fallback when a batch fails). */
@@ -594,3 +612,9 @@ function cardRowToState(row: Record<string, unknown>): CardState {
   };
 }
 
+
+/** A unique violation of the idempotency key (authorisations_key): the batch's plain insert met an existing key. */
+function isKeyConflict(err: unknown): boolean {
+  const e = err as { code?: unknown; constraint?: unknown } | null;
+  return e !== null && typeof e === 'object' && e.code === '23505' && e.constraint === 'authorisations_key';
+}

@@ -7,6 +7,8 @@ export interface LedgerStats {
   /** debit batches committed, and the debits in them (mean batch size = debits / batches) */
   batches?: number;
   batchedDebits?: number;
+  /** batches run again because a key existed (a retransmission, an original after its reversal) */
+  batchKeyConflicts?: number;
   /** the switch's in-process terminal cache (in front of the ledger's Redis read-through) */
   terminalCacheHits?: number;
   terminalCacheMisses?: number;
@@ -82,6 +84,11 @@ export class SwitchMetrics {
     new Counter({
       name: 'pointswitch_ledger_batched_debits_total', help: 'debits in those batches; divided by batches it is the mean batch size', registers,
       collect() { this.reset(); this.inc(stat().batchedDebits ?? 0); },
+    });
+    new Counter({
+      name: 'pointswitch_ledger_batch_key_conflicts_total',
+      help: 'debit batches run a second time, checking each key, because one of their keys existed (a retransmission, an original after its reversal)', registers,
+      collect() { this.reset(); this.inc(stat().batchKeyConflicts ?? 0); },
     });
     new Gauge({
       name: 'pointswitch_ledger_batch_debits_mean', help: 'mean debits per ledger batch since start (NaN before the first)', registers,

@@ -21,6 +21,12 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   const balanceAfter = `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'authorisations' AND column_name = 'balance_after'`;
   t.equal((await c.query(cardIndex)).rows[0].n, 0, 'no index on authorisations by card');
   t.equal((await c.query(balanceAfter)).rows[0].n, 1, 'an approval\'s balance after it is a column');
+  const keyed = `SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'ps_purchase_set_keyed'`;
+  t.equal((await c.query(keyed)).rows[0].n, 1, 'the batch debit that checks each key is there for a key conflict');
+  const downKey = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
+  t.equal(downKey.code, 0, downKey.stderr);
+  t.match(downKey.stdout, /undid 1763801200000_ledger-optimistic-key/);
+  t.equal((await c.query(keyed)).rows[0].n, 0, 'the down migration dropped it');
   // An approval stored as columns before the down migration: the down migration gives it its JSON answer.
   await c.query(`INSERT INTO merchants (merchant_id, name, points_per_yuan, fee_rate_bp) VALUES ('898310048169990', 'Down Test', 50, 60)`);
   await c.query(`INSERT INTO cards (card_no, expiry, balance) VALUES ('8860000000000990', '3012', 1000), ('8860000000000991', '3012', 1000)`);
@@ -70,7 +76,8 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   t.equal((await c.query(txnIndex)).rows[0].n, 1, 'the next down put the txns-by-authorisation index back');
 
   const again = await cli(['migrate', '--database-url', env.databaseUrl]);
-  t.match(again.stdout, /applied 1763800500000_ledger-drop-txn-auth-index, 1763800600000_ledger-purchase-set-lean, 1763800700000_ledger-purchase-set-columns, 1763800800000_ledger-one-row-a-txn, 1763800900000_ledger-rrn-by-auth-id, 1763801000000_ledger-no-card-index, 1763801100000_ledger-approval-as-columns/);
+  t.match(again.stdout, /applied 1763800500000_ledger-drop-txn-auth-index, 1763800600000_ledger-purchase-set-lean, 1763800700000_ledger-purchase-set-columns, 1763800800000_ledger-one-row-a-txn, 1763800900000_ledger-rrn-by-auth-id, 1763801000000_ledger-no-card-index, 1763801100000_ledger-approval-as-columns, 1763801200000_ledger-optimistic-key/);
+  t.equal((await c.query(keyed)).rows[0].n, 1, 'and the keyed batch debit again');
   t.equal((await c.query(rrnIndex)).rows[0].n, 0, 'and up dropped the RRN index again');
   t.equal((await c.query(cardIndex)).rows[0].n, 0, 'and the card index');
   t.equal((await c.query(balanceAfter)).rows[0].n, 1, 'and added the column again');
@@ -80,9 +87,10 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   t.equal((await c.query(result)).rows[0].r, 'TABLE(answer jsonb, rrn text, auth_code text, points bigint, card_version bigint, card_balance bigint)', 'returning columns');
 });
 
-t.test('pointswitch migrate --down eight times undoes the lean writes too: default collation and the entries-by-card index again', async (t) => {
+t.test('pointswitch migrate --down nine times undoes the lean writes too: default collation and the entries-by-card index again', async (t) => {
   const env = await testEnv(t);
   t.equal((await cli(['migrate', '--database-url', env.databaseUrl])).code, 0);
+  t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
   t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
   t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
   t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);

@@ -92,13 +92,15 @@ t.test('debits of one card arriving together are judged in arrival order, one ba
   t.same((await audit(ledger.pool)).problems, []);
 });
 
-t.test('ps_purchase_set: a card twice runs against the running balance; a key twice or claimed meanwhile asks for a retry', async (t) => {
+t.test('ps_purchase_set(_keyed): a card twice runs against the running balance; a key twice or claimed meanwhile asks for a retry', async (t) => {
   const { ledger } = await seededLedger(t, { redis: false } as Partial<LedgerOptions>);
   const silver = '8860000000000002';                     // 500 points, no PIN
   const gold = '8860000000000007';
-  const call = async (items: Array<{ trace: string; card: string; amount: number }>) => {
+  // ps_purchase_set_keyed checks each key first (an existing one comes back retry); ps_purchase_set, the common
+  // path, inserts plainly and fails the whole call on an existing key (tested below).
+  const call = async (items: Array<{ trace: string; card: string; amount: number }>, fn = 'ps_purchase_set_keyed') => {
     const { rows } = await ledger.pool.query<BatchRow>(
-      `SELECT answer, rrn, auth_code, points, card_version, card_balance FROM ps_purchase_set($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[])`,
+      `SELECT answer, rrn, auth_code, points, card_version, card_balance FROM ${fn}($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::bigint[], $8::text[])`,
       [items.map(() => '10000001'), items.map(() => '000001'), items.map((i) => i.trace), items.map(() => '2026-11-22'),
         items.map(() => coffee), items.map((i) => i.card), items.map((i) => i.amount), items.map(() => null)]);
     cards.push(...rows.map((r) => ({ version: r.card_version, balance: r.card_balance })));
@@ -142,6 +144,17 @@ t.test('ps_purchase_set: a card twice runs against the running balance; a key tw
   t.same(replay[0], { ok: false, retry: true }, 'an existing key asks to be run alone (where ps_purchase replays it)');
   t.equal(await goldBalance(), goldBefore, 'and debits nothing');
   t.same(replay[1]?.decline, { kind: 'incorrect-pin' }, 'a PIN card without a PIN is declined');
+  // The plain insert: an existing key fails the whole call, and nothing of it stays.
+  const rowsBefore = (await ledger.pool.query('SELECT count(*)::int AS n FROM authorisations')).rows[0].n;
+  const silverBefore = (await ledger.pool.query('SELECT balance FROM cards WHERE card_no = $1', ['8860000000000001'])).rows[0].balance;
+  const failed = await call([{ trace: '900013', card: '8860000000000001', amount: 100 }, { trace: '900010', card: gold, amount: 100 }], 'ps_purchase_set')
+    .then(() => null, (e: { code?: string; constraint?: string }) => e);
+  t.match(failed, { code: '23505', constraint: 'authorisations_key' }, 'ps_purchase_set: an existing key is a unique violation');
+  t.equal((await ledger.pool.query('SELECT count(*)::int AS n FROM authorisations')).rows[0].n, rowsBefore, 'no row of the call stays');
+  t.equal((await ledger.pool.query('SELECT balance FROM cards WHERE card_no = $1', ['8860000000000001'])).rows[0].balance, silverBefore, 'nothing debited');
+  t.equal(await goldBalance(), goldBefore);
+  const fresh2 = await call([{ trace: '900014', card: '8860000000000001', amount: 0 }, { trace: '900015', card: gold, amount: 100 }], 'ps_purchase_set');
+  t.same(fresh2.map((r) => (r.ok ? 'approved' : r.decline?.kind)), ['invalid-amount', 'approved'], 'new keys: judged as on the keyed path');
   // Every card rule in one batch, judged by the rules every debit shares (ps_card_decline).
   const rules = await call([{ trace: '900030', card: '8860000000000003', amount: 100 }, { trace: '900031', card: '8860000000000004', amount: 100 },
     { trace: '900032', card: '8860000000000005', amount: 100 }, { trace: '900033', card: '8860000000000006', amount: 100 },
@@ -149,7 +162,7 @@ t.test('ps_purchase_set: a card twice runs against the running balance; a key tw
   t.same(rules.map((r) => (r.ok ? 'approved' : r.decline?.kind)),
     ['card-lost', 'card-frozen', 'card-expired', 'not-enrolled', 'unknown-card', 'approved']);
   const { rows } = await ledger.pool.query(`SELECT count(*)::int AS n FROM authorisations WHERE trace LIKE '9000%' AND trace < '900030'`);
-  t.equal(rows[0].n, 5, 'one row per distinct key (three, one, and the declined one)');
+  t.equal(rows[0].n, 6, 'one row per distinct key stored (three, one, the declined one, and 900015)');
   t.same((await audit(ledger.pool)).problems, []);
   // Through the ledger, a retried item replays.
   const again = await ledger.purchase({ key: { terminalId: '10000001', batchNo: '000001', trace: '900010', businessDate: '2026-11-22' },
@@ -157,6 +170,7 @@ t.test('ps_purchase_set: a card twice runs against the running balance; a key tw
   t.ok(again.ok && again.replayed, 'the ledger replays the stored approval');
   // The same retransmission in one batch with a new purchase: the batch asks for a retry, and run alone it replays.
   const batchesBefore = ledger.batchStats.batches;
+  const conflictsBefore = ledger.batchStats.keyConflicts;
   const goldMid = await goldBalance();
   const [retried, fresh] = await Promise.all([
     ledger.purchase({ key: { terminalId: '10000001', batchNo: '000001', trace: '900010', businessDate: '2026-11-22' },
@@ -170,6 +184,7 @@ t.test('ps_purchase_set: a card twice runs against the running balance; a key tw
     'the same approval, RRN and balance');
   t.equal(fresh.ok, false, 'the other item is judged on its own (silver was spent to 0 above)');
   t.equal(await goldBalance(), goldMid, 'and gold was not debited again');
+  t.equal(ledger.batchStats.keyConflicts - conflictsBefore, 1, 'the plain insert met the existing key, and the batch ran again checking keys');
   // Through the ledger, one key on two cards in the same tick: one batch, the second asks for a retry and,
   // run alone, is declined as a duplicate; nothing is debited twice.
   const k = { terminalId: '10000001', batchNo: '000001', trace: '900020', businessDate: '2026-11-22' };
@@ -181,5 +196,6 @@ t.test('ps_purchase_set: a card twice runs against the running balance; a key tw
   t.equal(ledger.batchStats.batches - before, 1, 'both in one batch');
   t.ok(first.ok && !first.replayed, 'the first is approved');
   t.same(second.ok ? null : second.decline, { kind: 'duplicate' }, 'the retried second is a duplicate of the first');
+  t.equal(ledger.batchStats.keyConflicts - conflictsBefore, 2, 'a key twice in one batch is a conflict too');
   t.same((await audit(ledger.pool)).problems, []);
 });
