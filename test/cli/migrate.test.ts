@@ -23,6 +23,20 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   t.equal((await c.query(balanceAfter)).rows[0].n, 1, 'an approval\'s balance after it is a column');
   const keyed = `SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'ps_purchase_set_keyed'`;
   t.equal((await c.query(keyed)).rows[0].n, 1, 'the batch debit that checks each key is there for a key conflict');
+  const cardNoType = `SELECT data_type, domain_name FROM information_schema.columns WHERE table_name = 'cards' AND column_name = 'card_no'`;
+  const tableChecks = `SELECT conname FROM pg_constraint WHERE contype = 'c' AND conrelid::regclass::text IN ('cards', 'authorisations', 'ledger_txns') ORDER BY 1`;
+  t.same((await c.query(cardNoType)).rows, [{ data_type: 'text', domain_name: 'ps_card_no' }], 'a card number is a domain');
+  t.same((await c.query(tableChecks)).rows.map((r) => r.conname),
+    ['authorisations_answer', 'authorisations_auth_id_rrn', 'authorisations_refund_within', 'cards_balance_not_negative', 'ledger_txns_merchant'],
+    'only the rules that span columns stay table constraints');
+  const downDomains = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
+  t.equal(downDomains.code, 0, downDomains.stderr);
+  t.match(downDomains.stdout, /undid 1763801300000_ledger-domains/);
+  t.same((await c.query(cardNoType)).rows, [{ data_type: 'text', domain_name: null }], 'the down migration made it text again');
+  t.equal((await c.query(tableChecks)).rows.length, 16, 'with its table constraints back');
+  t.equal((await c.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE contype = 'c' AND NOT convalidated AND conrelid::regclass::text IN ('cards', 'authorisations', 'ledger_txns')`)).rows[0].n,
+    0, 'all of them valid');
+  t.equal((await c.query(`SELECT relkind FROM pg_class WHERE relname = 'ledger_entries'`)).rows[0].relkind, 'v', 'and the entries view again');
   const downKey = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
   t.equal(downKey.code, 0, downKey.stderr);
   t.match(downKey.stdout, /undid 1763801200000_ledger-optimistic-key/);
@@ -76,7 +90,8 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   t.equal((await c.query(txnIndex)).rows[0].n, 1, 'the next down put the txns-by-authorisation index back');
 
   const again = await cli(['migrate', '--database-url', env.databaseUrl]);
-  t.match(again.stdout, /applied 1763800500000_ledger-drop-txn-auth-index, 1763800600000_ledger-purchase-set-lean, 1763800700000_ledger-purchase-set-columns, 1763800800000_ledger-one-row-a-txn, 1763800900000_ledger-rrn-by-auth-id, 1763801000000_ledger-no-card-index, 1763801100000_ledger-approval-as-columns, 1763801200000_ledger-optimistic-key/);
+  t.match(again.stdout, /applied 1763800500000_ledger-drop-txn-auth-index, 1763800600000_ledger-purchase-set-lean, 1763800700000_ledger-purchase-set-columns, 1763800800000_ledger-one-row-a-txn, 1763800900000_ledger-rrn-by-auth-id, 1763801000000_ledger-no-card-index, 1763801100000_ledger-approval-as-columns, 1763801200000_ledger-optimistic-key, 1763801300000_ledger-domains/);
+  t.same((await c.query(cardNoType)).rows, [{ data_type: 'text', domain_name: 'ps_card_no' }], 'and the domains again');
   t.equal((await c.query(keyed)).rows[0].n, 1, 'and the keyed batch debit again');
   t.equal((await c.query(rrnIndex)).rows[0].n, 0, 'and up dropped the RRN index again');
   t.equal((await c.query(cardIndex)).rows[0].n, 0, 'and the card index');
@@ -87,9 +102,10 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   t.equal((await c.query(result)).rows[0].r, 'TABLE(answer jsonb, rrn text, auth_code text, points bigint, card_version bigint, card_balance bigint)', 'returning columns');
 });
 
-t.test('pointswitch migrate --down nine times undoes the lean writes too: default collation and the entries-by-card index again', async (t) => {
+t.test('pointswitch migrate --down ten times undoes the lean writes too: default collation and the entries-by-card index again', async (t) => {
   const env = await testEnv(t);
   t.equal((await cli(['migrate', '--database-url', env.databaseUrl])).code, 0);
+  t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
   t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
   t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
   t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
