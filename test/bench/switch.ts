@@ -9,6 +9,8 @@
 //     (all purchases; balances reconciled before and after), then pgbench on the same PostgreSQL: one
 //     transaction per debit (UPDATE balance … WHERE balance >= …; INSERT entry) at 64 clients, the baseline
 //     the issue's targets are set against. Turns, because this machine's speed drifts from minute to minute;
+//     and which of the two goes first alternates from round to round, so that a drift through the bench does not
+//     favour the one that always runs second;
 //  5. in turns again, BENCH_SWITCH_ROUNDS times: the switch at half the median peak rate (the latency target),
 //     then pgbench held to the same rate (-R) with a per-transaction log, the control for the latency: this
 //     machine's disk sometimes stalls commits for hundreds of milliseconds, and pgbench shows whether a tail
@@ -219,11 +221,14 @@ async function main(): Promise<number> {
       const w = await runLoad({ ...common, durationS: warmupSeconds, rate: 'max', reconcile: false });
       log(`warm-up: ${Math.round(w.purchasesApprovedPerS)} purchases/s`);
     }
-    const rounds: Array<{ peak: LoadReport; cpu: Record<string, number>; pgbench: PgbenchResult | { absent: string }; pgCpu: Record<string, number> }> = [];
-    for (let i = 1; i <= roundsCount; i++) {
+    const rounds: Array<{ peak: LoadReport; cpu: Record<string, number>; pgbench: PgbenchResult | { absent: string }; pgCpu: Record<string, number>; switchFirst: boolean }> = [];
+    const switchPeak = async (i: number) => {
       log(`round ${i}/${roundsCount}: switch at max rate, ${terminals} connections, ${seconds} s`);
       const run = await measured({ ...common, rate: 'max', onProgress: progress(`round ${i} max`) });
       process.stdout.write(`${formatReport(run.report)}\n\n`);
+      return run;
+    };
+    const pgbenchPeak = () => {
       const pgBefore = treeCpuSeconds(switchPid);
       const clientBefore = exitedChildrenCpuSeconds();
       const pgStarted = Date.now();
@@ -232,7 +237,16 @@ async function main(): Promise<number> {
       const pgCpu = cpuPercent(pgBefore, treeCpuSeconds(switchPid), pgSeconds);
       // pgbench's own client, comparable with the simulator's share in the switch run
       pgCpu.pgbench = Math.round(((exitedChildrenCpuSeconds() - clientBefore) / pgSeconds) * 100);
-      rounds.push({ peak: run.report, cpu: run.cpu, pgbench: base, pgCpu });
+      return { base, pgCpu };
+    };
+    // Which goes first alternates (switch, pgbench; then pgbench, switch; …): when the machine speeds up or slows
+    // down through the bench, the one that always ran second would gain or lose in every round.
+    for (let i = 1; i <= roundsCount; i++) {
+      const switchFirst = i % 2 === 1;
+      const first = switchFirst ? await switchPeak(i) : null;
+      const { base, pgCpu } = pgbenchPeak();
+      const run = first ?? await switchPeak(i);
+      rounds.push({ peak: run.report, cpu: run.cpu, pgbench: base, pgCpu, switchFirst });
     }
     const peakMedian = median(rounds.map((r) => r.peak.purchasesApprovedPerS));
     const half = Math.max(1, Math.round(peakMedian / 2));
@@ -254,7 +268,7 @@ async function main(): Promise<number> {
     ];
     rounds.forEach((r, i) => {
       const p = pgTps(r.pgbench);
-      lines.push(`  ${String(i + 1).padStart(5)}   ${String(Math.round(r.peak.purchasesApprovedPerS)).padStart(18)}   ${String(p).padStart(16)}   ${(r.peak.purchasesApprovedPerS / p).toFixed(2).padStart(14)}   ${lat(r.peak)}   ${r.peak.ok ? 'reconciled' : 'NOT RECONCILED'}`);
+      lines.push(`  ${String(i + 1).padStart(5)}   ${String(Math.round(r.peak.purchasesApprovedPerS)).padStart(18)}   ${String(p).padStart(16)}   ${(r.peak.purchasesApprovedPerS / p).toFixed(2).padStart(14)}   ${lat(r.peak)}   ${r.peak.ok ? 'reconciled' : 'NOT RECONCILED'}   ${r.switchFirst ? 'switch first' : 'pgbench first'}`);
       lines.push(`          CPU (% of one core) switch run: ${cpuText(r.cpu)}; pgbench run: postgres ${r.pgCpu.postgres ?? '?'}%, pgbench client ${r.pgCpu.pgbench ?? '?'}%`);
     });
     const pgMedian = median(rounds.map((r) => pgTps(r.pgbench)));
