@@ -49,10 +49,11 @@ export async function startRedisServer(options: { dataDir: string; port?: number
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await waitForPort(port, 10_000, () => child.exitCode !== null, () => stderr);
+  // Redis opens its listeners one after the other at start: the socket may appear just after the port answers.
+  for (let i = 0; withSocket && !existsSync(socket) && i < 100 && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 10));
   return {
     url: `redis://127.0.0.1:${port}`,
-    // Redis makes its socket before it listens on TCP, so once the port answers the socket is there.
-    socketUrl: withSocket && existsSync(socket) ? `unix://${socket}` : null,
+    socketUrl: withSocket && existsSync(socket) ? `unix://${socket}` : null,   // else TCP: slower, not wrong
     binary,
     async stop() {
       if (child.exitCode === null) {

@@ -612,7 +612,6 @@ function cardRowToState(row: Record<string, unknown>): CardState {
   };
 }
 
-
 /** A unique violation of the idempotency key (authorisations_key): the batch's plain insert met an existing key. */
 function isKeyConflict(err: unknown): boolean {
   const e = err as { code?: unknown; constraint?: unknown } | null;
