@@ -17,6 +17,8 @@ export interface BatcherOptions<I, O> {
    * debits one card twice, and one process's debits of a card are judged in the order they arrived).
    */
   groupOf?(item: I): string;
+  /** Told why a batch failed as a whole, before its items are run one at a time. */
+  onFallback?(err: unknown, size: number): void;
   /** Told of every batch sent: its size, how long its oldest item queued, and how long it ran (ms). */
   observe?(b: BatchObservation): void;
 }
@@ -124,10 +126,11 @@ export class Batcher<I, O> {
     try {
       results = await this.o.run(batch.map((p) => p.item));
       if (results.length !== batch.length) throw new Error(`batch returned ${results.length} results for ${batch.length} items`);
-    } catch {
+    } catch (err) {
       // The whole batch rolled back (a bug, a deadlock, a lost connection): run each item alone. Its cards stay
       // busy until then, so no later debit of one of them overtakes it.
       this.stats.fallbacks++;
+      this.o.onFallback?.(err, batch.length);
       await Promise.all(batch.map(async (p) => {
         try { p.resolve(await this.o.runOne(p.item)); } catch (err) { p.reject(err); }
       }));

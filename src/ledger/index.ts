@@ -127,6 +127,11 @@ export class Ledger {
       run: (items) => this.debitBatch(items),
       runOne: (item) => this.debitOne(item),
       groupOf: (item) => item.cardNo,
+      // The message and SQLSTATE only: a constraint error's detail can quote a row, card number included.
+      onFallback: (err, size) => {
+        const e = err as { message?: unknown; code?: unknown };
+        this.log.warn({ err: String(e?.message ?? err), code: e?.code, size }, 'ledger: a debit batch failed; running its debits one at a time');
+      },
       ...(onBatch ? { observe: onBatch } : {}),
     });
   }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../../src/config/index.js';
-import { findRedisServer, startRedisServer } from '../../src/cache/redis-server.js';
+import { startRedisServer } from '../../src/cache/redis-server.js';
 import { Cache, unixSocketPath } from '../../src/cache/redis.js';
 
 async function ready(c: Cache): Promise<void> {
@@ -25,7 +25,7 @@ t.test('REDIS_URL may be a unix: URL; other schemes are refused in words', async
   t.match(bad.ok ? [] : bad.errors, [/REDIS_URL.*unix:\/\//], 'the error names the setting and the schemes it takes');
 });
 
-t.test('the switch\'s own redis-server also listens on a private Unix socket, and the cache works through it', { skip: findRedisServer() ? false : 'no redis-server on PATH' }, async (t) => {
+t.test('the switch\'s own redis-server also listens on a private Unix socket, and the cache works through it', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ps-redis-sock-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const server = await startRedisServer({ dataDir: dir });
@@ -44,7 +44,7 @@ t.test('the switch\'s own redis-server also listens on a private Unix socket, an
   t.same(await byTcp.getHash('t:card:{1}'), { v: '3', b: '42', s: 'active' }, 'the same server as by TCP');
 });
 
-t.test('a data directory too deep for a socket address: TCP only, no socket', { skip: findRedisServer() ? false : 'no redis-server on PATH' }, async (t) => {
+t.test('a data directory too deep for a socket address: TCP only, no socket', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ps-redis-sock-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const deep = path.join(dir, 'd'.repeat(60), 'e'.repeat(40));

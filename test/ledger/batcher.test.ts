@@ -67,7 +67,8 @@ t.test('one card never twice in a batch, nor in a batch while its earlier debit 
 });
 
 t.test('a failed batch runs each item alone; one item failing fails only its caller; its cards stay busy until then', async (t) => {
-  const { b, batches, submit, events } = harness();
+  const told: Array<[string, number]> = [];
+  const { b, batches, submit, events } = harness({ onFallback: (err, size) => { told.push([(err as Error).message, size]); } });
   const ok = submit({ id: 1, card: 'x' });
   const bad = submit({ id: 2, card: 'y', fail: true });
   await tick();
@@ -76,6 +77,7 @@ t.test('a failed batch runs each item alone; one item failing fails only its cal
   t.equal(await ok, 'a1', 'run alone after the batch failed');
   await t.rejects(bad, /item 2 failed/, 'the failing item fails its own caller');
   t.equal(b.stats.fallbacks, 1);
+  t.same(told, [['batch failed', 2]], 'told why the batch failed, and its size, once');
   await tick();
   const run3 = events.indexOf('run 3');
   t.ok(run3 > events.indexOf('alone 1'), 'the card\'s next debit went only after its earlier one ran alone');
