@@ -44,12 +44,36 @@ export function embeddedDataDir(dataDir: string): string {
   return path.resolve(dataDir, 'pg');
 }
 
+/**
+ * Says in words why the embedded server did not start: the package rejects with no reason when the server
+ * exits early, so the reason is in the server's own last lines (FATAL, PANIC, ERROR and their DETAIL and HINT).
+ * The commonest, another server on the same data directory, gets its remedy spelled out.
+ */
+export function explainStartFailure(dataDir: string, err: unknown, lines: string[]): string {
+  const said = err instanceof Error && err.message ? err.message : typeof err === 'string' && err ? err : '';
+  const reasons = lines.filter((l) => /\b(?:FATAL|PANIC|ERROR|DETAIL|HINT):/.test(l))
+    .map((l) => l.replace(/^.*?\b(FATAL|PANIC|ERROR|DETAIL|HINT):\s+/, '$1: '));
+  const known = [said, ...reasons].filter(Boolean);
+  const why = known.length > 0 ? known.join(' / ') : lines.length > 0 ? `its last output: ${lines.slice(-3).join(' / ')}` : 'it said nothing';
+  const lock = reasons.some((r) => /lock file "postmaster\.pid" already exists/.test(r));
+  const remedy = lock
+    ? ` Another PostgreSQL server is using this data directory: is another \`pointswitch start\` (or seed, audit, migrate) running with the same --data-dir? Stop it, or give this one a --data-dir of its own.`
+    : '';
+  return `embedded PostgreSQL (data in ${dataDir}) did not start: ${why}${/[.?!]$/.test(why) ? '' : '.'}${remedy}`;
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const dataDir = path.resolve(options.dataDir);
   const port = options.port && options.port > 0 ? options.port : await freePort();
   const settings = { max_connections: '300', shared_buffers: '256MB', ...options.settings };
   const postgresFlags = Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
   const log = options.onLog ?? (() => {});
+  // The server's last lines, for the error when it exits while starting (the package rejects with nothing).
+  const recent: string[] = [];
+  const keep = (text: string) => {
+    for (const line of text.split('\n')) if (line.trim()) recent.push(line.trim());
+    recent.splice(0, Math.max(0, recent.length - 40));
+  };
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -58,8 +82,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     persistent: options.persistent ?? true,
     createPostgresUser: true,
     postgresFlags,
-    onLog: (m: unknown) => log(String(m).trimEnd()),
-    onError: (m: unknown) => log(String(m instanceof Error ? m.message : m).trimEnd()),
+    onLog: (m: unknown) => { const text = String(m).trimEnd(); keep(text); log(text); },
+    onError: (m: unknown) => { const text = String(m instanceof Error ? m.message : m).trimEnd(); keep(text); log(text); },
   });
   const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
   if (!initialised) {
@@ -68,7 +92,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await chmod(path.dirname(dataDir), 0o755).catch(() => {});
     await pg.initialise();
   }
-  await pg.start();
+  try {
+    await pg.start();
+  } catch (err) {
+    throw new Error(explainStartFailure(dataDir, err, recent));
+  }
   // The package connects as `user` to database `postgres`; make our own database once.
   const client = pg.getPgClient('postgres', '127.0.0.1');
   await client.connect();
