@@ -15,7 +15,10 @@
 //     then pgbench held to the same rate (-R) with a per-transaction log, the control for the latency: this
 //     machine's disk sometimes stalls commits for hundreds of milliseconds, and pgbench shows whether a tail
 //     is the switch's or the disk's. pgbench's latency counts from each transaction's scheduled start, like
-//     the simulator's counts from its send time on a fixed schedule.
+//     the simulator's counts from its send time on a fixed schedule. Beside each of these runs, switch and
+//     pgbench alike, a second control: the disk probe (`disk-probe.ts`, in a process of its own) writes and
+//     fdatasyncs one 8 KB block 100 times a second next to PostgreSQL's data and reports the slowest flushes.
+//     When the bare disk takes 100 ms and more to make one block durable, every commit on it waits as long.
 // CPU by process (switch, postgres, redis, simulator) is read from /proc for every run. Figures are printed
 // and written to bench-results/switch-<time>.json. BENCH_SWITCH_SECONDS: the length of each run (default 20).
 // The switch logs at BENCH_SWITCH_LOG_LEVEL (default info, the deployed default: one line per transaction) to
@@ -29,6 +32,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { freePort } from '../../src/net/free-port.js';
 import { formatReport, runLoad, summarise, type LatencySummary, type LoadOptions, type LoadReport } from '../../simulators/load.js';
+import { formatDiskReport, type DiskProbeReport } from './disk-probe.js';
 import { cpuPercent, exitedChildrenCpuSeconds, treeCpuSeconds } from './proc-cpu.js';
 
 const seconds = Number(process.env.BENCH_SWITCH_SECONDS ?? 20);
@@ -92,6 +96,29 @@ async function waitHealthy(adminPort: number, child: ChildProcess): Promise<void
 function embeddedPgUrl(dataDir: string): string {
   const pid = readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n');
   return `postgres://pointswitch:pointswitch@127.0.0.1:${Number(pid[3])}/pointswitch`;
+}
+
+/**
+ * Starts the disk probe in a process of its own (it blocks its thread on fdatasync, and pgbench runs
+ * synchronously in this one) for `seconds`, in `dir`; resolves to its report, or to why there is none.
+ */
+function startDiskProbe(dir: string, secs: number): Promise<DiskProbeReport | { absent: string }> {
+  const file = path.resolve(path.dirname(new URL(import.meta.url).pathname), 'disk-probe.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', file, '--dir', dir, '--seconds', String(secs), '--hz', '100', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  return new Promise((resolve) => {
+    child.once('error', (e) => resolve({ absent: `disk probe: ${e.message}` }));
+    child.once('close', (code) => {
+      try {
+        resolve(code === 0 ? JSON.parse(out) as DiskProbeReport : { absent: `disk probe exited ${code}: ${err.trim().split('\n').slice(-1)[0] ?? ''}` });
+      } catch {
+        resolve({ absent: `disk probe: unreadable report ${JSON.stringify(out.slice(0, 200))}` });
+      }
+    });
+  });
 }
 
 function findPgbench(): string | null {
@@ -250,12 +277,22 @@ async function main(): Promise<number> {
     }
     const peakMedian = median(rounds.map((r) => r.peak.purchasesApprovedPerS));
     const half = Math.max(1, Math.round(peakMedian / 2));
-    const halves: Array<{ run: LoadReport; cpu: Record<string, number>; pgbench: PgbenchResult | { absent: string } }> = [];
+    type Disk = DiskProbeReport | { absent: string };
+    const halves: Array<{ run: LoadReport; cpu: Record<string, number>; pgbench: PgbenchResult | { absent: string }; disk: Disk; pgbenchDisk: Disk }> = [];
     for (let i = 1; i <= roundsCount; i++) {
-      log(`half-rate round ${i}/${roundsCount}: switch at ${half}/s (half the median peak), ${seconds} s`);
+      log(`half-rate round ${i}/${roundsCount}: switch at ${half}/s (half the median peak), ${seconds} s, the disk probe beside it`);
+      const probe = startDiskProbe(scratch, seconds);
       const m = await measured({ ...common, rate: half, onProgress: progress(`half ${i}`) });
-      process.stdout.write(`${formatReport(m.report)}\n\n`);
-      halves.push({ run: m.report, cpu: m.cpu, pgbench: typeof pgbench === 'function' ? pgbench(half) : pgbench });
+      const disk = await probe;
+      process.stdout.write(`${formatReport(m.report)}\n${'absent' in disk ? disk.absent : formatDiskReport(disk)}\n\n`);
+      let pgbenchDisk: Disk = { absent: 'pgbench absent' };
+      let pgbenchHalf: PgbenchResult | { absent: string } = pgbench as { absent: string };
+      if (typeof pgbench === 'function') {
+        const pgProbe = startDiskProbe(scratch, seconds);
+        pgbenchHalf = pgbench(half);
+        pgbenchDisk = await pgProbe;
+      }
+      halves.push({ run: m.report, cpu: m.cpu, pgbench: pgbenchHalf, disk, pgbenchDisk });
     }
 
     const cpuText = (cpu: Record<string, number>) => Object.entries(cpu).map(([k, v]) => `${k} ${v}%`).join(', ');
@@ -277,14 +314,18 @@ async function main(): Promise<number> {
     lines.push(`  at half the median peak, ${half}/s (target: switch p99 at most 25 ms); pgbench held to the same rate is the control for disk stalls`);
     lines.push('  round   switch purchases/s   switch latency                                                   pgbench latency (same rate)');
     const pgLat = (b: PgbenchResult | { absent: string }) => ('absent' in b || !b.latency ? 'absent' : `p50 ${b.latency.p50Ms} ms  p99 ${b.latency.p99Ms}  p99.9 ${b.latency.p999Ms}  max ${b.latency.maxMs}`);
+    const diskText = (d: Disk) => ('absent' in d ? d.absent : `max ${d.latency?.maxMs ?? '-'} ms, ${d.over25} over 25 ms, ${d.over100} over 100 ms`);
     halves.forEach((h, i) => {
       lines.push(`  ${String(i + 1).padStart(5)}   ${String(Math.round(h.run.purchasesApprovedPerS)).padStart(18)}   ${lat(h.run).padEnd(62)}   ${pgLat(h.pgbench)}   ${h.run.ok ? 'reconciled' : 'NOT RECONCILED'}`);
       lines.push(`          CPU (% of one core): ${cpuText(h.cpu)}`);
+      lines.push(`          disk (8 KB write + fdatasync, 100/s): during the switch's run ${diskText(h.disk)}; during pgbench's ${diskText(h.pgbenchDisk)}`);
     });
     const p99s = halves.map((h) => h.run.latency?.p99Ms ?? Number.NaN);
     const pgP99s = halves.map((h) => ('absent' in h.pgbench || !h.pgbench.latency ? Number.NaN : h.pgbench.latency.p99Ms));
     const r3 = (x: number) => Math.round(x * 1000) / 1000;
     lines.push(`  median p99: switch ${r3(median(p99s))} ms, pgbench ${r3(median(pgP99s))} ms; rounds with switch p99 at most 25 ms: ${p99s.filter((p) => p <= 25).length} of ${halves.length}`);
+    const calm = halves.filter((h) => !('absent' in h.disk) && h.disk.over100 === 0);
+    lines.push(`  rounds whose disk probe saw no flush over 100 ms during the switch's run: ${calm.length} of ${halves.length}; the switch's p99 at most 25 ms in ${calm.filter((h) => (h.run.latency?.p99Ms ?? Infinity) <= 25).length} of them`);
     if (rounds.some((r) => 'absent' in r.pgbench)) lines.push(`  pgbench ABSENT: ${(rounds[0]!.pgbench as { absent: string }).absent}`);
     const summary = lines.join('\n');
     process.stdout.write(`${summary}\n`);
