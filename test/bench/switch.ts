@@ -15,8 +15,8 @@
 //     then pgbench held to the same rate (-R) with a per-transaction log, the control for the latency: this
 //     machine's disk sometimes stalls commits for hundreds of milliseconds, and pgbench shows whether a tail
 //     is the switch's or the disk's. pgbench's latency counts from each transaction's scheduled start, like
-//     the simulator's counts from its send time on a fixed schedule. Beside each of these runs, switch and
-//     pgbench alike, a second control: the disk probe (`disk-probe.ts`, in a process of its own) writes and
+//     the simulator's counts from its send time on a fixed schedule. Beside each of these runs, and each run of
+//     step 4, switch and pgbench alike, a second control: the disk probe (`disk-probe.ts`, in a process of its own) writes and
 //     fdatasyncs one 8 KB block 100 times a second next to PostgreSQL's data and reports the slowest flushes.
 //     When the bare disk takes 100 ms and more to make one block durable, every commit on it waits as long.
 // CPU by process (switch, postgres, redis, simulator) is read from /proc for every run. Figures are printed
@@ -248,14 +248,19 @@ async function main(): Promise<number> {
       const w = await runLoad({ ...common, durationS: warmupSeconds, rate: 'max', reconcile: false });
       log(`warm-up: ${Math.round(w.purchasesApprovedPerS)} purchases/s`);
     }
-    const rounds: Array<{ peak: LoadReport; cpu: Record<string, number>; pgbench: PgbenchResult | { absent: string }; pgCpu: Record<string, number>; switchFirst: boolean }> = [];
+    type Disk = DiskProbeReport | { absent: string };
+    const rounds: Array<{ peak: LoadReport; cpu: Record<string, number>; pgbench: PgbenchResult | { absent: string }; pgCpu: Record<string, number>; switchFirst: boolean; disk: Disk; pgbenchDisk: Disk }> = [];
     const switchPeak = async (i: number) => {
-      log(`round ${i}/${roundsCount}: switch at max rate, ${terminals} connections, ${seconds} s`);
+      log(`round ${i}/${roundsCount}: switch at max rate, ${terminals} connections, ${seconds} s, the disk probe beside it`);
+      const probe = startDiskProbe(scratch, seconds);
       const run = await measured({ ...common, rate: 'max', onProgress: progress(`round ${i} max`) });
-      process.stdout.write(`${formatReport(run.report)}\n\n`);
-      return run;
+      const disk = await probe;
+      process.stdout.write(`${formatReport(run.report)}\n${'absent' in disk ? disk.absent : formatDiskReport(disk)}\n\n`);
+      return { ...run, disk };
     };
-    const pgbenchPeak = () => {
+    const pgbenchPeak = async () => {
+      // A second longer than pgbench's run, so that its CPU is not counted as pgbench's client's below.
+      const probe = typeof pgbench === 'function' ? startDiskProbe(scratch, seconds + 1) : Promise.resolve({ absent: 'pgbench absent' });
       const pgBefore = treeCpuSeconds(switchPid);
       const clientBefore = exitedChildrenCpuSeconds();
       const pgStarted = Date.now();
@@ -264,20 +269,19 @@ async function main(): Promise<number> {
       const pgCpu = cpuPercent(pgBefore, treeCpuSeconds(switchPid), pgSeconds);
       // pgbench's own client, comparable with the simulator's share in the switch run
       pgCpu.pgbench = Math.round(((exitedChildrenCpuSeconds() - clientBefore) / pgSeconds) * 100);
-      return { base, pgCpu };
+      return { base, pgCpu, pgbenchDisk: await probe };
     };
     // Which goes first alternates (switch, pgbench; then pgbench, switch; …): when the machine speeds up or slows
     // down through the bench, the one that always ran second would gain or lose in every round.
     for (let i = 1; i <= roundsCount; i++) {
       const switchFirst = i % 2 === 1;
       const first = switchFirst ? await switchPeak(i) : null;
-      const { base, pgCpu } = pgbenchPeak();
+      const { base, pgCpu, pgbenchDisk } = await pgbenchPeak();
       const run = first ?? await switchPeak(i);
-      rounds.push({ peak: run.report, cpu: run.cpu, pgbench: base, pgCpu, switchFirst });
+      rounds.push({ peak: run.report, cpu: run.cpu, pgbench: base, pgCpu, switchFirst, disk: run.disk, pgbenchDisk });
     }
     const peakMedian = median(rounds.map((r) => r.peak.purchasesApprovedPerS));
     const half = Math.max(1, Math.round(peakMedian / 2));
-    type Disk = DiskProbeReport | { absent: string };
     const halves: Array<{ run: LoadReport; cpu: Record<string, number>; pgbench: PgbenchResult | { absent: string }; disk: Disk; pgbenchDisk: Disk }> = [];
     for (let i = 1; i <= roundsCount; i++) {
       log(`half-rate round ${i}/${roundsCount}: switch at ${half}/s (half the median peak), ${seconds} s, the disk probe beside it`);
@@ -295,6 +299,7 @@ async function main(): Promise<number> {
       halves.push({ run: m.report, cpu: m.cpu, pgbench: pgbenchHalf, disk, pgbenchDisk });
     }
 
+    const diskText = (d: Disk) => ('absent' in d ? d.absent : `max ${d.latency?.maxMs ?? '-'} ms, ${d.over25} over 25 ms, ${d.over100} over 100 ms`);
     const cpuText = (cpu: Record<string, number>) => Object.entries(cpu).map(([k, v]) => `${k} ${v}%`).join(', ');
     const lat = (r: LoadReport) => `p50 ${r.latency?.p50Ms} ms  p90 ${r.latency?.p90Ms}  p99 ${r.latency?.p99Ms}  p99.9 ${r.latency?.p999Ms}  max ${r.latency?.maxMs}`;
     const pgTps = (b: PgbenchResult | { absent: string }) => ('absent' in b ? Number.NaN : Math.round(b.tps));
@@ -307,14 +312,17 @@ async function main(): Promise<number> {
       const p = pgTps(r.pgbench);
       lines.push(`  ${String(i + 1).padStart(5)}   ${String(Math.round(r.peak.purchasesApprovedPerS)).padStart(18)}   ${String(p).padStart(16)}   ${(r.peak.purchasesApprovedPerS / p).toFixed(2).padStart(14)}   ${lat(r.peak)}   ${r.peak.ok ? 'reconciled' : 'NOT RECONCILED'}   ${r.switchFirst ? 'switch first' : 'pgbench first'}`);
       lines.push(`          CPU (% of one core) switch run: ${cpuText(r.cpu)}; pgbench run: postgres ${r.pgCpu.postgres ?? '?'}%, pgbench client ${r.pgCpu.pgbench ?? '?'}%`);
+      lines.push(`          disk (8 KB write + fdatasync, 100/s): during the switch's run ${diskText(r.disk)}; during pgbench's ${diskText(r.pgbenchDisk)}`);
     });
     const pgMedian = median(rounds.map((r) => pgTps(r.pgbench)));
     const ratios = rounds.map((r) => r.peak.purchasesApprovedPerS / pgTps(r.pgbench));
     lines.push(`  median  ${String(Math.round(peakMedian)).padStart(18)}   ${String(Math.round(pgMedian)).padStart(16)}   ${median(ratios).toFixed(2).padStart(14)}   (target: above 1.00)`);
+    const stalled = (d: Disk) => !('absent' in d) && d.over100 > 0;
+    const calmPeaks = rounds.filter((r) => !stalled(r.disk) && !stalled(r.pgbenchDisk));
+    lines.push(`  rounds whose disk probe saw no flush over 100 ms in either run: ${calmPeaks.length} of ${rounds.length}${calmPeaks.length ? `; their ratios ${calmPeaks.map((r) => (r.peak.purchasesApprovedPerS / pgTps(r.pgbench)).toFixed(2)).join(', ')}` : ''}`);
     lines.push(`  at half the median peak, ${half}/s (target: switch p99 at most 25 ms); pgbench held to the same rate is the control for disk stalls`);
     lines.push('  round   switch purchases/s   switch latency                                                   pgbench latency (same rate)');
     const pgLat = (b: PgbenchResult | { absent: string }) => ('absent' in b || !b.latency ? 'absent' : `p50 ${b.latency.p50Ms} ms  p99 ${b.latency.p99Ms}  p99.9 ${b.latency.p999Ms}  max ${b.latency.maxMs}`);
-    const diskText = (d: Disk) => ('absent' in d ? d.absent : `max ${d.latency?.maxMs ?? '-'} ms, ${d.over25} over 25 ms, ${d.over100} over 100 ms`);
     halves.forEach((h, i) => {
       lines.push(`  ${String(i + 1).padStart(5)}   ${String(Math.round(h.run.purchasesApprovedPerS)).padStart(18)}   ${lat(h.run).padEnd(62)}   ${pgLat(h.pgbench)}   ${h.run.ok ? 'reconciled' : 'NOT RECONCILED'}`);
       lines.push(`          CPU (% of one core): ${cpuText(h.cpu)}`);
