@@ -29,6 +29,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from '../../src/net/free-port.js';
 import { formatReport, runLoad, summarise, type LatencySummary, type LoadOptions, type LoadReport } from '../../simulators/load.js';
@@ -103,7 +104,7 @@ function embeddedPgUrl(dataDir: string): string {
  * synchronously in this one) for `seconds`, in `dir`; resolves to its report, or to why there is none.
  */
 function startDiskProbe(dir: string, secs: number): Promise<DiskProbeReport | { absent: string }> {
-  const file = path.resolve(path.dirname(new URL(import.meta.url).pathname), 'disk-probe.ts');
+  const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'disk-probe.ts');
   const child = spawn(process.execPath, ['--import', 'tsx', file, '--dir', dir, '--seconds', String(secs), '--hz', '100', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
