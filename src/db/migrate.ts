@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
+import pg from 'pg';
 
 /** The repository's migrations folder, found from this file so it works from src/ (tsx) and dist/src/. */
 export function migrationsDir(): string {
@@ -31,8 +32,21 @@ export interface MigrateOptions {
 export async function migrate(databaseUrl: string, options: MigrateOptions = {}): Promise<string[]> {
   const log = options.quiet ? () => {} : (options.log ?? ((line: string) => process.stdout.write(`${line}\n`)));
   const direction = options.direction ?? 'up';
+  // Our own client, ended and awaited here: node-pg-migrate closes one it made without waiting for the end, so
+  // the connection could outlive the call (a test dropping its database WITH (FORCE) right after then got an
+  // uncaught 57P01 on it).
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return await runMigrations(client, options, log, direction);
+  } finally {
+    await client.end();
+  }
+}
+
+async function runMigrations(client: pg.Client, options: MigrateOptions, log: (line: string) => void, direction: 'up' | 'down'): Promise<string[]> {
   const ran = await runner({
-    databaseUrl,
+    dbClient: client,
     dir: migrationsDir(),
     migrationsTable: 'pgmigrations',
     direction,
