@@ -151,7 +151,7 @@ export function buildProgram(): Command {
     .option('--cards <n>', 'cards (seeded load cards from 8861000000000001)', '100')
     .option('--rate <r>', 'requests per second over all terminals, or max', 'max')
     .option('--duration <s>', 'seconds', '10')
-    .option('--mix <mix>', 'weights', 'purchase=80,balance=15,void=5')
+    .option('--mix <mix>', 'weights of purchase, balance, void and resend (an approved purchase sent again, byte for byte: a retransmission)', 'purchase=80,balance=15,void=5')
     .option('--connections <n>', 'connections per terminal', '1')
     .option('--first-terminal <n>', 'index of the first load terminal', '1')
     .option('--first-card <n>', 'index of the first load card', '1')

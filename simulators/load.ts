@@ -10,7 +10,12 @@ import * as m from './messages.js';
 import { parseBalanceField } from './messages.js';
 import { stateFileFor, Terminal } from './terminal.js';
 
-export type Mix = { purchase: number; balance: number; void: number };
+/**
+ * Weights of the request kinds. `resend` sends an approved purchase of the same terminal again, byte for byte (a
+ * terminal's retransmission after a lost answer): the switch must answer it with the same approval (same RRN) and
+ * debit nothing more, which the reconciliation checks.
+ */
+export type Mix = { purchase: number; balance: number; void: number; resend?: number };
 export const mixDefault: Mix = { purchase: 80, balance: 15, void: 5 };
 export const inFlightPerConnectionMaxDefault = 32;
 export const signOnConcurrencyMax = 16;
@@ -86,6 +91,8 @@ export interface LoadReport {
   latency: LatencySummary | null;
   /** Answers whose MAC did not verify. */
   macFailures: number;
+  /** Retransmissions (mix `resend`) not answered with their original approval (same code and RRN). */
+  resendMismatches: number;
   reversalsSent: number;
   /** CPU the simulator itself used while driving (100 = one core busy): shows whether the client was the limit. */
   clientCpuPercent: number;
@@ -97,11 +104,11 @@ export interface LoadReport {
 export function parseMix(s: string): Mix {
   const mix: Mix = { purchase: 0, balance: 0, void: 0 };
   for (const part of s.split(',').map((x) => x.trim()).filter(Boolean)) {
-    const match = /^(purchase|balance|void)=(\d+(?:\.\d+)?)$/.exec(part);
-    if (!match) throw new Error(`--mix: ${JSON.stringify(part)} is not purchase=N, balance=N or void=N`);
+    const match = /^(purchase|balance|void|resend)=(\d+(?:\.\d+)?)$/.exec(part);
+    if (!match) throw new Error(`--mix: ${JSON.stringify(part)} is not purchase=N, balance=N, void=N or resend=N`);
     mix[match[1] as keyof Mix] = Number(match[2]);
   }
-  if (mix.purchase + mix.balance + mix.void <= 0) throw new Error('--mix: the weights add up to 0');
+  if (mix.purchase + mix.balance + mix.void <= 0) throw new Error('--mix: purchase, balance and void add up to 0 (resend only repeats approved purchases)');
   return mix;
 }
 
@@ -141,11 +148,17 @@ class Latencies {
 
 interface Voidable { trace: string; batchNo: string; rrn: string; authCode: string | null; cardNo: string; amountFen: number }
 
+/** An approved purchase as sent (sealed bytes) and answered: what a `resend` sends again. */
+interface Resendable { body: Buffer; trace: string; rrn: string }
+/** Approved purchases kept per terminal for `resend` (the newest replace random older ones). */
+const resendableMax = 256;
+
 interface Worker {
   terminal: Terminal;
   links: Link[];
   next: number;
   voidable: Voidable[];
+  resendable: Resendable[];
   /** Unanswered purchases and voids: reversed after the run. */
   unanswered: Array<{ kind: 'purchase' | 'void'; body: Buffer; trace: string; batchNo: string }>;
 }
@@ -173,7 +186,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       ...(o.merchantId ? { merchantId: o.merchantId } : {}), ...(o.tmkHex ? { tmkHex: o.tmkHex } : {}), pointsPerYuan: ppy,
       stateFile: o.stateDir ? stateFileFor(o.stateDir, o.host, o.port, terminalId) : null, saveMode: 'batched',
     });
-    workers.push({ terminal, links: [], next: 0, voidable: [], unanswered: [] });
+    workers.push({ terminal, links: [], next: 0, voidable: [], resendable: [], unanswered: [] });
   }
   await inBatches(workers, signOnConcurrencyMax, async (w) => {
     const r = await w.terminal.signOn();
@@ -187,20 +200,50 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
 
   const lat = new Latencies();
   const codes = new Map<string, number>();
-  const byType: LoadReport['byType'] = { purchase: { sent: 0, answered: 0, approved: 0 }, balance: { sent: 0, answered: 0, approved: 0 }, void: { sent: 0, answered: 0, approved: 0 } };
-  const counts = { sent: 0, answered: 0, timeouts: 0, closed: 0, undecodable: 0, skipped: 0, macFailures: 0 };
+  const resendWeight = mix.resend ?? 0;
+  const byType: LoadReport['byType'] = { purchase: { sent: 0, answered: 0, approved: 0 }, balance: { sent: 0, answered: 0, approved: 0 }, void: { sent: 0, answered: 0, approved: 0 },
+    ...(resendWeight > 0 ? { resend: { sent: 0, answered: 0, approved: 0 } } : {}) };
+  const counts = { sent: 0, answered: 0, timeouts: 0, closed: 0, undecodable: 0, skipped: 0, macFailures: 0, resendMismatches: 0 };
   let debited = 0;
   let credited = 0;
-  const weightTotal = mix.purchase + mix.balance + mix.void;
-  const pickKind = (w: Worker): Kind => {
+  const weightTotal = mix.purchase + mix.balance + mix.void + resendWeight;
+  const pickKind = (w: Worker): Kind | 'resend' => {
     const x = Math.random() * weightTotal;
-    const k: Kind = x < mix.purchase ? 'purchase' : x < mix.purchase + mix.balance ? 'balance' : 'void';
+    const k = x < mix.purchase ? 'purchase' : x < mix.purchase + mix.balance ? 'balance' : x < mix.purchase + mix.balance + mix.void ? 'void' : 'resend';
+    if (k === 'resend') return w.resendable.length === 0 ? 'purchase' : k;
     return k === 'void' && w.voidable.length === 0 ? 'purchase' : k;
+  };
+
+  // A retransmission: the same bytes again. It is out of the terminal's list while in flight (one trace is never
+  // twice in flight on a link), and goes back after, so it can be sent again later.
+  const resend = async (w: Worker, link: Link): Promise<void> => {
+    const r = w.resendable.splice(Math.floor(Math.random() * w.resendable.length), 1)[0]!;
+    counts.sent++;
+    byType.resend!.sent++;
+    const a: Answer = await link.request(r.body, timeoutMs, r.trace);
+    if (a.kind !== 'answer') {
+      // Unanswered: nothing to reverse (the original stands, approved); it only counts as not answered.
+      if (a.kind === 'timeout') counts.timeouts++; else if (a.kind === 'closed' || a.kind === 'no-connection') counts.closed++; else counts.undecodable++;
+      if (a.kind === 'undecodable') codes.set('undecodable', (codes.get('undecodable') ?? 0) + 1);
+      return;
+    }
+    counts.answered++;
+    byType.resend!.answered++;
+    lat.push(a.latencyMs);
+    const mak = w.terminal.keys?.mak;
+    if (a.message.fields[64] !== undefined && mak && !verifyMac(a.body, w.terminal.macAlgorithm, mak)) counts.macFailures++;
+    const code = typeof a.message.fields[39] === 'string' ? a.message.fields[39] : '??';
+    codes.set(code, (codes.get(code) ?? 0) + 1);
+    if (code === '00') byType.resend!.approved++;
+    if (code !== '00' || a.message.fields[37] !== r.rrn) counts.resendMismatches++;
+    if (w.resendable.length < resendableMax) w.resendable.push(r);
   };
 
   const one = async (w: Worker, link: Link): Promise<void> => {
     const t = w.terminal;
-    let kind = pickKind(w);
+    const picked = pickKind(w);
+    if (picked === 'resend') return resend(w, link);
+    let kind: Kind = picked;
     const ctx = t.context();
     const cardNo = cards[Math.floor(Math.random() * cards.length)]!;
     const amountFen = amountMin + Math.floor(Math.random() * (amountMax - amountMin + 1));
@@ -239,6 +282,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       const rrn = typeof a.message.fields[37] === 'string' ? a.message.fields[37] : null;
       const authCode = typeof a.message.fields[38] === 'string' ? a.message.fields[38] : null;
       if (rrn && w.voidable.length < 1000) w.voidable.push({ trace: ctx.trace, batchNo: ctx.batchNo, rrn, authCode, cardNo, amountFen });
+      if (rrn && resendWeight > 0) {
+        if (w.resendable.length < resendableMax) w.resendable.push({ body, trace: ctx.trace, rrn });
+        else w.resendable[Math.floor(Math.random() * resendableMax)] = { body, trace: ctx.trace, rrn };
+      }
     } else if (kind === 'void' && orig) {
       credited += pointsFor(orig.amountFen, ppy);
     }
@@ -321,7 +368,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     throughputPerS: round(counts.answered / elapsedS), purchasesApprovedPerS: round(purchasesApproved / elapsedS),
     byType, responseCodes: Object.fromEntries([...codes.entries()].sort()), latency: summarise(lat.values()),
     reversalsSent, allAnswered, reconciliation, clientCpuPercent,
-    ok: allAnswered && reconciliation.ok !== false && counts.macFailures === 0,
+    ok: allAnswered && reconciliation.ok !== false && counts.macFailures === 0 && counts.resendMismatches === 0,
   };
 }
 
@@ -374,7 +421,7 @@ async function sumBalances(workers: Worker[], cards: string[]): Promise<{ sum: n
 export function formatReport(r: LoadReport): string {
   const lines: string[] = [];
   const row = (k: string, v: string | number) => lines.push(`  ${k.padEnd(26)}${v}`);
-  lines.push(`load: ${r.terminals} terminals, ${r.connections} connections, ${r.cards} cards, rate ${r.rate}, ${r.durationS} s, mix purchase=${r.mix.purchase},balance=${r.mix.balance},void=${r.mix.void}`);
+  lines.push(`load: ${r.terminals} terminals, ${r.connections} connections, ${r.cards} cards, rate ${r.rate}, ${r.durationS} s, mix purchase=${r.mix.purchase},balance=${r.mix.balance},void=${r.mix.void}${r.mix.resend ? `,resend=${r.mix.resend}` : ''}`);
   row('requests sent', r.sent);
   row('answered', `${r.answered}${r.allAnswered ? ' (every request)' : `  — NOT ALL: ${r.timeouts} timed out, ${r.closed} connection closed, ${r.undecodable} undecodable`}`);
   if (r.skipped) row('not sent (client saturated)', r.skipped);
@@ -390,6 +437,7 @@ export function formatReport(r: LoadReport): string {
   if (r.reversalsSent) row('reversals sent', r.reversalsSent);
   row('simulator CPU', `${r.clientCpuPercent}% of one core`);
   row('answer MACs', r.macFailures === 0 ? 'all verified' : `${r.macFailures} DID NOT VERIFY`);
+  if (r.byType.resend) row('retransmissions', r.resendMismatches === 0 ? 'each answered with its original approval' : `${r.resendMismatches} NOT answered with their original approval`);
   const c = r.reconciliation;
   if (c.checked) {
     row('points debited (seen)', c.pointsDebitedSeen);

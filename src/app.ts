@@ -87,6 +87,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       batchDebitsMax: config.batchDebitsMax,
       batchWaitMs: config.batchWaitMs,
       batchInflightMax: config.batchInflightMax,
+      keyedAfterConflictMs: config.keyedAfterConflictMs,
       poolSize: config.poolSize,
       log: log.child({ component: 'ledger' }),
       onBatch: (b) => metrics.observeBatch(b),
@@ -97,7 +98,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       const b = ledger.batchStats;
       const r = ledger.cacheReads;
       return {
-        batches: b.batches, batchedDebits: b.items, batchKeyConflicts: b.keyConflicts, precheck: { ...ledger.precheck }, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses,
+        batches: b.batches, batchedDebits: b.items, batchKeyConflicts: b.keyConflicts, batchesKeyed: b.keyedBatches, precheck: { ...ledger.precheck }, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses,
         ...(ledger.cacheAvailable || r.hits + r.misses > 0 ? { cacheHits: r.hits, cacheMisses: r.misses } : {}),
       };
     });

@@ -62,6 +62,9 @@ export const settings: Setting[] = [
   s('batchDebitsMax', ['POINTSWITCH_BATCH_DEBITS_MAX'], '--batch-debits-max <n>', 'debits per ledger commit at most', positiveInt(10_000).default(64)),
   s('batchWaitMs', ['POINTSWITCH_BATCH_WAIT_MS'], '--batch-wait-ms <ms>', 'how long the ledger waits to fill a debit batch', z.coerce.number().min(0).max(1000).default(1)),
   s('batchInflightMax', ['POINTSWITCH_BATCH_INFLIGHT_MAX'], '--batch-inflight-max <n>', 'debit batches committing at once (each holds a Postgres connection; 16 raised the peak ~20% but tripled p99 at half rate here)', positiveInt(256).default(4)),
+  s('keyedAfterConflictMs', ['POINTSWITCH_KEYED_AFTER_CONFLICT_MS'], '--keyed-after-conflict-ms <ms>',
+    'after a debit batch met a stored key (a retransmission), how long batches check their keys first instead of failing on one (0: never)',
+    z.coerce.number().int().min(0).max(3_600_000).default(1000)),
   s('poolSize', ['POINTSWITCH_POOL_SIZE'], '--pool-size <n>', 'Postgres connections of this process (keep above batchInflightMax, so reads and voids never wait behind debits)', positiveInt(1000).default(16)),
 ];
 
@@ -97,6 +100,7 @@ export interface Config {
   batchDebitsMax: number;
   batchWaitMs: number;
   batchInflightMax: number;
+  keyedAfterConflictMs: number;
   poolSize: number;
 }
 

@@ -111,12 +111,16 @@ export class Ledger {
   /** Purchase pre-checks: skipped (card just approved here), asked of Redis, declined from Redis. */
   readonly precheck = { skipped: 0, redis: 0, declined: 0 };
   private keyConflicts = 0;
+  /** Batches sent straight to ps_purchase_set_keyed (a retransmission seen lately). */
+  private keyedBatches = 0;
+  /** Until then (performance.now() ms) batches check their keys first: see LedgerOptions.keyedAfterConflictMs. */
+  private keyedUntil = 0;
 
   private constructor(
     readonly pool: Pool,
     private readonly cache: Cache,
     private readonly kek: Kek,
-    private readonly o: Required<Pick<LedgerOptions, 'batchDebitsMax' | 'batchWaitMs' | 'batchInflightMax' | 'writePath' | 'cardCacheTtlMs'>>,
+    private readonly o: Required<Pick<LedgerOptions, 'batchDebitsMax' | 'batchWaitMs' | 'batchInflightMax' | 'writePath' | 'cardCacheTtlMs' | 'keyedAfterConflictMs'>>,
     private readonly log: Logger,
     onBatch?: LedgerOptions['onBatch'],
   ) {
@@ -156,6 +160,7 @@ export class Ledger {
       batchInflightMax: o.batchInflightMax ?? 4,
       writePath: o.writePath ?? 'batched',
       cardCacheTtlMs: o.cardCacheTtlMs ?? 30_000,
+      keyedAfterConflictMs: o.keyedAfterConflictMs ?? 1000,
     }, log, o.onBatch);
   }
 
@@ -169,9 +174,12 @@ export class Ledger {
     return this.cache.available;
   }
 
-  /** Batches sent, debits in them, batches re-run item by item, and batches run again for a key conflict. */
-  get batchStats(): { batches: number; items: number; fallbacks: number; keyConflicts: number } {
-    return { ...this.batcher.stats, keyConflicts: this.keyConflicts };
+  /**
+   * Batches sent, debits in them, batches re-run item by item, batches run again for a key conflict, and batches
+   * sent straight to the keyed function because a retransmission was seen lately.
+   */
+  get batchStats(): { batches: number; items: number; fallbacks: number; keyConflicts: number; keyedBatches: number } {
+    return { ...this.batcher.stats, keyConflicts: this.keyConflicts, keyedBatches: this.keyedBatches };
   }
 
   /** Redis reads of card, terminal and merchant entries since start: found, or not (then Postgres). */
@@ -464,9 +472,10 @@ export class Ledger {
   }
 
   /**
-   * One batch (distinct cards: see the batcher's groupOf) as one set-based statement. An item whose key a
-   * concurrent transaction claimed meanwhile comes back {retry: true}; purchase() then runs it alone, so a
-   * failure there is that caller's, never a re-run of a batch that committed.
+   * One batch (distinct cards: see the batcher's groupOf) as one set-based statement. An item whose key was
+   * stored before the statement began gets its stored answer (a replay); one whose key a concurrent transaction
+   * claimed meanwhile comes back {retry: true}, and purchase() then runs it alone, so a failure there is that
+   * caller's, never a re-run of a batch that committed.
    */
   private async debitBatch(items: DebitItem[]): Promise<SqlOutcome[]> {
     if (items.length === 1) return [await this.debitOne(items[0] as DebitItem)];
@@ -474,18 +483,31 @@ export class Ledger {
       items.map((i) => i.key.businessDate), items.map((i) => i.merchantId), items.map((i) => i.cardNo),
       items.map((i) => i.amountFen), items.map((i) => i.pvv)];
     let rows: BatchRow[];
-    try {
-      rows = await this.batchCall('ps_purchase_set', values);
-    } catch (err) {
-      // A key that exists already (a retransmission, an original after its reversal) or that a concurrent
-      // transaction took: the plain insert failed the whole statement and kept nothing (migration 1763801200000).
-      // The same batch again, through the function that checks each key first: such an item comes back retry.
-      if (!isKeyConflict(err)) throw err;
-      this.keyConflicts++;
+    let keyed = performance.now() < this.keyedUntil;
+    if (keyed) {
+      // Retransmissions came lately (a terminal retrying after lost answers, or one replaying old traces): one
+      // that meets the plain insert fails a whole statement of other terminals' debits, and under a stream of
+      // them every batch would run twice. Check the keys first while they keep coming.
+      this.keyedBatches++;
       rows = await this.batchCall('ps_purchase_set_keyed', values);
+    } else {
+      try {
+        rows = await this.batchCall('ps_purchase_set', values);
+      } catch (err) {
+        // A key that exists already (a retransmission, an original after its reversal) or that a concurrent
+        // transaction took: the plain insert failed the whole statement and kept nothing (migration 1763801200000).
+        // The same batch again, through the function that checks each key first: a stored key is answered with
+        // its stored answer (migration 1763801400000), a key claimed meanwhile comes back retry.
+        if (!isKeyConflict(err)) throw err;
+        this.keyConflicts++;
+        keyed = true;
+        rows = await this.batchCall('ps_purchase_set_keyed', values);
+      }
     }
     if (rows.length !== items.length) throw new Error(`ps_purchase_set returned ${rows.length} rows for ${items.length} debits`);
     const outs = rows.map((r, n) => batchOutcome(r, (items[n] as DebitItem).amountFen));
+    // A retransmission met here (replayed, or claimed meanwhile and so retried alone) keeps the window open.
+    if (keyed && this.o.keyedAfterConflictMs > 0 && outs.some(metExistingKey)) this.keyedUntil = performance.now() + this.o.keyedAfterConflictMs;
     // Not awaited: the write is on the socket before this returns (so this process never reads an older
     // balance after it), versioned (a late write never replaces a newer one), and never rejects.
     void this.cacheBalances(items.map((i, n) => ({ cardNo: i.cardNo, out: outs[n] })));
@@ -615,6 +637,11 @@ function cardRowToState(row: Record<string, unknown>): CardState {
     cardNo: String(row.card_no), status: row.status as CardStatus, expiry: String(row.expiry), enrolled: Boolean(row.enrolled),
     pinVerification: (row.pin_verification as string | null) ?? null, balancePoints: Number(row.balance), version: Number(row.version),
   };
+}
+
+/** The keyed batch debit met a key that was there: replayed, a key reused for another debit, or claimed meanwhile. */
+function metExistingKey(o: SqlOutcome): boolean {
+  return o.retry === true || o.replayed === true || (o.decline !== undefined && (o.decline.kind === 'duplicate' || o.decline.kind === 'reversed-before-arrival'));
 }
 
 /** A unique violation of the idempotency key (authorisations_key): the batch's plain insert met an existing key. */

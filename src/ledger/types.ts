@@ -20,6 +20,12 @@ export interface LedgerOptions {
   poolSize?: number;
   /** 'batched' (default): debits share commits through the batcher. 'plain': one transaction per debit (baseline). */
   writePath?: 'batched' | 'plain';
+  /**
+   * After a batch met an existing key (a retransmission), batches go straight to the function that checks each
+   * key first for this long (ms), instead of failing on the plain insert and running again; each batch that still
+   * finds one extends it. 0: never (every conflict costs the failed statement). Default 1000.
+   */
+  keyedAfterConflictMs?: number;
   /** How long a cached card entry lives (ms); entries are rewritten after every commit that changes the card. */
   cardCacheTtlMs?: number;
   redisCommandTimeoutMs?: number;

@@ -9,6 +9,7 @@ export interface LedgerStats {
   batchedDebits?: number;
   /** batches run again because a key existed (a retransmission, an original after its reversal) */
   batchKeyConflicts?: number;
+  batchesKeyed?: number;
   /** the switch's in-process terminal cache (in front of the ledger's Redis read-through) */
   terminalCacheHits?: number;
   terminalCacheMisses?: number;
@@ -89,6 +90,11 @@ export class SwitchMetrics {
       name: 'pointswitch_ledger_batch_key_conflicts_total',
       help: 'debit batches run a second time, checking each key, because one of their keys existed (a retransmission, an original after its reversal)', registers,
       collect() { this.reset(); this.inc(stat().batchKeyConflicts ?? 0); },
+    });
+    new Counter({
+      name: 'pointswitch_ledger_batches_keyed_total',
+      help: 'debit batches sent straight to the key-checking function because a retransmission was seen in the last keyedAfterConflictMs', registers,
+      collect() { this.reset(); this.inc(stat().batchesKeyed ?? 0); },
     });
     new Gauge({
       name: 'pointswitch_ledger_batch_debits_mean', help: 'mean debits per ledger batch since start (NaN before the first)', registers,

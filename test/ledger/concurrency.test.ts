@@ -3,6 +3,8 @@
 import t, { type Test } from 'tap';
 import { audit } from '../../src/ledger/audit.js';
 import { batchOutcome, Ledger, type BatchRow, type LedgerOptions } from '../../src/ledger/index.js';
+import type { TxnKey } from '../../src/ledger/types.js';
+import { loadCardNo } from '../../simulators/demo.js';
 import { coffee, key, seededLedger } from './helpers.js';
 
 const cards = ['8862000000000001', '8862000000000002', '8862000000000003', '8862000000000004'];
@@ -93,7 +95,8 @@ t.test('debits of one card arriving together are judged in arrival order, one ba
 });
 
 t.test('ps_purchase_set(_keyed): a card twice runs against the running balance; a key twice or claimed meanwhile asks for a retry', async (t) => {
-  const { ledger } = await seededLedger(t, { redis: false } as Partial<LedgerOptions>);
+  // keyedAfterConflictMs 0: every batch tries the plain insert first (the keyed window has a test of its own).
+  const { ledger } = await seededLedger(t, { redis: false, keyedAfterConflictMs: 0 } as Partial<LedgerOptions>);
   const silver = '8860000000000002';                     // 500 points, no PIN
   const gold = '8860000000000007';
   // ps_purchase_set_keyed checks each key first (an existing one comes back retry); ps_purchase_set, the common
@@ -141,7 +144,7 @@ t.test('ps_purchase_set(_keyed): a card twice runs against the running balance; 
   const goldBalance = async () => Number((await ledger.pool.query('SELECT balance FROM cards WHERE card_no = $1', [gold])).rows[0].balance);
   const goldBefore = await goldBalance();
   const replay = await call([{ trace: '900010', card: gold, amount: 100 }, { trace: '900011', card: '8860000000000001', amount: 100 }]);
-  t.same(replay[0], { ok: false, retry: true }, 'an existing key asks to be run alone (where ps_purchase replays it)');
+  t.same(replay[0], { ...dupKey[0], replayed: true }, 'a key stored before the call: its stored approval, replayed (as ps_purchase gives it)');
   t.equal(await goldBalance(), goldBefore, 'and debits nothing');
   t.same(replay[1]?.decline, { kind: 'incorrect-pin' }, 'a PIN card without a PIN is declined');
   // The plain insert: an existing key fails the whole call, and nothing of it stays.
@@ -197,5 +200,61 @@ t.test('ps_purchase_set(_keyed): a card twice runs against the running balance; 
   t.ok(first.ok && !first.replayed, 'the first is approved');
   t.same(second.ok ? null : second.decline, { kind: 'duplicate' }, 'the retried second is a duplicate of the first');
   t.equal(ledger.batchStats.keyConflicts - conflictsBefore, 2, 'a key twice in one batch is a conflict too');
+  t.same((await audit(ledger.pool)).problems, []);
+});
+
+t.test('after a retransmission, batches check their keys first for keyedAfterConflictMs, then go back to the plain insert', async (t) => {
+  const windowMs = 400;
+  const { ledger } = await seededLedger(t, { redis: false, loadCards: 4, keyedAfterConflictMs: windowMs } as Partial<LedgerOptions>);
+  const [a, b, c] = [1, 2, 3].map(loadCardNo) as [string, string, string];
+  const buy = (k: TxnKey, cardNo: string) => ledger.purchase({ key: k, merchantId: coffee, cardNo, amountFen: 100 });
+  /** Two purchases in the same tick (one batch), and what the batch counters did. */
+  const pair = async (x: [TxnKey, string], y: [TxnKey, string]) => {
+    const s0 = ledger.batchStats;
+    const out = await Promise.all([buy(...x), buy(...y)]);
+    const s1 = ledger.batchStats;
+    t.equal(s1.batches - s0.batches, 1, 'one batch');
+    return { out, conflicts: s1.keyConflicts - s0.keyConflicts, keyed: s1.keyedBatches - s0.keyedBatches };
+  };
+  const balances = async () => (await ledger.pool.query('SELECT card_no, balance FROM cards WHERE card_no = ANY($1) ORDER BY card_no', [[a, b, c]])).rows
+    .map((r: { balance: string }) => Number(r.balance));
+  // One purchase first on a fourth card: the terminal and merchant are then known, so a pair goes in one tick.
+  t.ok((await buy(key(), loadCardNo(4))).ok);
+  const start = await balances();
+  const k1 = key(), k2 = key();
+  const first = await pair([k1, a], [k2, b]);
+  t.same([first.conflicts, first.keyed], [0, 0], 'new keys: the plain insert');
+  t.ok(first.out.every((r) => r.ok && !r.replayed));
+  // A retransmission of k1 beside a new debit: the plain insert fails on it, the batch runs again checking keys.
+  const retry = await pair([k1, a], [key(), c]);
+  t.same([retry.conflicts, retry.keyed], [1, 0], 'the plain insert met the key once');
+  t.ok(retry.out[0]?.ok && retry.out[0].replayed, 'the retransmission replays its approval');
+  t.same(retry.out[0]?.ok && retry.out[0].rrn, first.out[0]?.ok && first.out[0].rrn, 'with the same RRN');
+  // Within the window: straight to the keyed function, with or without a retransmission in the batch; a
+  // retransmission there fails nothing and extends the window.
+  const fresh = await pair([key(), a], [key(), b]);
+  t.same([fresh.conflicts, fresh.keyed], [0, 1], 'new keys in the window: checked first, no failed statement');
+  t.ok(fresh.out.every((r) => r.ok && !r.replayed), 'and approved');
+  // Count the one-at-a-time debits (ps_purchase) the ledger sends meanwhile.
+  let alone = 0;
+  const query = ledger.pool.query.bind(ledger.pool);
+  (ledger.pool as { query: unknown }).query = (q: unknown, ...rest: unknown[]) => {
+    if (typeof q === 'string' && q.startsWith('SELECT ps_purchase(')) alone++;
+    return (query as (...a: unknown[]) => unknown)(q, ...rest);
+  };
+  const again = await pair([k2, b], [key(), c]);
+  (ledger.pool as { query: unknown }).query = query;
+  t.same([again.conflicts, again.keyed], [0, 1], 'a retransmission in the window: checked first, no failed statement');
+  t.ok(again.out[0]?.ok && again.out[0].replayed, 'it replays');
+  t.same(again.out[0]?.ok && again.out[0].rrn, first.out[1]?.ok && first.out[1].rrn, 'its original approval');
+  t.equal(alone, 0, 'answered in the batch: no transaction of its own (migration 1763801400000)');
+  t.ok(again.out[1]?.ok && !again.out[1].replayed, 'and the other debit is approved');
+  // The window passes with no retransmission: the plain insert again.
+  await new Promise((r) => setTimeout(r, windowMs + 100));
+  const later = await pair([key(), a], [key(), b]);
+  t.same([later.conflicts, later.keyed], [0, 0], 'after the window: the plain insert');
+  // Each card was debited once per debit approved anew (50 points each), never for a replay.
+  const end = await balances();
+  t.same(start.map((v, i) => v - (end[i] ?? 0)), [150, 150, 100], 'a: k1, fresh, later; b: k2, fresh, later; c: two new debits');
   t.same((await audit(ledger.pool)).problems, []);
 });

@@ -2,6 +2,7 @@
 // shell driven through stdin, scenario files (passing and failing), and a short load run that reconciles.
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import t from 'tap';
 import { sim, startSwitch, stateDir } from './support.js';
 
@@ -100,6 +101,26 @@ t.test('a short load run answers every request and the points debited match the 
   t.equal(f.connections, 4, 'two connections per terminal');
   t.equal(f.reconciliation.ok, true, 'at a fixed rate too');
   t.same(Object.keys(f.responseCodes), ['00'], 'the same terminals again: their traces continue from the state files, no 94');
+});
+
+t.test('load with retransmissions in the mix: each is answered with its original approval and debits nothing', async (t) => {
+  const { port, databaseUrl } = await startSwitch(t, { loadTerminals: 4, loadCards: 20 });
+  const r = await sim(['load', '--port', String(port), '--state-dir', stateDir(), '--terminals', '4', '--cards', '20', '--rate', 'max', '--duration', '2',
+    '--mix', 'purchase=60,void=5,resend=35', '--database-url', databaseUrl, '--json', '-']);
+  t.equal(r.code, 0, r.stderr + r.stdout);
+  const j = JSON.parse(r.stdout);
+  t.same(j.mix, { purchase: 60, balance: 0, void: 5, resend: 35 });
+  t.ok(j.byType.resend.sent > 100, `${j.byType.resend.sent} retransmissions sent`);
+  t.equal(j.byType.resend.approved, j.byType.resend.answered, 'every retransmission answered 00');
+  t.equal(j.resendMismatches, 0, 'each with its original RRN');
+  t.equal(j.reconciliation.ok, true, 'and the balances moved by the approvals seen alone: no retransmission debited');
+  t.equal(j.ok, true);
+  // The ledger saw them: one authorisation per purchase key, none for a retransmission.
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  t.teardown(() => c.end());
+  const n = (await c.query(`SELECT count(*)::int AS n FROM authorisations WHERE kind = 'purchase' AND terminal_id LIKE '9000000%'`)).rows[0].n;
+  t.equal(n, j.byType.purchase.sent, 'one stored purchase per purchase sent, none more');
 });
 
 t.test('load --database-url reconciles against the ledger\'s own balances', async (t) => {

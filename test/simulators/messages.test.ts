@@ -119,6 +119,8 @@ t.test('latency percentiles are nearest-rank over every sample', async (t) => {
 t.test('the load mix and rate options are parsed strictly', async (t) => {
   t.same(parseMix('purchase=80,balance=15,void=5'), { purchase: 80, balance: 15, void: 5 });
   t.same(parseMix('purchase=1'), { purchase: 1, balance: 0, void: 0 });
+  t.same(parseMix('purchase=70,resend=30'), { purchase: 70, balance: 0, void: 0, resend: 30 });
+  t.throws(() => parseMix('resend=5'), /resend only repeats approved purchases/);
   t.throws(() => parseMix('refund=5'));
   t.throws(() => parseMix('purchase=0'));
   t.equal(parseRate('max'), 'max');

@@ -193,6 +193,8 @@ t.test('the POS transaction set', async (t) => {
     t.match(r.body, /pointswitch_transactions_total\{type="purchase",response_code="51"\} 1/);
     t.match(r.body, /pointswitch_connections_open \d/);
     t.match(r.body, /pointswitch_ledger_batches_total \d/);
+    t.match(r.body, /^pointswitch_ledger_batch_key_conflicts_total \d+$/m);
+    t.match(r.body, /^pointswitch_ledger_batches_keyed_total \d+$/m);
   });
 
   await t.test('/metrics shows ledger batch sizes and times as histograms, and the Redis hit rate', async (t) => {
