@@ -19,6 +19,11 @@
 //     step 4, switch and pgbench alike, a second control: the disk probe (`disk-probe.ts`, in a process of its own) writes and
 //     fdatasyncs one 8 KB block 100 times a second next to PostgreSQL's data and reports the slowest flushes.
 //     When the bare disk takes 100 ms and more to make one block durable, every commit on it waits as long.
+//  6. BENCH_SWITCH_RESEND_PERCENT (default 10; 0 skips it), BENCH_SWITCH_ROUNDS times: the switch at the same half
+//     rate with that share of the requests retransmissions (`--mix purchase=90,resend=10`: an approved purchase
+//     sent again byte for byte, as a terminal does after a lost answer), the disk probe beside it. Each must be
+//     answered with its original approval and debit nothing (the run's reconciliation); the p99 sits beside the
+//     plain half-rate runs' to show what retransmissions cost.
 // CPU by process (switch, postgres, redis, simulator) is read from /proc for every run. Figures are printed
 // and written to bench-results/switch-<time>.json. BENCH_SWITCH_SECONDS: the length of each run (default 20).
 // The switch logs at BENCH_SWITCH_LOG_LEVEL (default info, the deployed default: one line per transaction) to
@@ -43,6 +48,11 @@ const pgbenchClients = 64;
 const roundsCount = Number(process.env.BENCH_SWITCH_ROUNDS ?? 3);
 const warmupSeconds = Number(process.env.BENCH_SWITCH_WARMUP_SECONDS ?? 5);
 const switchLogLevel = process.env.BENCH_SWITCH_LOG_LEVEL ?? 'info';
+const resendPercent = Number(process.env.BENCH_SWITCH_RESEND_PERCENT ?? 10);
+if (!(resendPercent >= 0 && resendPercent < 100)) {
+  process.stderr.write(`bench:switch: BENCH_SWITCH_RESEND_PERCENT=${process.env.BENCH_SWITCH_RESEND_PERCENT} is not a share from 0 to 99\n`);
+  process.exit(2);
+}
 
 function log(s: string): void { process.stderr.write(`bench:switch: ${s}\n`); }
 
@@ -299,6 +309,15 @@ async function main(): Promise<number> {
       }
       halves.push({ run: m.report, cpu: m.cpu, pgbench: pgbenchHalf, disk, pgbenchDisk });
     }
+    const resends: Array<{ run: LoadReport; disk: Disk }> = [];
+    for (let i = 1; resendPercent > 0 && i <= roundsCount; i++) {
+      log(`retransmission round ${i}/${roundsCount}: switch at ${half}/s with ${resendPercent} % retransmissions, ${seconds} s, the disk probe beside it`);
+      const probe = startDiskProbe(scratch, seconds);
+      const m = await measured({ ...common, rate: half, mix: { purchase: 100 - resendPercent, balance: 0, void: 0, resend: resendPercent }, onProgress: progress(`resend ${i}`) });
+      const disk = await probe;
+      process.stdout.write(`${formatReport(m.report)}\n${'absent' in disk ? disk.absent : formatDiskReport(disk)}\n\n`);
+      resends.push({ run: m.report, disk });
+    }
 
     const diskText = (d: Disk) => ('absent' in d ? d.absent : `max ${d.latency?.maxMs ?? '-'} ms, ${d.over25} over 25 ms, ${d.over100} over 100 ms`);
     const cpuText = (cpu: Record<string, number>) => Object.entries(cpu).map(([k, v]) => `${k} ${v}%`).join(', ');
@@ -335,14 +354,25 @@ async function main(): Promise<number> {
     lines.push(`  median p99: switch ${r3(median(p99s))} ms, pgbench ${r3(median(pgP99s))} ms; rounds with switch p99 at most 25 ms: ${p99s.filter((p) => p <= 25).length} of ${halves.length}`);
     const calm = halves.filter((h) => !('absent' in h.disk) && h.disk.over100 === 0);
     lines.push(`  rounds whose disk probe saw no flush over 100 ms during the switch's run: ${calm.length} of ${halves.length}; the switch's p99 at most 25 ms in ${calm.filter((h) => (h.run.latency?.p99Ms ?? Infinity) <= 25).length} of them`);
+    if (resends.length) {
+      lines.push(`  at ${half}/s with ${resendPercent} % of requests retransmissions (each must get its original approval and debit nothing)`);
+      lines.push('  round   answers/s   switch latency                                                   retransmissions');
+      resends.forEach((r, i) => {
+        const rs = r.run.byType.resend;
+        lines.push(`  ${String(i + 1).padStart(5)}   ${String(Math.round(r.run.throughputPerS)).padStart(9)}   ${lat(r.run).padEnd(62)}   ${rs?.sent ?? 0} sent, ${r.run.resendMismatches === 0 ? 'each answered with its original approval' : `${r.run.resendMismatches} NOT answered with their original approval`}   ${r.run.ok ? 'reconciled' : 'NOT RECONCILED'}`);
+        lines.push(`          disk (8 KB write + fdatasync, 100/s): ${diskText(r.disk)}`);
+      });
+      const rp99 = resends.map((r) => r.run.latency?.p99Ms ?? Number.NaN);
+      lines.push(`  median p99 with retransmissions ${r3(median(rp99))} ms, without (the half-rate rounds above) ${r3(median(p99s))} ms`);
+    }
     if (rounds.some((r) => 'absent' in r.pgbench)) lines.push(`  pgbench ABSENT: ${(rounds[0]!.pgbench as { absent: string }).absent}`);
     const summary = lines.join('\n');
     process.stdout.write(`${summary}\n`);
     mkdirSync('bench-results', { recursive: true });
     const file = path.join('bench-results', `switch-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, postgres: settings, switchLog: { level: switchLogLevel, to: switchLog }, rounds, halfRate: half, halves }, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, postgres: settings, switchLog: { level: switchLogLevel, to: switchLog }, rounds, halfRate: half, halves, resendPercent, resends }, null, 2)}\n`);
     log(`written ${file}`);
-    return rounds.every((r) => r.peak.ok) && halves.every((h) => h.run.ok) ? 0 : 1;
+    return rounds.every((r) => r.peak.ok) && halves.every((h) => h.run.ok) && resends.every((r) => r.run.ok) ? 0 : 1;
   } finally {
     if (child && child.exitCode === null) {
       const exited = new Promise((r) => child!.once('exit', r));
