@@ -19,11 +19,11 @@
 //     step 4, switch and pgbench alike, a second control: the disk probe (`disk-probe.ts`, in a process of its own) writes and
 //     fdatasyncs one 8 KB block 100 times a second next to PostgreSQL's data and reports the slowest flushes.
 //     When the bare disk takes 100 ms and more to make one block durable, every commit on it waits as long.
-//  6. BENCH_SWITCH_RESEND_PERCENT (default 10; 0 skips it), BENCH_SWITCH_ROUNDS times: the switch at the same half
-//     rate with that share of the requests retransmissions (`--mix purchase=90,resend=10`: an approved purchase
-//     sent again byte for byte, as a terminal does after a lost answer), the disk probe beside it. Each must be
-//     answered with its original approval and debit nothing (the run's reconciliation); the p99 sits beside the
-//     plain half-rate runs' to show what retransmissions cost.
+//  6. in each round of step 5, right after the switch's run (so both meet the same disk): the switch at the same
+//     half rate with BENCH_SWITCH_RESEND_PERCENT (default 10; 0 skips it) of the requests retransmissions
+//     (`--mix purchase=90,resend=10`: an approved purchase sent again byte for byte, as a terminal does after a
+//     lost answer), the disk probe beside it. Each must be answered with its original approval and debit nothing
+//     (the run's reconciliation); its p99 sits beside the plain run's to show what retransmissions cost.
 // CPU by process (switch, postgres, redis, simulator) is read from /proc for every run. Figures are printed
 // and written to bench-results/switch-<time>.json. BENCH_SWITCH_SECONDS: the length of each run (default 20).
 // The switch logs at BENCH_SWITCH_LOG_LEVEL (default info, the deployed default: one line per transaction) to
@@ -294,12 +294,22 @@ async function main(): Promise<number> {
     const peakMedian = median(rounds.map((r) => r.peak.purchasesApprovedPerS));
     const half = Math.max(1, Math.round(peakMedian / 2));
     const halves: Array<{ run: LoadReport; cpu: Record<string, number>; pgbench: PgbenchResult | { absent: string }; disk: Disk; pgbenchDisk: Disk }> = [];
+    const resends: Array<{ run: LoadReport; disk: Disk }> = [];
     for (let i = 1; i <= roundsCount; i++) {
       log(`half-rate round ${i}/${roundsCount}: switch at ${half}/s (half the median peak), ${seconds} s, the disk probe beside it`);
       const probe = startDiskProbe(scratch, seconds);
       const m = await measured({ ...common, rate: half, onProgress: progress(`half ${i}`) });
       const disk = await probe;
       process.stdout.write(`${formatReport(m.report)}\n${'absent' in disk ? disk.absent : formatDiskReport(disk)}\n\n`);
+      // In the same round, so that both meet the same disk: the same rate with retransmissions.
+      if (resendPercent > 0) {
+        log(`half-rate round ${i}/${roundsCount}: switch at ${half}/s with ${resendPercent} % retransmissions, ${seconds} s, the disk probe beside it`);
+        const rProbe = startDiskProbe(scratch, seconds);
+        const r = await measured({ ...common, rate: half, mix: { purchase: 100 - resendPercent, balance: 0, void: 0, resend: resendPercent }, onProgress: progress(`resend ${i}`) });
+        const rDisk = await rProbe;
+        process.stdout.write(`${formatReport(r.report)}\n${'absent' in rDisk ? rDisk.absent : formatDiskReport(rDisk)}\n\n`);
+        resends.push({ run: r.report, disk: rDisk });
+      }
       let pgbenchDisk: Disk = { absent: 'pgbench absent' };
       let pgbenchHalf: PgbenchResult | { absent: string } = pgbench as { absent: string };
       if (typeof pgbench === 'function') {
@@ -308,15 +318,6 @@ async function main(): Promise<number> {
         pgbenchDisk = await pgProbe;
       }
       halves.push({ run: m.report, cpu: m.cpu, pgbench: pgbenchHalf, disk, pgbenchDisk });
-    }
-    const resends: Array<{ run: LoadReport; disk: Disk }> = [];
-    for (let i = 1; resendPercent > 0 && i <= roundsCount; i++) {
-      log(`retransmission round ${i}/${roundsCount}: switch at ${half}/s with ${resendPercent} % retransmissions, ${seconds} s, the disk probe beside it`);
-      const probe = startDiskProbe(scratch, seconds);
-      const m = await measured({ ...common, rate: half, mix: { purchase: 100 - resendPercent, balance: 0, void: 0, resend: resendPercent }, onProgress: progress(`resend ${i}`) });
-      const disk = await probe;
-      process.stdout.write(`${formatReport(m.report)}\n${'absent' in disk ? disk.absent : formatDiskReport(disk)}\n\n`);
-      resends.push({ run: m.report, disk });
     }
 
     const diskText = (d: Disk) => ('absent' in d ? d.absent : `max ${d.latency?.maxMs ?? '-'} ms, ${d.over25} over 25 ms, ${d.over100} over 100 ms`);
@@ -363,7 +364,7 @@ async function main(): Promise<number> {
         lines.push(`          disk (8 KB write + fdatasync, 100/s): ${diskText(r.disk)}`);
       });
       const rp99 = resends.map((r) => r.run.latency?.p99Ms ?? Number.NaN);
-      lines.push(`  median p99 with retransmissions ${r3(median(rp99))} ms, without (the half-rate rounds above) ${r3(median(p99s))} ms`);
+      lines.push(`  median p99 with retransmissions ${r3(median(rp99))} ms, without (the half-rate rounds above, each just before) ${r3(median(p99s))} ms`);
     }
     if (rounds.some((r) => 'absent' in r.pgbench)) lines.push(`  pgbench ABSENT: ${(rounds[0]!.pgbench as { absent: string }).absent}`);
     const summary = lines.join('\n');
