@@ -249,12 +249,20 @@ t.test('after a retransmission, batches check their keys first for keyedAfterCon
   t.same(again.out[0]?.ok && again.out[0].rrn, first.out[1]?.ok && first.out[1].rrn, 'its original approval');
   t.equal(alone, 0, 'answered in the batch: no transaction of its own (migration 1763801400000)');
   t.ok(again.out[1]?.ok && !again.out[1].replayed, 'and the other debit is approved');
+  // An original whose reversal came first (a reversal marker holds its key), in a batch in the window: declined
+  // in the batch, nothing debited.
+  const early = key();
+  t.ok((await ledger.reverse({ original: early, kind: 'purchase', cardNo: c, amountFen: 100 })).ok);
+  const marked = await pair([early, c], [key(), a]);
+  t.same([marked.conflicts, marked.keyed], [0, 1]);
+  t.same(marked.out[0]?.ok ? null : marked.out[0]?.decline, { kind: 'reversed-before-arrival' }, 'the original after its reversal is declined');
+  t.ok(marked.out[1]?.ok, 'the other debit is approved');
   // The window passes with no retransmission: the plain insert again.
   await new Promise((r) => setTimeout(r, windowMs + 100));
   const later = await pair([key(), a], [key(), b]);
   t.same([later.conflicts, later.keyed], [0, 0], 'after the window: the plain insert');
   // Each card was debited once per debit approved anew (50 points each), never for a replay.
   const end = await balances();
-  t.same(start.map((v, i) => v - (end[i] ?? 0)), [150, 150, 100], 'a: k1, fresh, later; b: k2, fresh, later; c: two new debits');
+  t.same(start.map((v, i) => v - (end[i] ?? 0)), [200, 150, 100], 'a: k1, fresh, beside the marked one, later; b: k2, fresh, later; c: two new debits, not the reversed one');
   t.same((await audit(ledger.pool)).problems, []);
 });
