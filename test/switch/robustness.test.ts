@@ -1,9 +1,10 @@
 // Bad input and bad clients: the process goes on, and other terminals are served.
 import net from 'node:net';
+import pg from 'pg';
 import t from 'tap';
 import { encode, frame } from '../../protocol/index.js';
 import { testEnv } from '../support/db.js';
-import { seed, startSwitch } from './support/app.js';
+import { balanceOf, seed, startSwitch } from './support/app.js';
 import { TestTerminal } from './support/terminal.js';
 
 const diamond = '8860000000000007';
@@ -148,4 +149,47 @@ t.test('graceful stop answers what is in flight, then closes and refuses new con
     s.once('error', () => resolve(true));
   });
   t.ok(refused, 'no new connections after stop');
+});
+
+t.test('Postgres slow: the switch holds at most inFlightMax requests, stops reading, and answers all once Postgres is back', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const inFlightMax = 6;
+  const app = await startSwitch(t, env, { inFlightMax, inFlightPerConnectionMax: 32 });
+  const terms = await Promise.all(['10000001', '10000002'].map((terminalId) => TestTerminal.connect({ port: app.posPort, terminalId })));
+  t.teardown(() => Promise.all(terms.map((x) => x.close())));
+  for (const term of terms) t.equal((await term.signOn()).fields[39], '00');
+  const before = await balanceOf(app, diamond);
+  // Another transaction holds the card's row: every debit of it waits in Postgres.
+  const locker = new pg.Client({ connectionString: env.databaseUrl });
+  await locker.connect();
+  t.teardown(() => locker.end());
+  await locker.query('BEGIN');
+  await locker.query('SELECT 1 FROM cards WHERE card_no = $1 FOR UPDATE', [diamond]);
+  // Ten purchases pipelined on each connection: twenty, against a switch-wide limit of six.
+  const sent = terms.map((term) => {
+    const msgs = Array.from({ length: 10 }, (_, i) => term.purchaseMessage(diamond, 100 + i));
+    const answers = Promise.all(msgs.map(() => term.nextAnswer()));
+    term.writeRaw(Buffer.concat(msgs.map((m) => frame(term.encodeMessage(m)))));
+    return { msgs, answers };
+  });
+  let seen = 0;
+  const until = Date.now() + 600;
+  while (Date.now() < until) {
+    seen = Math.max(seen, app.pos.inFlight);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  t.equal(seen, inFlightMax, 'the switch took in requests up to the limit and no further');
+  const metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
+  t.match(metrics, /pointswitch_reads_paused_total\{reason="in-flight-max"\} [1-9]/, 'and paused reading, counted');
+  t.equal(await balanceOf(app, diamond), before, 'nothing committed meanwhile');
+  await locker.query('COMMIT');
+  for (const { msgs, answers } of sent) {
+    const got = await answers;
+    t.same(got.map((a) => a.fields[11]), msgs.map((m) => m.fields[11]), 'every request answered, in order');
+    t.ok(got.every((a) => a.fields[39] === '00'), 'all approved');
+  }
+  const points = sent.flatMap((s) => s.msgs).reduce((sum, _m, i) => sum + Math.ceil(((100 + (i % 10)) * 50) / 100), 0);
+  t.equal(await balanceOf(app, diamond), before - points, 'each debited once');
+  t.equal(app.pos.inFlight, 0);
 });
