@@ -13,6 +13,7 @@ import { seedDemo } from './ledger/seed.js';
 import { bufferedStdout, createLogger, type Logger } from './log.js';
 import { buildAdminApp } from './admin/app.js';
 import { adminResources } from './admin/resources.js';
+import { CardGate } from './switch/card-gate.js';
 import { SwitchMetrics } from './switch/metrics.js';
 import { createFrameHandler } from './switch/pipeline.js';
 import { PosServer } from './switch/server.js';
@@ -108,6 +109,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       handleFrame: createFrameHandler({
         ledger,
         settings: { settlementUnbalancedCode: config.settlementUnbalancedCode },
+        cardGate: new CardGate(config.cardInFlightMax),
         log: log.child({ component: 'pos' }),
         metrics,
         terminals,

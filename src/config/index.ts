@@ -48,6 +48,9 @@ export const settings: Setting[] = [
     'open POS connections from one remote address at most, so one client cannot take all of connectionsMax', positiveInt(1_000_000).default(2_000)),
   s('inFlightPerConnectionMax', ['POINTSWITCH_IN_FLIGHT_PER_CONNECTION_MAX'], '--in-flight-per-connection-max <n>',
     'requests of one connection being processed at once; reading pauses at the limit', positiveInt(1024).default(32)),
+  s('cardInFlightMax', ['POINTSWITCH_CARD_IN_FLIGHT_MAX'], '--card-in-flight-max <n>',
+    'purchases, voids and refunds of one card being processed at once; more are declined 65 (over frequency limit), so one card hammered cannot hold the switch\'s in-flight slots',
+    positiveInt(1_000_000).default(32)),
   s('inFlightMax', ['POINTSWITCH_IN_FLIGHT_MAX'], '--in-flight-max <n>',
     'requests being processed by the whole switch at once; reading pauses at the limit (backpressure when Postgres is slow)', positiveInt(1_000_000).default(4096)),
   s('idleTimeoutMs', ['POINTSWITCH_IDLE_TIMEOUT_MS'], '--idle-timeout-ms <ms>', 'a connection with no traffic for this long is closed', positiveInt(86_400_000).default(120_000)),
@@ -91,6 +94,7 @@ export interface Config {
   connectionsMax: number;
   connectionsPerAddressMax: number;
   inFlightPerConnectionMax: number;
+  cardInFlightMax: number;
   inFlightMax: number;
   idleTimeoutMs: number;
   frameTimeoutMs: number;

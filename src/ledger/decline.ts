@@ -18,6 +18,7 @@ export type Decline =
   | { kind: 'original-not-refundable'; state: string }
   | { kind: 'refund-exceeds-original'; refundablePoints: number }
   | { kind: 'reversed-before-arrival' }
+  | { kind: 'card-too-frequent' }
   | { kind: 'system-error'; detail: string };
 
 export type DeclineKind = Decline['kind'];
@@ -42,6 +43,7 @@ export function responseCodeFor(d: Decline): string {
     case 'original-not-refundable': return '12';
     case 'refund-exceeds-original': return '61';
     case 'reversed-before-arrival': return '12';
+    case 'card-too-frequent': return '65';   // over frequency limit: more of the card's requests at once than the switch takes
     case 'system-error': return '96';
     default: {
       const unmapped: never = d;
@@ -56,7 +58,7 @@ const kinds: Record<DeclineKind, true> = {
   'not-enrolled': true, 'incorrect-pin': true, 'insufficient-points': true, 'invalid-merchant': true,
   'terminal-not-permitted': true, 'invalid-amount': true, duplicate: true, 'original-not-found': true,
   'original-amount-wrong': true, 'original-not-voidable': true, 'original-not-refundable': true,
-  'refund-exceeds-original': true, 'reversed-before-arrival': true, 'system-error': true,
+  'refund-exceeds-original': true, 'reversed-before-arrival': true, 'card-too-frequent': true, 'system-error': true,
 };
 
 /** kind -> code for every kind (written to the response_codes table so SQL stores the same code). */

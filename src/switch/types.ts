@@ -2,6 +2,7 @@
 import type { FieldValue, IsoMessage } from '../../protocol/index.js';
 import type { Ledger, TerminalInfo } from '../ledger/index.js';
 import type { Logger } from '../log.js';
+import type { CardGate } from './card-gate.js';
 
 /** The ledger methods the switch uses (a structural slice, so the switch depends on no more than this). */
 export type LedgerPort = Pick<Ledger,
@@ -16,6 +17,8 @@ export interface HandlerContext {
   ledger: LedgerPort;
   settings: SwitchSettings;
   log: Logger;
+  /** Bounds one card's debits and credits in flight (purchase, void, refund); absent: no bound. */
+  cardGate?: CardGate;
 }
 
 /** A request that passed the session checks: the terminal is known, signed on (except sign-on) and its MAC verified. */

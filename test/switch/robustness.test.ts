@@ -193,3 +193,38 @@ t.test('Postgres slow: the switch holds at most inFlightMax requests, stops read
   t.equal(await balanceOf(app, diamond), before - points, 'each debited once');
   t.equal(app.pos.inFlight, 0);
 });
+
+t.test('one card hammered: past cardInFlightMax its requests are declined 65 at once, and other cards are served meanwhile', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const app = await startSwitch(t, env, { cardInFlightMax: 4 });
+  const [hammer, other] = await Promise.all(['10000001', '10000002'].map((terminalId) => TestTerminal.connect({ port: app.posPort, terminalId })));
+  t.teardown(() => Promise.all([hammer!.close(), other!.close()]));
+  t.equal((await hammer!.signOn()).fields[39], '00');
+  t.equal((await other!.signOn()).fields[39], '00');
+  const before = await balanceOf(app, diamond);
+  const locker = new pg.Client({ connectionString: env.databaseUrl });
+  await locker.connect();
+  t.teardown(() => locker.end());
+  await locker.query('BEGIN');
+  await locker.query('SELECT 1 FROM cards WHERE card_no = $1 FOR UPDATE', [diamond]);
+  const msgs = Array.from({ length: 10 }, (_, i) => hammer!.purchaseMessage(diamond, 100 + i));
+  const answered: Array<{ i: number; code: unknown }> = [];
+  const answers = Promise.all(msgs.map((_m, i) => hammer!.nextAnswer().then((a) => { answered.push({ i, code: a.fields[39] }); return a; })));
+  hammer!.writeRaw(Buffer.concat(msgs.map((m) => frame(hammer!.encodeMessage(m)))));
+  // While the card's row is held the first four wait in the ledger. Answers keep request order, so the six refused
+  // go out after the four; the switch's own count shows them refused at once.
+  const refused = /pointswitch_transactions_total\{type="purchase",response_code="65"\} 6/;
+  let metrics = '';
+  for (const until = Date.now() + 3000; Date.now() < until && !refused.test(metrics); await new Promise((r) => setTimeout(r, 10))) {
+    metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
+  }
+  t.match(metrics, refused, 'six declined 65 while the card was held');
+  const silverBuy = await other!.send(other!.purchaseMessage('8860000000000002', 100));
+  t.equal(silverBuy.fields[39], '00', 'another terminal\'s purchase of another card is approved meanwhile');
+  t.equal(answered.length, 0, 'nothing of the hammer answered yet: its answers keep request order');
+  await locker.query('COMMIT');
+  const got = await answers;
+  t.same(got.map((a) => a.fields[39]), ['00', '00', '00', '00', '65', '65', '65', '65', '65', '65'], 'the first four approved once the card was free, the rest 65');
+  t.equal(await balanceOf(app, diamond), before - [100, 101, 102, 103].reduce((s, f) => s + Math.ceil((f * 50) / 100), 0), 'only the four debited');
+});

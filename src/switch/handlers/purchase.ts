@@ -2,6 +2,7 @@
 // debits through its batcher and makes a retransmission (same terminal, batch, trace, date) return the first answer.
 import { declined } from '../respond.js';
 import type { Handler } from '../types.js';
+import { gated } from './gate.js';
 import { approvalReply } from './approval.js';
 import { amountFen, cardNumber, pinOf, text, txnKey } from './fields.js';
 
@@ -10,13 +11,14 @@ export const purchase: Handler = async (ctx, req) => {
   if (!cardNo) return declined({ kind: 'unknown-card' });
   const pin = pinOf(req, cardNo);
   if (pin === null) return declined({ kind: 'incorrect-pin' }, { cardNo });
-  const r = await ctx.ledger.purchase({
+  const r = await gated(ctx, cardNo, () => ctx.ledger.purchase({
     key: txnKey(req),
     merchantId: req.terminal.merchantId,
     cardNo,
     amountFen: amountFen(req.msg),
     pin: pin ?? null,
     cardExpiry: text(req.msg, 14) ?? null,
-  });
+  }));
+  if (r === null) return declined({ kind: 'card-too-frequent' }, { cardNo });
   return r.ok ? approvalReply(r, cardNo) : declined(r.decline, { cardNo });
 };

@@ -2,6 +2,7 @@
 // its batch, trace and date.
 import { declined } from '../respond.js';
 import type { Handler } from '../types.js';
+import { gated } from './gate.js';
 import { approvalReply } from './approval.js';
 import { amountFen, cardNumber, field61, text, txnKey } from './fields.js';
 
@@ -11,7 +12,7 @@ export const refund: Handler = async (ctx, req) => {
   const f61 = field61(req.msg);
   const rrn = text(req.msg, 37)?.trim() ?? '';
   if (!rrn) return declined({ kind: 'original-not-found' }, { cardNo });
-  const r = await ctx.ledger.refund({
+  const r = await gated(ctx, cardNo, () => ctx.ledger.refund({
     key: txnKey(req),
     merchantId: req.terminal.merchantId,
     cardNo,
@@ -23,6 +24,7 @@ export const refund: Handler = async (ctx, req) => {
       // terminals that do not know the original's date send zeros
       ...(f61.date && f61.date !== '0000' ? { date: f61.date } : {}),
     },
-  });
+  }));
+  if (r === null) return declined({ kind: 'card-too-frequent' }, { cardNo });
   return r.ok ? approvalReply(r, cardNo) : declined(r.decline, { cardNo });
 };
