@@ -53,6 +53,9 @@ export const settings: Setting[] = [
     positiveInt(1_000_000).default(32)),
   s('inFlightMax', ['POINTSWITCH_IN_FLIGHT_MAX'], '--in-flight-max <n>',
     'requests being processed by the whole switch at once; reading pauses at the limit (backpressure when Postgres is slow)', positiveInt(1_000_000).default(4096)),
+  s('inFlightPerAddressMax', ['POINTSWITCH_IN_FLIGHT_PER_ADDRESS_MAX'], '--in-flight-per-address-max <n>',
+    'requests from one remote address being processed at once; its connections are not read at the limit, so one client cannot take all of inFlightMax',
+    positiveInt(1_000_000).default(1024)),
   s('idleTimeoutMs', ['POINTSWITCH_IDLE_TIMEOUT_MS'], '--idle-timeout-ms <ms>', 'a connection with no traffic for this long is closed', positiveInt(86_400_000).default(120_000)),
   s('frameTimeoutMs', ['POINTSWITCH_FRAME_TIMEOUT_MS'], '--frame-timeout-ms <ms>', 'a started message must be complete within this time, or the connection is closed', positiveInt(3_600_000).default(10_000)),
   s('shutdownGraceMs', ['POINTSWITCH_SHUTDOWN_GRACE_MS'], '--shutdown-grace-ms <ms>', 'on SIGTERM, how long in-flight requests may take before connections are cut', positiveInt(600_000).default(10_000)),
@@ -96,6 +99,7 @@ export interface Config {
   inFlightPerConnectionMax: number;
   cardInFlightMax: number;
   inFlightMax: number;
+  inFlightPerAddressMax: number;
   idleTimeoutMs: number;
   frameTimeoutMs: number;
   shutdownGraceMs: number;

@@ -6,6 +6,8 @@
 // - connectionsMax / connectionsPerAddressMax: more connections are refused at accept.
 // - inFlightPerConnectionMax: a connection is not read while that many of its requests are unanswered.
 // - inFlightMax: no connection is read while the whole switch has that many unanswered (Postgres is slow).
+// - inFlightPerAddressMax: connections from one remote address are not read while that address has that many
+//   unanswered, so a client with many connections cannot take all of inFlightMax from the others.
 // - a client that does not read its answers stops being read (socket write buffer full).
 // - idleTimeoutMs: no traffic and nothing in flight closes the connection; frameTimeoutMs: a started frame
 //   must complete in time (a half message then a stall is closed even if the client trickles bytes).
@@ -17,7 +19,7 @@ import type { SwitchMetrics } from './metrics.js';
 
 /** The listener's limits: the configuration's settings of the same names (src/config documents each). */
 export type PosServerLimits = Pick<Config, 'frameBytesMax' | 'connectionsMax' | 'connectionsPerAddressMax'
-  | 'inFlightPerConnectionMax' | 'inFlightMax' | 'idleTimeoutMs' | 'frameTimeoutMs'>;
+  | 'inFlightPerConnectionMax' | 'inFlightMax' | 'inFlightPerAddressMax' | 'idleTimeoutMs' | 'frameTimeoutMs'>;
 
 export interface ConnectionInfo {
   id: number;
@@ -53,7 +55,9 @@ export class PosServer {
   private nextId = 1;
   /** Requests of all connections being processed. */
   inFlight = 0;
-  /** Connections waiting for `inFlight` to drop below inFlightMax. */
+  /** Unanswered requests by remote address (inFlightPerAddressMax). */
+  private readonly addressInFlight = new Map<string, number>();
+  /** Connections waiting for `inFlight` to drop below inFlightMax, or their address's below inFlightPerAddressMax. */
   private readonly starved = new Set<Connection>();
   private stopping = false;
 
@@ -111,25 +115,35 @@ export class PosServer {
 
   /** @internal a connection may start one more request now? */
   reserve(conn: Connection): boolean {
-    if (this.inFlight >= this.options.limits.inFlightMax) {
-      if (!this.starved.has(conn)) this.options.metrics.readsPaused.inc({ reason: 'in-flight-max' });
+    const { inFlightMax, inFlightPerAddressMax } = this.options.limits;
+    const remote = conn.info.remote;
+    const ofAddress = this.addressInFlight.get(remote) ?? 0;
+    if (this.inFlight >= inFlightMax || ofAddress >= inFlightPerAddressMax) {
+      if (!this.starved.has(conn)) this.options.metrics.readsPaused.inc({ reason: this.inFlight >= inFlightMax ? 'in-flight-max' : 'in-flight-per-address-max' });
       this.starved.add(conn);
       return false;
     }
     this.inFlight++;
+    this.addressInFlight.set(remote, ofAddress + 1);
     this.options.metrics.inFlight.inc();
     return true;
   }
 
-  /** @internal a request finished: wake connections that waited for global capacity. */
-  release(): void {
+  /** @internal a request of `conn` finished: wake connections that waited for capacity, oldest first. */
+  release(conn: Connection): void {
     this.inFlight--;
+    const remote = conn.info.remote;
+    const left = (this.addressInFlight.get(remote) ?? 1) - 1;
+    if (left <= 0) this.addressInFlight.delete(remote); else this.addressInFlight.set(remote, left);
     this.options.metrics.inFlight.dec();
     if (this.starved.size === 0) return;
-    for (const conn of this.starved) {
-      if (this.inFlight >= this.options.limits.inFlightMax) break;
-      this.starved.delete(conn);
-      conn.pump();
+    const { inFlightMax, inFlightPerAddressMax } = this.options.limits;
+    for (const c of this.starved) {
+      if (this.inFlight >= inFlightMax) break;
+      // Its address is at its share: it waits for one of that address's own answers.
+      if ((this.addressInFlight.get(c.info.remote) ?? 0) >= inFlightPerAddressMax) continue;
+      this.starved.delete(c);
+      c.pump();
     }
   }
 
@@ -242,7 +256,7 @@ class Connection {
       },
     ).finally(() => {
       slot.done = true;
-      this.server.release();
+      this.server.release(this);
       this.flush();
       this.pump();
     });

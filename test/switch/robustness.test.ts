@@ -228,3 +228,39 @@ t.test('one card hammered: past cardInFlightMax its requests are declined 65 at 
   t.same(got.map((a) => a.fields[39]), ['00', '00', '00', '00', '65', '65', '65', '65', '65', '65'], 'the first four approved once the card was free, the rest 65');
   t.equal(await balanceOf(app, diamond), before - [100, 101, 102, 103].reduce((s, f) => s + Math.ceil((f * 50) / 100), 0), 'only the four debited');
 });
+
+t.test('one address at inFlightPerAddressMax is not read further, and another address is served meanwhile', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const perAddress = 4;
+  const app = await startSwitch(t, env, { inFlightPerAddressMax: perAddress, inFlightMax: 100 });
+  // Two clients: the switch sees 127.0.0.1 and 127.0.0.2 (both loopback on Linux).
+  const busy = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001' });
+  const other = await TestTerminal.connect({ port: app.posPort, terminalId: '10000002', localAddress: '127.0.0.2' });
+  t.teardown(() => Promise.all([busy.close(), other.close()]));
+  t.equal((await busy.signOn()).fields[39], '00');
+  t.equal((await other.signOn()).fields[39], '00');
+  const before = await balanceOf(app, diamond);
+  const locker = new pg.Client({ connectionString: env.databaseUrl });
+  await locker.connect();
+  t.teardown(() => locker.end());
+  await locker.query('BEGIN');
+  await locker.query('SELECT 1 FROM cards WHERE card_no = $1 FOR UPDATE', [diamond]);
+  const msgs = Array.from({ length: 10 }, (_, i) => busy.purchaseMessage(diamond, 100 + i));
+  const answers = Promise.all(msgs.map(() => busy.nextAnswer()));
+  busy.writeRaw(Buffer.concat(msgs.map((m) => frame(busy.encodeMessage(m)))));
+  for (const until = Date.now() + 3000; app.pos.inFlight < perAddress && Date.now() < until;) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(app.pos.inFlight, perAddress, 'the busy address holds its share and no more');
+  // The other address is read and answered while the first waits on Postgres.
+  const silver = await other.send(other.purchaseMessage('8860000000000002', 100));
+  t.equal(silver.fields[39], '00', 'another address\'s purchase is approved meanwhile');
+  const metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
+  t.match(metrics, /pointswitch_reads_paused_total\{reason="in-flight-per-address-max"\} [1-9]/, 'the pause is counted');
+  await locker.query('COMMIT');
+  const got = await answers;
+  t.same(got.map((a) => a.fields[11]), msgs.map((m) => m.fields[11]), 'every request of the busy address answered, in order');
+  t.ok(got.every((a) => a.fields[39] === '00'));
+  t.equal(await balanceOf(app, diamond), before - msgs.reduce((sum, _m, i) => sum + Math.ceil(((100 + i) * 50) / 100), 0), 'each debited once');
+  t.equal(app.pos.inFlight, 0);
+});

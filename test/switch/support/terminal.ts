@@ -14,6 +14,8 @@ export const demoTmk = Buffer.from('0123456789ABCDEFFEDCBA9876543210', 'hex');
 export interface TerminalOptions {
   port: number;
   host?: string;
+  /** The local address to connect from (a second loopback address stands for a second client). */
+  localAddress?: string;
   terminalId?: string;
   merchantId?: string;
   tmk?: Buffer;
@@ -60,7 +62,7 @@ export class TestTerminal {
 
   static connect(o: TerminalOptions): Promise<TestTerminal> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect(o.port, o.host ?? '127.0.0.1');
+      const socket = net.connect({ port: o.port, host: o.host ?? '127.0.0.1', ...(o.localAddress ? { localAddress: o.localAddress } : {}) });
       socket.once('connect', () => resolve(new TestTerminal(socket, o)));
       socket.once('error', reject);
     });
