@@ -18,6 +18,7 @@ import { SwitchMetrics } from './switch/metrics.js';
 import { createFrameHandler } from './switch/pipeline.js';
 import { PosServer } from './switch/server.js';
 import { TerminalCache } from './switch/session.js';
+import { TerminalThrottle } from './switch/throttle.js';
 
 export interface AppOptions {
   config: Config;
@@ -110,6 +111,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
         ledger,
         settings: { settlementUnbalancedCode: config.settlementUnbalancedCode },
         cardGate: new CardGate(config.cardInFlightMax),
+        throttle: new TerminalThrottle(config.terminalRequestsPerSecondMax),
         log: log.child({ component: 'pos' }),
         metrics,
         terminals,

@@ -29,6 +29,7 @@ export class SwitchMetrics {
   readonly framesRejected: Counter<'reason'>;
   readonly inFlight: Gauge;
   readonly readsPaused: Counter<'reason'>;
+  readonly throttled: Counter;
   readonly batchDebits: Histogram;
   readonly batchSeconds: Histogram;
   readonly batchQueueSeconds: Histogram;
@@ -59,6 +60,9 @@ export class SwitchMetrics {
       labelNames: ['reason'], registers,
     });
     this.inFlight = new Gauge({ name: 'pointswitch_requests_in_flight', help: 'requests being processed', registers });
+    this.throttled = new Counter({
+      name: 'pointswitch_requests_throttled_total', help: 'requests that waited for their terminal\'s request-rate budget (terminalRequestsPerSecondMax)', registers,
+    });
     this.readsPaused = new Counter({
       name: 'pointswitch_reads_paused_total',
       help: 'times a connection stopped being read, by cause (backpressure)',

@@ -10,10 +10,13 @@ import { buildFormatError, buildResponse, type MacKey } from './respond.js';
 import { route } from './router.js';
 import { checkSession, TerminalCache } from './session.js';
 import type { ConnectionInfo, FrameAnswer, FrameHandler } from './server.js';
+import type { TerminalThrottle } from './throttle.js';
 import type { HandlerContext, Reply } from './types.js';
 
 export interface PipelineDeps extends HandlerContext {
   metrics: SwitchMetrics;
+  /** Each terminal's request-rate budget; absent: none. */
+  throttle?: TerminalThrottle;
   /** The in-process terminal cache (made here when not given). */
   terminals?: TerminalCache;
 }
@@ -38,6 +41,15 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
       return { close: true };
     }
     const msg = decoded.message;
+    // Over its terminal's rate: wait for its turn before the MAC check and everything after.
+    const terminalId = deps.throttle ? text(msg, 41) : undefined;
+    if (terminalId) {
+      const waitMs = deps.throttle!.delayFor(terminalId);
+      if (waitMs > 0) {
+        metrics.throttled.inc();
+        await new Promise((r) => setTimeout(r, waitMs));
+      }
+    }
     const session = await checkSession(terminals, msg, body).catch((err: unknown) => {
       log.error({ err, conn: conn.id }, 'terminal lookup failed');
       return null;

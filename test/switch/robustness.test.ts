@@ -264,3 +264,40 @@ t.test('one address at inFlightPerAddressMax is not read further, and another ad
   t.equal(await balanceOf(app, diamond), before - msgs.reduce((sum, _m, i) => sum + Math.ceil(((100 + i) * 50) / 100), 0), 'each debited once');
   t.equal(app.pos.inFlight, 0);
 });
+
+t.test('a terminal over terminalRequestsPerSecondMax waits its turn; another terminal is answered meanwhile', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const rate = 20;                                           // burst: at least 32
+  const app = await startSwitch(t, env, { terminalRequestsPerSecondMax: rate });
+  const [fast, calm] = await Promise.all(['10000001', '10000002'].map((terminalId) => TestTerminal.connect({ port: app.posPort, terminalId })));
+  t.teardown(() => Promise.all([fast!.close(), calm!.close()]));
+  t.equal((await fast!.signOn()).fields[39], '00');
+  t.equal((await calm!.signOn()).fields[39], '00');
+  // 31 turns left of the fast terminal's burst of 32 (the sign-on took one); then 20 a second.
+  const msgs = Array.from({ length: 31 + 30 }, () => fast!.balanceMessage(diamond));
+  const started = Date.now();
+  let sent = 0;
+  const answers: Array<Promise<unknown>> = [];
+  // Pipelined 30 at a time (the connection's in-flight limit is 32).
+  const all = (async () => {
+    while (sent < msgs.length) {
+      const chunk = msgs.slice(sent, sent + 30);
+      const got = Promise.all(chunk.map(() => fast!.nextAnswer()));
+      fast!.writeRaw(Buffer.concat(chunk.map((m) => frame(fast!.encodeMessage(m)))));
+      sent += chunk.length;
+      answers.push(got);
+      await got;
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 300));
+  const calmStarted = Date.now();
+  t.equal((await calm!.send(calm!.balanceMessage(diamond))).fields[39], '00', 'the other terminal is answered');
+  const calmMs = Date.now() - calmStarted;
+  await all;
+  const fastMs = Date.now() - started;
+  t.ok(fastMs >= ((msgs.length - 31) / rate) * 1000 - 100, `the fast terminal's last answers waited for its rate (${fastMs} ms for ${msgs.length})`);
+  t.ok(calmMs < fastMs / 2, `the other terminal did not wait behind it (${calmMs} ms)`);
+  const metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
+  t.match(metrics, /^pointswitch_requests_throttled_total (2[0-9]|30)$/m, 'the waits are counted');
+});
