@@ -16,6 +16,16 @@ function raw(port: number): Promise<net.Socket> {
   });
 }
 
+/** Another transaction holds the card's row (as a slow Postgres would): its debits wait until `release()`. */
+async function holdCard(t: { teardown(fn: () => unknown): void }, databaseUrl: string, cardNo: string): Promise<() => Promise<void>> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  t.teardown(() => c.end());
+  await c.query('BEGIN');
+  await c.query('SELECT 1 FROM cards WHERE card_no = $1 FOR UPDATE', [cardNo]);
+  return async () => { await c.query('COMMIT'); };
+}
+
 function closedBy(s: net.Socket): Promise<Buffer> {
   const chunks: Buffer[] = [];
   s.on('data', (c: Buffer) => chunks.push(c));
@@ -161,11 +171,7 @@ t.test('Postgres slow: the switch holds at most inFlightMax requests, stops read
   for (const term of terms) t.equal((await term.signOn()).fields[39], '00');
   const before = await balanceOf(app, diamond);
   // Another transaction holds the card's row: every debit of it waits in Postgres.
-  const locker = new pg.Client({ connectionString: env.databaseUrl });
-  await locker.connect();
-  t.teardown(() => locker.end());
-  await locker.query('BEGIN');
-  await locker.query('SELECT 1 FROM cards WHERE card_no = $1 FOR UPDATE', [diamond]);
+  const release = await holdCard(t, env.databaseUrl, diamond);
   // Ten purchases pipelined on each connection: twenty, against a switch-wide limit of six.
   const sent = terms.map((term) => {
     const msgs = Array.from({ length: 10 }, (_, i) => term.purchaseMessage(diamond, 100 + i));
@@ -183,7 +189,7 @@ t.test('Postgres slow: the switch holds at most inFlightMax requests, stops read
   const metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
   t.match(metrics, /pointswitch_reads_paused_total\{reason="in-flight-max"\} [1-9]/, 'and paused reading, counted');
   t.equal(await balanceOf(app, diamond), before, 'nothing committed meanwhile');
-  await locker.query('COMMIT');
+  await release();
   for (const { msgs, answers } of sent) {
     const got = await answers;
     t.same(got.map((a) => a.fields[11]), msgs.map((m) => m.fields[11]), 'every request answered, in order');
@@ -203,11 +209,7 @@ t.test('one card hammered: past cardInFlightMax its requests are declined 65 at 
   t.equal((await hammer!.signOn()).fields[39], '00');
   t.equal((await other!.signOn()).fields[39], '00');
   const before = await balanceOf(app, diamond);
-  const locker = new pg.Client({ connectionString: env.databaseUrl });
-  await locker.connect();
-  t.teardown(() => locker.end());
-  await locker.query('BEGIN');
-  await locker.query('SELECT 1 FROM cards WHERE card_no = $1 FOR UPDATE', [diamond]);
+  const release = await holdCard(t, env.databaseUrl, diamond);
   const msgs = Array.from({ length: 10 }, (_, i) => hammer!.purchaseMessage(diamond, 100 + i));
   const answered: Array<{ i: number; code: unknown }> = [];
   const answers = Promise.all(msgs.map((_m, i) => hammer!.nextAnswer().then((a) => { answered.push({ i, code: a.fields[39] }); return a; })));
@@ -223,7 +225,7 @@ t.test('one card hammered: past cardInFlightMax its requests are declined 65 at 
   const silverBuy = await other!.send(other!.purchaseMessage('8860000000000002', 100));
   t.equal(silverBuy.fields[39], '00', 'another terminal\'s purchase of another card is approved meanwhile');
   t.equal(answered.length, 0, 'nothing of the hammer answered yet: its answers keep request order');
-  await locker.query('COMMIT');
+  await release();
   const got = await answers;
   t.same(got.map((a) => a.fields[39]), ['00', '00', '00', '00', '65', '65', '65', '65', '65', '65'], 'the first four approved once the card was free, the rest 65');
   t.equal(await balanceOf(app, diamond), before - [100, 101, 102, 103].reduce((s, f) => s + Math.ceil((f * 50) / 100), 0), 'only the four debited');
@@ -241,11 +243,7 @@ t.test('one address at inFlightPerAddressMax is not read further, and another ad
   t.equal((await busy.signOn()).fields[39], '00');
   t.equal((await other.signOn()).fields[39], '00');
   const before = await balanceOf(app, diamond);
-  const locker = new pg.Client({ connectionString: env.databaseUrl });
-  await locker.connect();
-  t.teardown(() => locker.end());
-  await locker.query('BEGIN');
-  await locker.query('SELECT 1 FROM cards WHERE card_no = $1 FOR UPDATE', [diamond]);
+  const release = await holdCard(t, env.databaseUrl, diamond);
   const msgs = Array.from({ length: 10 }, (_, i) => busy.purchaseMessage(diamond, 100 + i));
   const answers = Promise.all(msgs.map(() => busy.nextAnswer()));
   busy.writeRaw(Buffer.concat(msgs.map((m) => frame(busy.encodeMessage(m)))));
@@ -257,7 +255,7 @@ t.test('one address at inFlightPerAddressMax is not read further, and another ad
   t.equal(silver.fields[39], '00', 'another address\'s purchase is approved meanwhile');
   const metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
   t.match(metrics, /pointswitch_reads_paused_total\{reason="in-flight-per-address-max"\} [1-9]/, 'the pause is counted');
-  await locker.query('COMMIT');
+  await release();
   const got = await answers;
   t.same(got.map((a) => a.fields[11]), msgs.map((m) => m.fields[11]), 'every request of the busy address answered, in order');
   t.ok(got.every((a) => a.fields[39] === '00'));
