@@ -51,9 +51,10 @@ export class Link {
     socket.on('error', () => { /* surfaced as 'close' */ });
   }
 
-  static connect(host: string, port: number, connectTimeoutMs = connectTimeoutMsDefault): Promise<Link> {
+  /** `localAddress`: connect from this address (a second loopback address stands for a second client). */
+  static connect(host: string, port: number, connectTimeoutMs = connectTimeoutMsDefault, localAddress?: string): Promise<Link> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
+      const socket = net.connect({ host, port, ...(localAddress ? { localAddress } : {}) });
       const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no connection to ${host}:${port} within ${connectTimeoutMs} ms`)); }, connectTimeoutMs);
       socket.once('connect', () => { clearTimeout(timer); socket.removeAllListeners('error'); resolve(new Link(socket)); });
       socket.once('error', (err) => { clearTimeout(timer); reject(new Error(`cannot connect to ${host}:${port}: ${err.message}`)); });

@@ -37,6 +37,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from '../../src/net/free-port.js';
+import { childEnv, embeddedPgUrl, entry, run, waitHealthy } from './switch-process.js';
 import { formatReport, runLoad, summarise, type LatencySummary, type LoadOptions, type LoadReport } from '../../simulators/load.js';
 import { formatDiskReport, type DiskProbeReport } from './disk-probe.js';
 import { cpuPercent, exitedChildrenCpuSeconds, treeCpuSeconds } from './proc-cpu.js';
@@ -67,46 +68,6 @@ function logLines(file: string): number {
     closeSync(fd);
   }
   return n;
-}
-
-function childEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  // The embedded default: no external Postgres or Redis.
-  delete env.DATABASE_URL;
-  delete env.REDIS_URL;
-  return env;
-}
-
-function entry(): string[] {
-  log('npm run build');
-  const b = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
-  if (b.status === 0 && existsSync('dist/src/cli/main.js')) return [path.resolve('dist/src/cli/main.js')];
-  log('build failed: running the switch through tsx instead');
-  return ['--import', 'tsx', path.resolve('src/cli/main.ts')];
-}
-
-function run(args: string[]): void {
-  const r = spawnSync(process.execPath, args, { stdio: 'inherit', env: childEnv() });
-  if (r.status !== 0) throw new Error(`${args.slice(-6).join(' ')} exited ${r.status}`);
-}
-
-async function waitHealthy(adminPort: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the switch exited (${child.exitCode}) before it was ready`);
-    try {
-      const r = await fetch(`http://127.0.0.1:${adminPort}/health`);
-      if (r.ok && ((await r.json()) as { ready?: boolean }).ready !== false) return;
-    } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('the switch did not become ready within 120 s');
-}
-
-/** The embedded PostgreSQL's port, from its postmaster.pid (line 4). */
-function embeddedPgUrl(dataDir: string): string {
-  const pid = readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n');
-  return `postgres://pointswitch:pointswitch@127.0.0.1:${Number(pid[3])}/pointswitch`;
 }
 
 /**
@@ -211,7 +172,7 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<number> {
-  const main = entry();
+  const main = entry(log);
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'pointswitch-bench-'));
   chmodSync(scratch, 0o755);
   const dataDir = path.join(scratch, 'data');

@@ -1,0 +1,40 @@
+// A bad client for `npm run bench:flood`, in a process of its own (as a client elsewhere would be): one terminal
+// (--terminal) on --connections connections from --from, each pipelining --pipeline purchases of one card
+// (--card) for --seconds, sending the next as soon as one is answered. Prints one JSON line: requests answered a
+// second and the response codes.
+import { parseArgs } from 'node:util';
+import { Link } from '../../simulators/link.js';
+import * as m from '../../simulators/messages.js';
+import { Terminal } from '../../simulators/terminal.js';
+
+const { values: a } = parseArgs({ options: {
+  port: { type: 'string' }, from: { type: 'string', default: '127.0.0.2' }, terminal: { type: 'string', default: '10000001' },
+  card: { type: 'string', default: '8860000000000007' }, connections: { type: 'string', default: '160' },
+  pipeline: { type: 'string', default: '32' }, seconds: { type: 'string', default: '6' },
+} });
+const port = Number(a.port);
+const seconds = Number(a.seconds);
+const t = new Terminal({ host: '127.0.0.1', port, terminalId: a.terminal!, timeoutMs: 60_000, stateFile: null, pointsPerYuan: 50 });
+const signOn = await t.signOn();
+if (!signOn.approved) throw new Error(`flood terminal ${a.terminal} could not sign on: ${signOn.responseCode}`);
+const connect = () => Link.connect('127.0.0.1', port, 10_000, a.from!);
+const codes: Record<string, number> = {};
+let answered = 0;
+const started = Date.now();
+const end = started + seconds * 1000;
+await Promise.all(Array.from({ length: Number(a.connections) }, async () => {
+  const link = await connect();
+  await Promise.all(Array.from({ length: Number(a.pipeline) }, async () => {
+    while (Date.now() < end) {
+      const ctx = t.context();
+      const r = await link.request(t.seal(m.purchase(ctx, { cardNo: a.card!, expiry: '3012' }, 100)), 60_000, ctx.trace);
+      const code = r.kind === 'answer' ? String(r.message.fields[39]) : r.kind;
+      codes[code] = (codes[code] ?? 0) + 1;
+      answered++;
+      if (r.kind !== 'answer') await new Promise((res) => setTimeout(res, 100));
+    }
+  }));
+  await link.close();
+}));
+process.stdout.write(`${JSON.stringify({ perS: Math.round(answered / ((Date.now() - started) / 1000)), answered, codes })}\n`);
+process.exit(0);
