@@ -214,27 +214,35 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     return k === 'void' && w.voidable.length === 0 ? 'purchase' : k;
   };
 
-  // A retransmission: the same bytes again. It is out of the terminal's list while in flight (one trace is never
-  // twice in flight on a link), and goes back after, so it can be sent again later.
-  const resend = async (w: Worker, link: Link): Promise<void> => {
-    const r = w.resendable.splice(Math.floor(Math.random() * w.resendable.length), 1)[0]!;
+  /** Sends one request and counts its fate: sent, answered or how not, latency, MAC, response code, approved. */
+  type Exchanged = { a: Answer; code: null } | { a: Extract<Answer, { kind: 'answer' }>; code: string };
+  const exchange = async (w: Worker, link: Link, type: string, body: Buffer, trace: string): Promise<Exchanged> => {
     counts.sent++;
-    byType.resend!.sent++;
-    const a: Answer = await link.request(r.body, timeoutMs, r.trace);
+    byType[type]!.sent++;
+    const a: Answer = await link.request(body, timeoutMs, trace);
     if (a.kind !== 'answer') {
-      // Unanswered: nothing to reverse (the original stands, approved); it only counts as not answered.
       if (a.kind === 'timeout') counts.timeouts++; else if (a.kind === 'closed' || a.kind === 'no-connection') counts.closed++; else counts.undecodable++;
       if (a.kind === 'undecodable') codes.set('undecodable', (codes.get('undecodable') ?? 0) + 1);
-      return;
+      return { a, code: null };
     }
     counts.answered++;
-    byType.resend!.answered++;
+    byType[type]!.answered++;
     lat.push(a.latencyMs);
     const mak = w.terminal.keys?.mak;
     if (a.message.fields[64] !== undefined && mak && !verifyMac(a.body, w.terminal.macAlgorithm, mak)) counts.macFailures++;
     const code = typeof a.message.fields[39] === 'string' ? a.message.fields[39] : '??';
     codes.set(code, (codes.get(code) ?? 0) + 1);
-    if (code === '00') byType.resend!.approved++;
+    if (code === '00') byType[type]!.approved++;
+    return { a, code };
+  };
+
+  // A retransmission: the same bytes again. It is out of the terminal's list while in flight (one trace is never
+  // twice in flight on a link), and goes back after, so it can be sent again later. Unanswered, there is nothing
+  // to reverse (the original stands, approved): it only counts as not answered.
+  const resend = async (w: Worker, link: Link): Promise<void> => {
+    const r = w.resendable.splice(Math.floor(Math.random() * w.resendable.length), 1)[0]!;
+    const { a, code } = await exchange(w, link, 'resend', r.body, r.trace);
+    if (code === null) return;
     if (code !== '00' || a.message.fields[37] !== r.rrn) counts.resendMismatches++;
     if (w.resendable.length < resendableMax) w.resendable.push(r);
   };
@@ -259,24 +267,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       msg = m.purchase(ctx, { cardNo, expiry: '3012' }, amountFen);
     }
     const body = t.seal(msg);
-    counts.sent++;
-    byType[kind]!.sent++;
-    const a: Answer = await link.request(body, timeoutMs, ctx.trace);
-    if (a.kind !== 'answer') {
-      if (a.kind === 'timeout') counts.timeouts++; else if (a.kind === 'closed' || a.kind === 'no-connection') counts.closed++; else counts.undecodable++;
+    const { a, code } = await exchange(w, link, kind, body, ctx.trace);
+    if (code === null) {
       if (kind !== 'balance' && (a.kind === 'timeout' || a.kind === 'closed')) w.unanswered.push({ kind, body, trace: ctx.trace, batchNo: ctx.batchNo });
-      if (a.kind === 'undecodable') codes.set('undecodable', (codes.get('undecodable') ?? 0) + 1);
       return;
     }
-    counts.answered++;
-    byType[kind]!.answered++;
-    lat.push(a.latencyMs);
-    const mak = t.keys?.mak;
-    if (a.message.fields[64] !== undefined && mak && !verifyMac(a.body, t.macAlgorithm, mak)) counts.macFailures++;
-    const code = typeof a.message.fields[39] === 'string' ? a.message.fields[39] : '??';
-    codes.set(code, (codes.get(code) ?? 0) + 1);
     if (code !== '00') return;
-    byType[kind]!.approved++;
     if (kind === 'purchase') {
       debited += pointsFor(amountFen, ppy);
       const rrn = typeof a.message.fields[37] === 'string' ? a.message.fields[37] : null;

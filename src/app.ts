@@ -96,11 +96,12 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     });
     cleanup.push(() => ledger.close());
     const terminals = new TerminalCache(ledger);
+    const throttle = new TerminalThrottle(config.terminalRequestsPerSecondMax);
     metrics.useStats(() => {
       const b = ledger.batchStats;
       const r = ledger.cacheReads;
       return {
-        batches: b.batches, batchedDebits: b.items, batchKeyConflicts: b.keyConflicts, batchesKeyed: b.keyedBatches, precheck: { ...ledger.precheck }, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses,
+        batches: b.batches, batchedDebits: b.items, batchKeyConflicts: b.keyConflicts, batchesKeyed: b.keyedBatches, requestsThrottled: throttle.throttled, precheck: { ...ledger.precheck }, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses,
         ...(ledger.cacheAvailable || r.hits + r.misses > 0 ? { cacheHits: r.hits, cacheMisses: r.misses } : {}),
       };
     });
@@ -111,7 +112,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
         ledger,
         settings: { settlementUnbalancedCode: config.settlementUnbalancedCode },
         cardGate: new CardGate(config.cardInFlightMax),
-        throttle: new TerminalThrottle(config.terminalRequestsPerSecondMax),
+        throttle,
         log: log.child({ component: 'pos' }),
         metrics,
         terminals,

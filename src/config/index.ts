@@ -57,7 +57,7 @@ export const settings: Setting[] = [
     'requests from one remote address being processed at once; its connections are not read at the limit, so one client cannot take all of inFlightMax',
     positiveInt(1_000_000).default(1024)),
   s('terminalRequestsPerSecondMax', ['POINTSWITCH_TERMINAL_REQUESTS_PER_SECOND_MAX'], '--terminal-requests-per-second-max <n>',
-    'requests a second one terminal may send (bursts of a tenth of that, at least 32); more wait their turn before any work is done on them',
+    'requests a second one terminal may send from one client address (bursts of a tenth of that, at least 32); more wait their turn before any work is done on them',
     positiveInt(1_000_000).default(1000)),
   s('idleTimeoutMs', ['POINTSWITCH_IDLE_TIMEOUT_MS'], '--idle-timeout-ms <ms>', 'a connection with no traffic for this long is closed', positiveInt(86_400_000).default(120_000)),
   s('frameTimeoutMs', ['POINTSWITCH_FRAME_TIMEOUT_MS'], '--frame-timeout-ms <ms>', 'a started message must be complete within this time, or the connection is closed', positiveInt(3_600_000).default(10_000)),

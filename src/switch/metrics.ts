@@ -10,6 +10,8 @@ export interface LedgerStats {
   /** batches run again because a key existed (a retransmission, an original after its reversal) */
   batchKeyConflicts?: number;
   batchesKeyed?: number;
+  /** requests that waited for their terminal's request-rate budget (the switch's, not the ledger's; same source) */
+  requestsThrottled?: number;
   /** the switch's in-process terminal cache (in front of the ledger's Redis read-through) */
   terminalCacheHits?: number;
   terminalCacheMisses?: number;
@@ -29,7 +31,6 @@ export class SwitchMetrics {
   readonly framesRejected: Counter<'reason'>;
   readonly inFlight: Gauge;
   readonly readsPaused: Counter<'reason'>;
-  readonly throttled: Counter;
   readonly batchDebits: Histogram;
   readonly batchSeconds: Histogram;
   readonly batchQueueSeconds: Histogram;
@@ -60,9 +61,6 @@ export class SwitchMetrics {
       labelNames: ['reason'], registers,
     });
     this.inFlight = new Gauge({ name: 'pointswitch_requests_in_flight', help: 'requests being processed', registers });
-    this.throttled = new Counter({
-      name: 'pointswitch_requests_throttled_total', help: 'requests that waited for their terminal\'s request-rate budget (terminalRequestsPerSecondMax)', registers,
-    });
     this.readsPaused = new Counter({
       name: 'pointswitch_reads_paused_total',
       help: 'times a connection stopped being read, by cause (backpressure)',
@@ -99,6 +97,10 @@ export class SwitchMetrics {
       name: 'pointswitch_ledger_batches_keyed_total',
       help: 'debit batches sent straight to the key-checking function because a retransmission was seen in the last keyedAfterConflictMs', registers,
       collect() { this.reset(); this.inc(stat().batchesKeyed ?? 0); },
+    });
+    new Counter({
+      name: 'pointswitch_requests_throttled_total', help: 'requests that waited for their terminal\'s request-rate budget (terminalRequestsPerSecondMax)', registers,
+      collect() { this.reset(); this.inc(stat().requestsThrottled ?? 0); },
     });
     new Gauge({
       name: 'pointswitch_ledger_batch_debits_mean', help: 'mean debits per ledger batch since start (NaN before the first)', registers,

@@ -15,7 +15,7 @@ import type { HandlerContext, Reply } from './types.js';
 
 export interface PipelineDeps extends HandlerContext {
   metrics: SwitchMetrics;
-  /** Each terminal's request-rate budget; absent: none. */
+  /** Each terminal's request-rate budget, per client address; absent: none. */
   throttle?: TerminalThrottle;
   /** The in-process terminal cache (made here when not given). */
   terminals?: TerminalCache;
@@ -41,15 +41,12 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
       return { close: true };
     }
     const msg = decoded.message;
-    // Over its terminal's rate: wait for its turn before the MAC check and everything after.
-    const terminalId = deps.throttle ? text(msg, 41) : undefined;
-    if (terminalId) {
-      const waitMs = deps.throttle!.delayFor(terminalId);
-      if (waitMs > 0) {
-        metrics.throttled.inc();
-        await new Promise((r) => setTimeout(r, waitMs));
-      }
-    }
+    // Over its terminal's rate from this client address: wait for its turn before the MAC check and everything
+    // after. (By address too: the terminal id is not yet authenticated here, and a forger elsewhere must not
+    // spend the real terminal's budget.)
+    const terminalId = text(msg, 41);
+    const waitMs = deps.throttle && terminalId ? deps.throttle.delayFor(`${conn.remote} ${terminalId}`) : 0;
+    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
     const session = await checkSession(terminals, msg, body).catch((err: unknown) => {
       log.error({ err, conn: conn.id }, 'terminal lookup failed');
       return null;

@@ -30,14 +30,13 @@
 // BENCH_SWITCH_LOG_FILE, default /dev/null: the CPU of making and writing every line is counted, but not a disk
 // for them (a deployment ships them off the database's disk; on this machine's one disk, 190 MB of log per
 // bench held up Postgres's commits, pgbench's included).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { freePort } from '../../src/net/free-port.js';
-import { childEnv, embeddedPgUrl, entry, run, waitHealthy } from './switch-process.js';
+import { embeddedPgUrl, entry, run, startSwitchProcess, type RunningSwitch } from './switch-process.js';
 import { formatReport, runLoad, summarise, type LatencySummary, type LoadOptions, type LoadReport } from '../../simulators/load.js';
 import { formatDiskReport, type DiskProbeReport } from './disk-probe.js';
 import { cpuPercent, exitedChildrenCpuSeconds, treeCpuSeconds } from './proc-cpu.js';
@@ -177,19 +176,14 @@ async function main(): Promise<number> {
   chmodSync(scratch, 0o755);
   const dataDir = path.join(scratch, 'data');
   const switchLog = process.env.BENCH_SWITCH_LOG_FILE ?? '/dev/null';
-  let child: ChildProcess | null = null;
+  let sw: RunningSwitch | null = null;
   try {
     log(`seeding ${dataDir}: ${terminals} load terminals, ${cards} load cards`);
     run([...main, 'seed', '--demo', '--load-terminals', String(terminals), '--load-cards', String(cards), '--data-dir', dataDir]);
-    const posPort = await freePort();
-    const adminPort = await freePort();
-    log(`starting the switch (POS ${posPort}, admin ${adminPort}) on the embedded default, durability on`);
-    const switchLogFd = openSync(switchLog, 'w');
-    log(`the switch logs at level ${switchLogLevel} to ${switchLog}`);
-    child = spawn(process.execPath, [...main, 'start', '--data-dir', dataDir, '--pos-port', String(posPort), '--admin-port', String(adminPort), '--pos-host', '127.0.0.1', '--admin-host', '127.0.0.1', '--log-level', switchLogLevel],
-      { env: childEnv(), stdio: ['ignore', switchLogFd, 'inherit'] });
-    closeSync(switchLogFd);
-    await waitHealthy(adminPort, child);
+    log(`starting the switch on the embedded default, durability on; it logs at level ${switchLogLevel} to ${switchLog}`);
+    sw = await startSwitchProcess(main, dataDir, switchLogLevel, switchLog);
+    const { child, posPort } = sw;
+    log(`the switch is ready (POS ${posPort}, admin ${sw.adminPort})`);
     const pgUrl = embeddedPgUrl(dataDir);
     const c = new pg.Client({ connectionString: pgUrl });
     await c.connect();
@@ -336,12 +330,7 @@ async function main(): Promise<number> {
     log(`written ${file}`);
     return rounds.every((r) => r.peak.ok) && halves.every((h) => h.run.ok) && resends.every((r) => r.run.ok) ? 0 : 1;
   } finally {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    await sw?.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
 }

@@ -299,3 +299,29 @@ t.test('a terminal over terminalRequestsPerSecondMax waits its turn; another ter
   const metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
   t.match(metrics, /^pointswitch_requests_throttled_total (2[0-9]|30)$/m, 'the waits are counted');
 });
+
+t.test('a terminal\'s rate budget is its own per client address: a forger using its number elsewhere does not spend it', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const app = await startSwitch(t, env, { terminalRequestsPerSecondMax: 20 });   // bursts of 32
+  const real = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001' });
+  // The same terminal number from another address, without its keys: every request is refused (no MAC).
+  const forger = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001', localAddress: '127.0.0.2' });
+  t.teardown(() => Promise.all([real.close(), forger.close()]));
+  t.equal((await real.signOn()).fields[39], '00');
+  const throttled = async () => Number(/^pointswitch_requests_throttled_total (\d+)$/m.exec((await app.admin.inject({ method: 'GET', url: '/metrics' })).body)?.[1]);
+  const flood = Array.from({ length: 30 }, () => forger.balanceMessage(diamond));
+  const pipelined = async (term: TestTerminal, msgs: ReturnType<TestTerminal['balanceMessage']>[]) => {
+    const answers = Promise.all(msgs.map(() => term.nextAnswer()));
+    term.writeRaw(Buffer.concat(msgs.map((m) => frame(term.encodeMessage(m)))));
+    return answers;
+  };
+  const forged = [...await pipelined(forger, flood), ...await pipelined(forger, flood)];
+  t.ok(forged.every((a) => a.fields[39] === 'A0'), 'the forger is refused');
+  const afterForger = await throttled();
+  t.ok(afterForger >= 20, `the forger waited for its budget (${afterForger} throttled)`);
+  // The real terminal, from its own address: its 31 left of a burst of 32 go at once.
+  const own = await pipelined(real, Array.from({ length: 31 }, () => real.balanceMessage(diamond)));
+  t.ok(own.every((a) => a.fields[39] === '00'), 'the real terminal is answered');
+  t.equal(await throttled(), afterForger, 'and none of its requests waited: its budget was untouched');
+});

@@ -19,6 +19,5 @@ export const purchase: Handler = async (ctx, req) => {
     pin: pin ?? null,
     cardExpiry: text(req.msg, 14) ?? null,
   }));
-  if (r === null) return declined({ kind: 'card-too-frequent' }, { cardNo });
   return r.ok ? approvalReply(r, cardNo) : declined(r.decline, { cardNo });
 };

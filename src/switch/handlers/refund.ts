@@ -25,6 +25,5 @@ export const refund: Handler = async (ctx, req) => {
       ...(f61.date && f61.date !== '0000' ? { date: f61.date } : {}),
     },
   }));
-  if (r === null) return declined({ kind: 'card-too-frequent' }, { cardNo });
   return r.ok ? approvalReply(r, cardNo) : declined(r.decline, { cardNo });
 };

@@ -17,6 +17,5 @@ export const voidPurchase: Handler = async (ctx, req) => {
     amountFen: amountFen(req.msg),
     original: { ...(rrn ? { rrn } : {}), batchNo: f61.batchNo ?? '', trace: f61.trace ?? '' },
   }));
-  if (r === null) return declined({ kind: 'card-too-frequent' }, { cardNo });
   return r.ok ? approvalReply(r, cardNo) : declined(r.decline, { cardNo });
 };
