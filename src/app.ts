@@ -18,6 +18,7 @@ import { SwitchMetrics } from './switch/metrics.js';
 import { createFrameHandler } from './switch/pipeline.js';
 import { PosServer } from './switch/server.js';
 import { TerminalCache } from './switch/session.js';
+import { RefusalGuard } from './switch/refusal-guard.js';
 import { TerminalThrottle } from './switch/throttle.js';
 
 export interface AppOptions {
@@ -97,11 +98,12 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     cleanup.push(() => ledger.close());
     const terminals = new TerminalCache(ledger);
     const throttle = new TerminalThrottle(config.terminalRequestsPerSecondMax);
+    const refusals = new RefusalGuard(config.refusalsPerAddressPerSecondMax);
     metrics.useStats(() => {
       const b = ledger.batchStats;
       const r = ledger.cacheReads;
       return {
-        batches: b.batches, batchedDebits: b.items, batchKeyConflicts: b.keyConflicts, batchesKeyed: b.keyedBatches, requestsThrottled: throttle.throttled, precheck: { ...ledger.precheck }, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses,
+        batches: b.batches, batchedDebits: b.items, batchKeyConflicts: b.keyConflicts, batchesKeyed: b.keyedBatches, requestsThrottled: throttle.throttled, refusalsDelayed: refusals.delayed, precheck: { ...ledger.precheck }, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses,
         ...(ledger.cacheAvailable || r.hits + r.misses > 0 ? { cacheHits: r.hits, cacheMisses: r.misses } : {}),
       };
     });
@@ -113,10 +115,13 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
         settings: { settlementUnbalancedCode: config.settlementUnbalancedCode },
         cardGate: new CardGate(config.cardInFlightMax),
         throttle,
+        refusals,
         log: log.child({ component: 'pos' }),
         metrics,
         terminals,
       }),
+      // A bad length prefix is a refusal too (its connection is closed for it).
+      onFramingError: (_kind, conn) => refusals.refuse(conn),
       log: log.child({ component: 'pos' }),
       metrics,
     });

@@ -12,6 +12,8 @@ export interface LedgerStats {
   batchesKeyed?: number;
   /** requests that waited for their terminal's request-rate budget (the switch's, not the ledger's; same source) */
   requestsThrottled?: number;
+  /** requests that waited for their client address's refusal budget (the switch's too) */
+  refusalsDelayed?: number;
   /** the switch's in-process terminal cache (in front of the ledger's Redis read-through) */
   terminalCacheHits?: number;
   terminalCacheMisses?: number;
@@ -101,6 +103,11 @@ export class SwitchMetrics {
     new Counter({
       name: 'pointswitch_requests_throttled_total', help: 'requests that waited for their terminal\'s request-rate budget (terminalRequestsPerSecondMax)', registers,
       collect() { this.reset(); this.inc(stat().requestsThrottled ?? 0); },
+    });
+    new Counter({
+      name: 'pointswitch_refusals_delayed_total',
+      help: 'requests on refusing connections that waited for their client address\'s refusal budget (refusalsPerAddressPerSecondMax)', registers,
+      collect() { this.reset(); this.inc(stat().refusalsDelayed ?? 0); },
     });
     new Gauge({
       name: 'pointswitch_ledger_batch_debits_mean', help: 'mean debits per ledger batch since start (NaN before the first)', registers,

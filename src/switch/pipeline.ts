@@ -10,6 +10,7 @@ import { buildFormatError, buildResponse, type MacKey } from './respond.js';
 import { route } from './router.js';
 import { checkSession, TerminalCache } from './session.js';
 import type { ConnectionInfo, FrameAnswer, FrameHandler } from './server.js';
+import type { RefusalGuard } from './refusal-guard.js';
 import type { TerminalThrottle } from './throttle.js';
 import type { HandlerContext, Reply } from './types.js';
 
@@ -17,17 +18,29 @@ export interface PipelineDeps extends HandlerContext {
   metrics: SwitchMetrics;
   /** Each terminal's request-rate budget, per client address; absent: none. */
   throttle?: TerminalThrottle;
+  /** Each client address's refusal budget; absent: none. */
+  refusals?: RefusalGuard;
   /** The in-process terminal cache (made here when not given). */
   terminals?: TerminalCache;
 }
 
 export function createFrameHandler(deps: PipelineDeps): FrameHandler {
-  const { log, metrics } = deps;
+  const { log, metrics, refusals } = deps;
   const terminals = deps.terminals ?? new TerminalCache(deps.ledger);
   return async (body: Buffer, conn: ConnectionInfo): Promise<FrameAnswer> => {
     const started = performance.now();
+    // A connection that is refusing waits for its address's refusal budget before any work, the decode included.
+    const admission = refusals?.admit(conn);
+    if (refusals && admission && admission.waitMs > 0) {
+      if (admission.warn) {
+        log.warn({ remote: conn.remote, owed: Math.ceil(-refusals.left(conn.remote)), budgetPerS: refusals.ratePerS },
+          'client address over its refusal budget: requests on its refusing connections wait their turn');
+      }
+      await new Promise((r) => setTimeout(r, admission.waitMs));
+    }
     const decoded = decode(body);
     if (!decoded.ok) {
+      refusals?.refuse(conn, admission);
       const { error } = decoded;
       metrics.framesRejected.inc({ reason: error.kind });
       const p = error.partial;
@@ -53,8 +66,11 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
     });
     if (!session) return finish(deps, conn, msg, `mti-${msg.mti}`, { responseCode: '96' }, null, started);
     if (!session.ok) {
+      refusals?.refuse(conn, admission);
       return finish(deps, conn, msg, route(msg)?.type ?? `mti-${msg.mti}`, { responseCode: session.responseCode }, session.mac, started, session.reason);
     }
+    // A MAC that verified proves the terminal's keys: its connection may pipeline (a sign-on proves nothing).
+    if (session.mac && msg.fields[64] !== undefined) conn.trust();
     const r = route(msg);
     if (!r) return finish(deps, conn, msg, `mti-${msg.mti}`, { responseCode: '40' }, session.mac, started, 'function not supported');
     let reply: Reply;

@@ -4,7 +4,8 @@
 // Limits, each a configured number, so that one bad client cannot hurt the others:
 // - frameBytesMax: a length prefix above it closes that connection (the de-framer reports it before buffering).
 // - connectionsMax / connectionsPerAddressMax: more connections are refused at accept.
-// - inFlightPerConnectionMax: a connection is not read while that many of its requests are unanswered.
+// - inFlightPerConnectionMax: a connection is not read while that many of its requests are unanswered; until
+//   the frame handler trusts it (a request on it carried a MAC that verified), while one is.
 // - inFlightMax: no connection is read while the whole switch has that many unanswered (Postgres is slow).
 // - inFlightPerAddressMax: connections from one remote address are not read while that address has that many
 //   unanswered, so a client with many connections cannot take all of inFlightMax from the others.
@@ -22,8 +23,16 @@ export type PosServerLimits = Pick<Config, 'frameBytesMax' | 'connectionsMax' | 
   | 'inFlightPerConnectionMax' | 'inFlightMax' | 'inFlightPerAddressMax' | 'idleTimeoutMs' | 'frameTimeoutMs'>;
 
 export interface ConnectionInfo {
-  id: number;
-  remote: string;
+  readonly id: number;
+  readonly remote: string;
+  /**
+   * Whether the frame handler has trusted it. Until then its requests are taken one at a time, so a client that
+   * has proved nothing cannot pipeline (refused requests, at the switch's cost); after, up to
+   * inFlightPerConnectionMax at once.
+   */
+  readonly trusted: boolean;
+  /** The frame handler's word that a request on it carried a MAC that verified (the terminal's keys). */
+  trust(): void;
 }
 
 /** The answer to one frame: bytes to write (without the length prefix), and/or close after writing. */
@@ -99,7 +108,7 @@ export class PosServer {
       return;
     }
     this.perAddress.set(remote, fromAddress + 1);
-    const conn = new Connection(this, socket, { id: this.nextId++, remote });
+    const conn = new Connection(this, socket, this.nextId++, remote);
     this.connections.add(conn);
     metrics.connectionsOpen.inc();
     socket.once('close', () => {
@@ -175,8 +184,19 @@ class Connection {
   private paused = false;
   private frameTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly server: PosServer, private readonly socket: net.Socket, readonly info: ConnectionInfo) {
+  readonly info: ConnectionInfo;
+
+  constructor(private readonly server: PosServer, private readonly socket: net.Socket, id: number, remote: string) {
     const { limits } = server.options;
+    const info = {
+      id, remote, trusted: false,
+      trust: () => {
+        if (info.trusted) return;
+        info.trusted = true;
+        queueMicrotask(() => this.pump());   // its backlog may start now
+      },
+    };
+    this.info = info;
     this.deframer = new Deframer({ frameBytesMax: limits.frameBytesMax });
     socket.setTimeout(limits.idleTimeoutMs, () => {
       // Idle means idle on both sides: a client waiting for a slow answer is not idle.
@@ -230,7 +250,7 @@ class Connection {
 
   /** Start backlog frames while the limits allow, then decide whether to keep reading. */
   pump(): void {
-    const max = this.server.options.limits.inFlightPerConnectionMax;
+    const max = this.inFlightMax();
     while (this.backlog.length > 0 && this.slots.length < max && !this.closed) {
       if (!this.server.reserve(this)) break;
       this.start(this.backlog.shift()!);
@@ -281,15 +301,21 @@ class Connection {
     }
   }
 
+  /** Its own requests in flight at most: inFlightPerConnectionMax once trusted, one before. */
+  private inFlightMax(): number {
+    return this.info.trusted ? this.server.options.limits.inFlightPerConnectionMax : 1;
+  }
+
   private flow(): void {
     if (this.closed) return;
-    const max = this.server.options.limits.inFlightPerConnectionMax;
+    const max = this.inFlightMax();
     const shouldPause = this.closing || this.writeBlocked || this.backlog.length > 0 || this.slots.length >= max;
     if (shouldPause && !this.paused) {
       this.paused = true;
       this.socket.pause();
       if (!this.closing) {
-        const reason = this.writeBlocked ? 'client-not-reading' : this.backlog.length > 0 && this.slots.length < max ? 'in-flight-max' : 'in-flight-per-connection-max';
+        const reason = this.writeBlocked ? 'client-not-reading' : this.backlog.length > 0 && this.slots.length < max ? 'in-flight-max'
+          : this.info.trusted ? 'in-flight-per-connection-max' : 'connection-not-trusted';
         this.server.options.metrics.readsPaused.inc({ reason });
       }
       this.armFrameTimer();

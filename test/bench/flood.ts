@@ -1,13 +1,15 @@
 // `npm run bench:flood`: does one bad client hurt the good ones? The switch as deployed by default (a child
 // process on the embedded default, durability on), 64 load terminals driven at BENCH_FLOOD_RATE purchases a
-// second (default 3,000) for BENCH_FLOOD_SECONDS (default 24), twice in this one process:
+// second (default 3,000) for BENCH_FLOOD_SECONDS (default 24), one run after another in this one process:
 //  1. alone: the baseline, measured in the same run;
-//  2. with a flood started a third of the way in and lasting a third of the run: one terminal (10000001) on 160
-//     connections from 127.0.0.2 (another client address), each pipelining 32 purchases of one card and sending
-//     the next as soon as one is answered (test/bench/flood-client.ts, a process of its own).
-// Printed: the good terminals' answers and p99 second by second in both runs, side by side, and per phase
-// (before, during, after the flood), with what the flood itself got. The limits at work: cardInFlightMax,
-// inFlightPerAddressMax and terminalRequestsPerSecondMax (README, "What the switch does with a request").
+//  2. then once with each flood of BENCH_FLOOD_KINDS (default all three), started a third of the way in and
+//     lasting a third of the run: 160 connections from 127.0.0.2 (another client address), each pipelining 32
+//     purchases and sending the next as soon as one is answered (test/bench/flood-client.ts, a process of its
+//     own): one-card (one signed-on terminal, all on one card), strangers (a new unknown terminal number each
+//     time) or bad-mac (the good terminals' numbers without their keys).
+// Printed: the good terminals' answers and p99 second by second in every run, side by side, and over the
+// flood's seconds, with what each flood itself got. The limits at work: cardInFlightMax, inFlightPerAddressMax,
+// terminalRequestsPerSecondMax and refusalsPerAddressPerSecondMax (README, "What the switch does with a request").
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -21,6 +23,31 @@ const terminals = 64;
 const cards = 10_000;
 
 function log(s: string): void { process.stderr.write(`bench:flood: ${s}\n`); }
+
+/** The bad clients (test/bench/flood-client.ts --kind), and what each sends. */
+const floodKinds = {
+  'one-card': 'terminal 10000001, signed on, purchases of one card',
+  strangers: 'a new terminal number with each purchase, none known to the switch (refused 97)',
+  'bad-mac': 'the good terminals\' own numbers, without their keys (refused A0)',
+} as const;
+type FloodKind = keyof typeof floodKinds;
+const kinds = (process.env.BENCH_FLOOD_KINDS ?? Object.keys(floodKinds).join(',')).split(',').map((k) => k.trim()) as FloodKind[];
+
+type FloodResult = { perS: number; answered: number; codes: Record<string, number> } | { error: string };
+
+/** The flood client, a process of its own, from 127.0.0.2 for `seconds`. */
+function floodClient(port: number, kind: FloodKind, seconds: number): Promise<FloodResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('test/bench/flood-client.ts'), '--port', String(port), '--kind', kind, '--seconds', String(seconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    child.on('close', (code) => {
+      try { resolve(JSON.parse(out.trim().split('\n').pop() ?? '')); } catch { resolve({ error: `exit ${code}: ${err.trim().split('\n').pop() ?? ''}` }); }
+    });
+  });
+}
 
 interface Second { at: number; answered: number; p99: number | null }
 
@@ -46,6 +73,8 @@ async function goodRun(port: number, stateDir: string, label: string, during?: (
 
 async function main(): Promise<number> {
   if (!(rate > 0 && seconds >= 9)) { log('BENCH_FLOOD_RATE > 0 and BENCH_FLOOD_SECONDS >= 9, please'); return 2; }
+  const unknown = kinds.filter((k) => !(k in floodKinds));
+  if (unknown.length > 0 || kinds.length === 0) { log(`BENCH_FLOOD_KINDS: some of ${Object.keys(floodKinds).join(', ')}, not ${unknown.join(', ') || 'none'}`); return 2; }
   const main = entry(log);
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'pointswitch-bench-'));
   chmodSync(scratch, 0o755);   // run as root, embedded PostgreSQL runs as its own user and must reach its directory
@@ -61,31 +90,29 @@ async function main(): Promise<number> {
     log(`run 1: ${rate}/s for ${seconds} s, no flood (the baseline)`);
     const alone = await goodRun(sw.posPort, stateDir, 'alone');
     const floodSeconds = Math.round(seconds / 3);
-    let flood: Promise<{ perS: number; answered: number; codes: Record<string, number> } | { error: string }> = Promise.resolve({ error: 'not started' });
-    const startFlood = () => {
-      log(`flood: terminal 10000001, 160 connections from 127.0.0.2, 32 pipelined purchases each, one card, ${floodSeconds} s`);
-      flood = new Promise((resolve) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('test/bench/flood-client.ts'), '--port', String(sw!.posPort), '--seconds', String(floodSeconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-        child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-        child.on('close', (code) => {
-          try { resolve(JSON.parse(out.trim().split('\n').pop() ?? '')); } catch { resolve({ error: `exit ${code}: ${err.trim().split('\n').pop() ?? ''}` }); }
-        });
-      });
-    };
-    log(`run 2: ${rate}/s for ${seconds} s, the flood from second ${floodSeconds} to about ${2 * floodSeconds}`);
-    const flooded = await goodRun(sw.posPort, stateDir, 'flooded', startFlood);
-    const f = await flood;
+    const flooded: Array<{ kind: FloodKind; run: Awaited<ReturnType<typeof goodRun>>; got: FloodResult }> = [];
+    for (const [i, kind] of kinds.entries()) {
+      let got: Promise<FloodResult> = Promise.resolve({ error: 'not started' });
+      const startFlood = () => {
+        log(`flood ${kind}: ${floodKinds[kind]}, ${floodSeconds} s`);
+        got = floodClient(sw!.posPort, kind, floodSeconds);
+      };
+      log(`run ${i + 2}: ${rate}/s for ${seconds} s, the ${kind} flood from second ${floodSeconds} to about ${2 * floodSeconds}`);
+      const run = await goodRun(sw.posPort, stateDir, kind, startFlood);
+      flooded.push({ kind, run, got: await got });
+    }
 
-    const lines = [`bench:flood — ${os.cpus().length} CPUs, ${terminals} good terminals at ${rate} purchases/s, ${seconds} s a run; the flood from second ${floodSeconds} for ${floodSeconds} s`];
-    lines.push('  second   alone: answered  p99 ms   with the flood: answered  p99 ms');
-    for (let i = 0; i < Math.max(alone.seconds.length, flooded.seconds.length); i++) {
-      const x = alone.seconds[i];
-      const y = flooded.seconds[i];
-      const inFlood = (y?.at ?? 0) > floodSeconds && (y?.at ?? 0) <= 2 * floodSeconds + 1;
-      lines.push(`  ${String(i + 1).padStart(6)}   ${String(x?.answered ?? '').padStart(15)}  ${String(x?.p99 ?? '').padStart(7)}   ${String(y?.answered ?? '').padStart(24)}  ${String(y?.p99 ?? '').padStart(7)}${inFlood ? '   flood' : ''}`);
+    const lines = [`bench:flood — ${os.cpus().length} CPUs, ${terminals} good terminals at ${rate} purchases/s, ${seconds} s a run; each flood from second ${floodSeconds} for ${floodSeconds} s, from 127.0.0.2 on 160 connections pipelining 32:`];
+    for (const { kind } of flooded) lines.push(`  ${kind.padEnd(9)} ${floodKinds[kind]}`);
+    lines.push('');
+    lines.push('  the good terminals\' answers and recent p99 (ms) each second:');
+    lines.push(`  second  ${['alone', ...flooded.map((f) => f.kind)].map((k) => k.padStart(18)).join('')}`);
+    const runs = [alone, ...flooded.map((f) => f.run)];
+    for (let i = 0; i < Math.max(...runs.map((r) => r.seconds.length)); i++) {
+      const at = i + 1;
+      const cells = runs.map((r) => { const x = r.seconds[i]; return x ? `${x.answered} ${String(x.p99 ?? '-').padStart(7)}` : ''; });
+      const inFlood = at > floodSeconds && at <= 2 * floodSeconds + 1;
+      lines.push(`  ${String(at).padStart(6)}  ${cells.map((c) => c.padStart(18)).join('')}${inFlood ? '   flood' : ''}`);
     }
     const phase = (s: Second[], from: number, to: number) => {
       const xs = s.filter((p) => p.at > from && p.at <= to);
@@ -93,13 +120,15 @@ async function main(): Promise<number> {
       const p99 = Math.max(0, ...xs.map((p) => p.p99 ?? 0));
       return `${Math.round(answered)}/s, worst recent p99 ${p99} ms`;
     };
-    lines.push(`  during the flood's seconds: alone ${phase(alone.seconds, floodSeconds, 2 * floodSeconds + 1)}; with the flood ${phase(flooded.seconds, floodSeconds, 2 * floodSeconds + 1)}`);
     const l = (r: LoadReport) => `p50 ${r.latency?.p50Ms} ms, p99 ${r.latency?.p99Ms}, max ${r.latency?.maxMs}; ${r.ok ? 'every request answered, reconciled' : 'NOT ALL ANSWERED OR NOT RECONCILED'}`;
-    lines.push(`  whole run: alone ${Math.round(alone.report.purchasesApprovedPerS)} purchases/s, ${l(alone.report)}`);
-    lines.push(`             with the flood ${Math.round(flooded.report.purchasesApprovedPerS)} purchases/s, ${l(flooded.report)}`);
-    lines.push(`  the flood got: ${'error' in f ? f.error : `${f.perS} answers/s, ${Object.entries(f.codes).map(([c, n]) => `${c}: ${n}`).join(', ')}`}`);
+    lines.push('');
+    lines.push(`  alone:     in the flood's seconds ${phase(alone.seconds, floodSeconds, 2 * floodSeconds + 1)}; whole run ${Math.round(alone.report.purchasesApprovedPerS)} purchases/s, ${l(alone.report)}`);
+    for (const { kind, run, got } of flooded) {
+      lines.push(`  ${kind.padEnd(9)}  in the flood's seconds ${phase(run.seconds, floodSeconds, 2 * floodSeconds + 1)}; whole run ${Math.round(run.report.purchasesApprovedPerS)} purchases/s, ${l(run.report)}`);
+      lines.push(`             the flood got ${'error' in got ? got.error : `${got.perS} answers/s, ${Object.entries(got.codes).map(([c, n]) => `${c}: ${n}`).join(', ')}`}`);
+    }
     process.stdout.write(`${lines.join('\n')}\n`);
-    return alone.report.ok && flooded.report.ok ? 0 : 1;
+    return runs.every((r) => r.report.ok) ? 0 : 1;
   } finally {
     await sw?.stop();
     rmSync(scratch, { recursive: true, force: true });

@@ -325,3 +325,75 @@ t.test('a terminal\'s rate budget is its own per client address: a forger using 
   t.ok(own.every((a) => a.fields[39] === '00'), 'the real terminal is answered');
   t.equal(await throttled(), afterForger, 'and none of its requests waited: its budget was untouched');
 });
+
+/** Writes `msgs` at once (pipelined) and waits for all their answers. */
+function pipelined(term: TestTerminal, msgs: ReturnType<TestTerminal['balanceMessage']>[]): Promise<Awaited<ReturnType<TestTerminal['nextAnswer']>>[]> {
+  const answers = Promise.all(msgs.map(() => term.nextAnswer()));
+  term.writeRaw(Buffer.concat(msgs.map((m) => frame(term.encodeMessage(m)))));
+  return answers;
+}
+
+t.test('a connection is read one request at a time until a MAC verifies on it, then pipelines (even while that request waits)', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const app = await startSwitch(t, env, { inFlightPerConnectionMax: 32 });
+  const paused = async () => Number(/^pointswitch_reads_paused_total\{reason="connection-not-trusted"\} (\d+)$/m
+    .exec((await app.admin.inject({ method: 'GET', url: '/metrics' })).body)?.[1] ?? 0);
+  const stranger = await TestTerminal.connect({ port: app.posPort, terminalId: '70000001' });
+  const term = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001' });
+  t.teardown(() => Promise.all([stranger.close(), term.close()]));
+  const refused = await pipelined(stranger, Array.from({ length: 3 }, () => stranger.balanceMessage(diamond)));
+  t.same(refused.map((a) => a.fields[39]), ['97', '97', '97'], 'an unknown terminal is refused');
+  t.ok(await paused() >= 1, 'its pipelined requests were taken one at a time: reading paused for it');
+  t.equal((await term.signOn()).fields[39], '00');
+  const release = await holdCard(t, env.databaseUrl, diamond);
+  const msgs = Array.from({ length: 5 }, (_, i) => term.purchaseMessage(diamond, 100 + i));
+  const answers = pipelined(term, msgs);
+  let seen = 0;
+  for (const until = Date.now() + 3000; seen < 5 && Date.now() < until; await new Promise((r) => setTimeout(r, 5))) seen = Math.max(seen, app.pos.inFlight);
+  t.equal(seen, 5, 'the first purchase\'s MAC trusted the connection while it waited for the card: the other four were taken in too');
+  await release();
+  t.same((await answers).map((a) => a.fields[39]), ['00', '00', '00', '00', '00'], 'and all were approved, in order');
+});
+
+t.test('a client cycling through unknown terminal numbers waits for its address\'s refusal budget; trusted connections, its own address\'s too, do not', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const rate = 20;                              // refusals a second from one address, bursts of 32
+  const app = await startSwitch(t, env, { refusalsPerAddressPerSecondMax: rate });
+  // A good terminal behind the same address as the bad client (a NAT), its connection trusted by a verified MAC.
+  const good = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001', localAddress: '127.0.0.2' });
+  const bad = await Promise.all(['70000001', '70000002', '70000003', '70000004'].map((terminalId) =>
+    TestTerminal.connect({ port: app.posPort, terminalId, localAddress: '127.0.0.2' })));
+  const later: TestTerminal[] = [];
+  t.teardown(() => Promise.all([good, ...bad, ...later].map((x) => x.close())));
+  t.equal((await good.signOn()).fields[39], '00');
+  t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00');
+  const perConnection = 15;
+  const started = Date.now();
+  const flood = Promise.all(bad.map((b) => pipelined(b, Array.from({ length: perConnection }, () => b.balanceMessage(diamond)))));
+  await new Promise((r) => setTimeout(r, 300));
+  const goodStarted = Date.now();
+  for (let i = 0; i < 5; i++) t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00', 'the good terminal is answered');
+  const goodMs = Date.now() - goodStarted;
+  // A new connection from the owing address proves nothing by signing on, so it waits like the bad ones.
+  const redial = await TestTerminal.connect({ port: app.posPort, terminalId: '10000002', localAddress: '127.0.0.2' });
+  const elsewhere = await TestTerminal.connect({ port: app.posPort, terminalId: '20000001', merchantId: '898310048160002' });
+  later.push(redial, elsewhere);
+  const redialStarted = Date.now();
+  t.equal((await redial.signOn()).fields[39], '00', 'a sign-on from the owing address is served, in its turn');
+  const redialMs = Date.now() - redialStarted;
+  const elsewhereStarted = Date.now();
+  t.equal((await elsewhere.signOn()).fields[39], '00');
+  const elsewhereMs = Date.now() - elsewhereStarted;
+  const answers = (await flood).flat();
+  const floodMs = Date.now() - started;
+  t.ok(answers.every((a) => a.fields[39] === '97'), 'every request of the bad client is refused 97');
+  const total = bad.length * perConnection;
+  t.ok(floodMs >= ((total - 32) / rate) * 1000 - 200, `the refusals went at the budget's rate after its burst (${total} in ${floodMs} ms)`);
+  t.ok(goodMs < floodMs / 4, `the trusted connection behind the same address did not wait (${goodMs} ms for 5)`);
+  t.ok(redialMs >= 1000 / rate, `the new connection from the owing address waited its turn (${redialMs} ms)`);
+  t.ok(elsewhereMs < redialMs, `a new connection from another address did not (${elsewhereMs} ms)`);
+  const metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
+  t.ok(Number(/^pointswitch_refusals_delayed_total (\d+)$/m.exec(metrics)?.[1]) >= total - 32, 'the waits are counted');
+});
