@@ -18,6 +18,7 @@ import { SwitchMetrics } from './switch/metrics.js';
 import { createFrameHandler } from './switch/pipeline.js';
 import { PosServer } from './switch/server.js';
 import { TerminalCache } from './switch/session.js';
+import { fitConnections, openFilesLimit } from './switch/open-files.js';
 import { RefusalGuard } from './switch/refusal-guard.js';
 import { TerminalThrottle } from './switch/throttle.js';
 
@@ -108,8 +109,10 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       };
     });
 
+    const fitted = fitConnections(config.connectionsMax, config.connectionsPerAddressMax, openFilesLimit());
+    if (fitted.warning) log.warn({ connectionsMax: fitted.connectionsMax, connectionsPerAddressMax: fitted.connectionsPerAddressMax }, fitted.warning);
     const pos = new PosServer({
-      limits: config,
+      limits: { ...config, connectionsMax: fitted.connectionsMax, connectionsPerAddressMax: fitted.connectionsPerAddressMax },
       handleFrame: createFrameHandler({
         ledger,
         settings: { settlementUnbalancedCode: config.settlementUnbalancedCode },

@@ -69,6 +69,8 @@ export class PosServer {
   /** Connections waiting for `inFlight` to drop below inFlightMax, or their address's below inFlightPerAddressMax. */
   private readonly starved = new Set<Connection>();
   private stopping = false;
+  /** When a refused connection was last logged, by address and reason, and how many were refused since. */
+  private readonly refusalsLogged = new Map<string, { at: number; since: number }>();
 
   constructor(readonly options: PosServerOptions) {
     this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
@@ -103,7 +105,17 @@ export class PosServer {
       : fromAddress >= limits.connectionsPerAddressMax ? 'connections-per-address-max' : null;
     if (reason) {
       metrics.connectionsRefused.inc({ reason });
-      log.warn({ remote, reason }, 'POS connection refused');
+      // One line per address and reason every 10 s at most, with the count since: a client dialling in a loop
+      // must not fill the log (the metric counts each).
+      const key = `${remote} ${reason}`;
+      const now = Date.now();
+      const last = this.refusalsLogged.get(key);
+      if (last && now - last.at < 10_000) last.since++;
+      else {
+        if (this.refusalsLogged.size >= 10_000) this.refusalsLogged.clear();
+        this.refusalsLogged.set(key, { at: now, since: 0 });
+        log.warn({ remote, reason, ...(last ? { refusedSinceLastLine: last.since } : {}) }, 'POS connection refused');
+      }
       socket.destroy();
       return;
     }
