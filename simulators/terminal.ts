@@ -39,6 +39,8 @@ export interface TerminalConfig {
   saveMode?: 'every-change' | 'batched';
   /** Rate used to show points debited; default: the demo merchant's rate. */
   pointsPerYuan?: number;
+  /** The local address to connect from (a tester's many terminals spread over loopback addresses); default any. */
+  localAddress?: string;
 }
 
 export interface TxnRecord {
@@ -173,6 +175,7 @@ export class Terminal {
   private readonly pointsPerYuan: number | undefined;
   /** Last balance seen per card, to show points moved when the rate is unknown. */
   private readonly lastBalance = new Map<string, number>();
+  private readonly localAddress: string | undefined;
 
   constructor(cfg: TerminalConfig) {
     this.host = cfg.host;
@@ -187,6 +190,7 @@ export class Terminal {
     this.stateFile = cfg.stateFile ?? null;
     this.saveMode = cfg.saveMode ?? 'every-change';
     this.pointsPerYuan = cfg.pointsPerYuan ?? demoPointsPerYuan(this.merchantId);
+    this.localAddress = cfg.localAddress;
     this.state = this.load() ?? freshState(this.terminalId, this.merchantId);
     // A terminal kept in memory only would restart its trace at 1 on every run and collide with an earlier run's
     // traces in the same batch and business date (the switch answers those 94): start it somewhere random.
@@ -255,7 +259,7 @@ export class Terminal {
   // ---- connection -----------------------------------------------------------------------------------------
 
   async connection(): Promise<Link> {
-    if (!this.link || this.link.isClosed) this.link = await Link.connect(this.host, this.port);
+    if (!this.link || this.link.isClosed) this.link = await Link.connect(this.host, this.port, undefined, this.localAddress);
     return this.link;
   }
 

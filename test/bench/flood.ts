@@ -14,7 +14,8 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runLoad, type LoadReport } from '../../simulators/load.js';
+import { runLoad } from '../../simulators/load.js';
+import { goodRun, phase, summary, type GoodRunOptions } from './good-run.js';
 import { entry, run, startSwitchProcess } from './switch-process.js';
 
 const rate = Number(process.env.BENCH_FLOOD_RATE ?? 3000);
@@ -49,28 +50,6 @@ function floodClient(port: number, kind: FloodKind, seconds: number): Promise<Fl
   });
 }
 
-interface Second { at: number; answered: number; p99: number | null }
-
-/** One good run at `rate`, with its answers and recent p99 each second. */
-async function goodRun(port: number, stateDir: string, label: string, during?: () => void): Promise<{ report: LoadReport; seconds: Second[] }> {
-  const perSecond: Second[] = [];
-  let last = 0;
-  let next = 1;
-  const report = await runLoad({
-    host: '127.0.0.1', port, terminals, cards, durationS: seconds, rate, mix: { purchase: 100, balance: 0, void: 0 },
-    connectionsPerTerminal: 1, stateDir, reconcile: true, timeoutMs: 30_000,
-    onProgress: (p) => {
-      if (p.elapsedS < next) return;
-      perSecond.push({ at: next, answered: p.answered - last, p99: p.p99Ms });
-      last = p.answered;
-      if (next === Math.round(seconds / 3)) during?.();
-      if (next % 4 === 0) log(`${label} ${next} s: ${p.answered} answered, recent p99 ${p.p99Ms ?? '-'} ms`);
-      next++;
-    },
-  });
-  return { report, seconds: perSecond };
-}
-
 async function main(): Promise<number> {
   if (!(rate > 0 && seconds >= 9)) { log('BENCH_FLOOD_RATE > 0 and BENCH_FLOOD_SECONDS >= 9, please'); return 2; }
   const unknown = kinds.filter((k) => !(k in floodKinds));
@@ -88,7 +67,8 @@ async function main(): Promise<number> {
     const stateDir = path.join(scratch, 'sim-state');
     await runLoad({ host: '127.0.0.1', port: sw.posPort, terminals, cards, durationS: 5, rate, mix: { purchase: 100, balance: 0, void: 0 }, connectionsPerTerminal: 1, stateDir, reconcile: false, timeoutMs: 30_000 });
     log(`run 1: ${rate}/s for ${seconds} s, no flood (the baseline)`);
-    const alone = await goodRun(sw.posPort, stateDir, 'alone');
+    const runOptions: Omit<GoodRunOptions, 'label'> = { port: sw.posPort, stateDir, rate, seconds, terminals, cards, log };
+    const alone = await goodRun({ ...runOptions, label: 'alone' });
     const floodSeconds = Math.round(seconds / 3);
     const flooded: Array<{ kind: FloodKind; run: Awaited<ReturnType<typeof goodRun>>; got: FloodResult }> = [];
     for (const [i, kind] of kinds.entries()) {
@@ -98,7 +78,7 @@ async function main(): Promise<number> {
         got = floodClient(sw!.posPort, kind, floodSeconds);
       };
       log(`run ${i + 2}: ${rate}/s for ${seconds} s, the ${kind} flood from second ${floodSeconds} to about ${2 * floodSeconds}`);
-      const run = await goodRun(sw.posPort, stateDir, kind, startFlood);
+      const run = await goodRun({ ...runOptions, label: kind, during: { atSecond: floodSeconds, run: startFlood } });
       flooded.push({ kind, run, got: await got });
     }
 
@@ -114,17 +94,10 @@ async function main(): Promise<number> {
       const inFlood = at > floodSeconds && at <= 2 * floodSeconds + 1;
       lines.push(`  ${String(at).padStart(6)}  ${cells.map((c) => c.padStart(18)).join('')}${inFlood ? '   flood' : ''}`);
     }
-    const phase = (s: Second[], from: number, to: number) => {
-      const xs = s.filter((p) => p.at > from && p.at <= to);
-      const answered = xs.reduce((n, p) => n + p.answered, 0) / Math.max(1, xs.length);
-      const p99 = Math.max(0, ...xs.map((p) => p.p99 ?? 0));
-      return `${Math.round(answered)}/s, worst recent p99 ${p99} ms`;
-    };
-    const l = (r: LoadReport) => `p50 ${r.latency?.p50Ms} ms, p99 ${r.latency?.p99Ms}, max ${r.latency?.maxMs}; ${r.ok ? 'every request answered, reconciled' : 'NOT ALL ANSWERED OR NOT RECONCILED'}`;
     lines.push('');
-    lines.push(`  alone:     in the flood's seconds ${phase(alone.seconds, floodSeconds, 2 * floodSeconds + 1)}; whole run ${Math.round(alone.report.purchasesApprovedPerS)} purchases/s, ${l(alone.report)}`);
+    lines.push(`  alone:     in the flood's seconds ${phase(alone.seconds, floodSeconds, 2 * floodSeconds + 1)}; whole run ${Math.round(alone.report.purchasesApprovedPerS)} purchases/s, ${summary(alone.report)}`);
     for (const { kind, run, got } of flooded) {
-      lines.push(`  ${kind.padEnd(9)}  in the flood's seconds ${phase(run.seconds, floodSeconds, 2 * floodSeconds + 1)}; whole run ${Math.round(run.report.purchasesApprovedPerS)} purchases/s, ${l(run.report)}`);
+      lines.push(`  ${kind.padEnd(9)}  in the flood's seconds ${phase(run.seconds, floodSeconds, 2 * floodSeconds + 1)}; whole run ${Math.round(run.report.purchasesApprovedPerS)} purchases/s, ${summary(run.report)}`);
       lines.push(`             the flood got ${'error' in got ? got.error : `${got.perS} answers/s, ${Object.entries(got.codes).map(([c, n]) => `${c}: ${n}`).join(', ')}`}`);
     }
     process.stdout.write(`${lines.join('\n')}\n`);
