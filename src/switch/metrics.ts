@@ -30,6 +30,7 @@ export class SwitchMetrics {
   readonly latency: Histogram<'type'>;
   readonly connectionsOpen: Gauge;
   readonly connectionsRefused: Counter<'reason'>;
+  readonly connectionsEvicted: Counter;
   readonly framesRejected: Counter<'reason'>;
   readonly inFlight: Gauge;
   readonly readsPaused: Counter<'reason'>;
@@ -56,6 +57,10 @@ export class SwitchMetrics {
     this.connectionsRefused = new Counter({
       name: 'pointswitch_connections_refused_total', help: 'POS connections refused at accept, by limit',
       labelNames: ['reason'], registers,
+    });
+    this.connectionsEvicted = new Counter({
+      name: 'pointswitch_connections_evicted_total',
+      help: 'idle POS connections that were never trusted (no MAC verified on them), closed at connectionsMax to make room for a new one', registers,
     });
     this.framesRejected = new Counter({
       name: 'pointswitch_frames_rejected_total',

@@ -10,8 +10,8 @@
 // decode), and wait while the address owes turns, holding their in-flight slots but no CPU; the in-flight
 // limits then stop reading that client. A connection is refusing:
 // - for `suspectMs` after a refusal on it, and
-// - while its address owes turns, until the switch trusts it (one of its requests passed the terminal and MAC
-//   checks), so a client cannot shed its debt by dialling again.
+// - while its address owes turns, until the switch trusts it (a MAC verified on it), so a client cannot shed
+//   its debt by dialling again.
 // A trusted connection that is not refused never waits here, whatever its address owes: good terminals behind
 // the same address as a bad one (a NAT, a concentrator) keep their connections' speed. Refusals elsewhere are
 // charged after the fact; the listener reads a connection it does not yet trust one request at a time, so a
@@ -35,8 +35,6 @@ export class RefusalGuard {
   private readonly refusedAt = new WeakMap<ConnectionInfo, number>();
   /** When each address last had a wait reported (warnEveryMs). */
   private readonly warned = new Map<string, number>();
-  /** Refused requests, since start. */
-  refused = 0;
   /** Requests that waited for their address's refusal budget, since start. */
   delayed = 0;
 
@@ -65,7 +63,6 @@ export class RefusalGuard {
 
   /** A request of `conn` was refused (answered with a refusal, or its connection closed for it). */
   refuse(conn: ConnectionInfo, admission: Admission = free): void {
-    this.refused++;
     if (!admission.paid) this.budget.take(conn.remote);
     this.refusedAt.set(conn, this.now());
   }

@@ -3,7 +3,8 @@
 //
 // Limits, each a configured number, so that one bad client cannot hurt the others:
 // - frameBytesMax: a length prefix above it closes that connection (the de-framer reports it before buffering).
-// - connectionsMax / connectionsPerAddressMax: more connections are refused at accept.
+// - connectionsMax / connectionsPerAddressMax: more connections are refused at accept; at connectionsMax an idle
+//   connection that was never trusted is closed to make room first.
 // - inFlightPerConnectionMax: a connection is not read while that many of its requests are unanswered; until
 //   the frame handler trusts it (a request on it carried a MAC that verified), while one is.
 // - inFlightMax: no connection is read while the whole switch has that many unanswered (Postgres is slow).
@@ -69,8 +70,10 @@ export class PosServer {
   /** Connections waiting for `inFlight` to drop below inFlightMax, or their address's below inFlightPerAddressMax. */
   private readonly starved = new Set<Connection>();
   private stopping = false;
-  /** When a refused connection was last logged, by address and reason, and how many were refused since. */
-  private readonly refusalsLogged = new Map<string, { at: number; since: number }>();
+  /** Connections never trusted, oldest first (candidates to close at connectionsMax). */
+  private readonly untrusted = new Set<Connection>();
+  /** When a line was last logged, by key (logSometimes), and how many were not logged since. */
+  private readonly loggedAt = new Map<string, { at: number; since: number }>();
 
   constructor(readonly options: PosServerOptions) {
     this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
@@ -101,30 +104,22 @@ export class PosServer {
       return;
     }
     const fromAddress = this.perAddress.get(remote) ?? 0;
-    const reason = this.connections.size >= limits.connectionsMax ? 'connections-max'
-      : fromAddress >= limits.connectionsPerAddressMax ? 'connections-per-address-max' : null;
+    const reason = fromAddress >= limits.connectionsPerAddressMax ? 'connections-per-address-max'
+      : this.connections.size >= limits.connectionsMax && !this.evictIdleUntrusted() ? 'connections-max' : null;
     if (reason) {
       metrics.connectionsRefused.inc({ reason });
-      // One line per address and reason every 10 s at most, with the count since: a client dialling in a loop
-      // must not fill the log (the metric counts each).
-      const key = `${remote} ${reason}`;
-      const now = Date.now();
-      const last = this.refusalsLogged.get(key);
-      if (last && now - last.at < 10_000) last.since++;
-      else {
-        if (this.refusalsLogged.size >= 10_000) this.refusalsLogged.clear();
-        this.refusalsLogged.set(key, { at: now, since: 0 });
-        log.warn({ remote, reason, ...(last ? { refusedSinceLastLine: last.since } : {}) }, 'POS connection refused');
-      }
+      this.logSometimes(`${remote} ${reason}`, { remote, reason }, 'POS connection refused');
       socket.destroy();
       return;
     }
     this.perAddress.set(remote, fromAddress + 1);
     const conn = new Connection(this, socket, this.nextId++, remote);
     this.connections.add(conn);
+    this.untrusted.add(conn);
     metrics.connectionsOpen.inc();
     socket.once('close', () => {
       this.connections.delete(conn);
+      this.untrusted.delete(conn);
       this.starved.delete(conn);
       const n = (this.perAddress.get(remote) ?? 1) - 1;
       if (n <= 0) this.perAddress.delete(remote);
@@ -132,6 +127,47 @@ export class PosServer {
       metrics.connectionsOpen.dec();
       conn.onClosed();
     });
+  }
+
+  /**
+   * At connectionsMax: makes room by closing the longest-open connection that was never trusted and has nothing in
+   * flight (of the oldest 64 such), so clients that hold connections without ever proving a terminal's keys
+   * cannot keep good terminals out. Trusted connections are never closed for room. False: none to close.
+   */
+  private evictIdleUntrusted(): boolean {
+    let looked = 0;
+    for (const c of this.untrusted) {
+      if (looked++ >= 64) break;
+      if (!c.idle) continue;
+      this.untrusted.delete(c);
+      this.connections.delete(c);   // its 'close' comes later; its place is free now
+      this.options.metrics.connectionsEvicted.inc();
+      this.logSometimes(`${c.info.remote} evicted`, { remote: c.info.remote, conn: c.info.id }, 'POS connection closed to make room: at connectionsMax, idle and never trusted');
+      c.destroy();
+      return true;
+    }
+    return false;
+  }
+
+  /** @internal a connection's request carried a MAC that verified: it is no longer a candidate for eviction. */
+  trusted(conn: Connection): void {
+    this.untrusted.delete(conn);
+  }
+
+  /**
+   * A warning at most once per `key` every 10 s, with the count since the last one: a client dialling in a loop
+   * must not fill the log (the metrics count each).
+   */
+  private logSometimes(key: string, fields: Record<string, unknown>, msg: string): void {
+    const now = Date.now();
+    const last = this.loggedAt.get(key);
+    if (last && now - last.at < 10_000) {
+      last.since++;
+      return;
+    }
+    if (this.loggedAt.size >= 10_000) this.loggedAt.clear();
+    this.loggedAt.set(key, { at: now, since: 0 });
+    this.options.log.warn({ ...fields, ...(last ? { sinceLastLine: last.since } : {}) }, msg);
   }
 
   /** @internal a connection may start one more request now? */
@@ -205,6 +241,7 @@ class Connection {
       trust: () => {
         if (info.trusted) return;
         info.trusted = true;
+        server.trusted(this);
         queueMicrotask(() => this.pump());   // its backlog may start now
       },
     };
@@ -311,6 +348,11 @@ class Connection {
         this.finish();
       }
     }
+  }
+
+  /** Nothing in flight and nothing read waiting. */
+  get idle(): boolean {
+    return this.slots.length === 0 && this.backlog.length === 0;
   }
 
   /** Its own requests in flight at most: inFlightPerConnectionMax once trusted, one before. */

@@ -24,8 +24,7 @@ t.test('refusals are charged to their address; a refusing connection then pays u
   t.equal(g.left('10.0.0.1'), -1, 'a paid refusal is not charged again');
   const next = g.admit(a);
   t.same([next.waitMs, next.warn], [200, false], 'the next waits its own turn after that, and is not logged again');
-  t.equal(g.delayed, 2);
-  t.equal(g.refused, 4);
+  t.equal(g.delayed, 2, 'the waits are counted');
 });
 
 t.test('who does not wait: trusted connections of the owing address, other addresses, and a connection whose refusals are past', async (t) => {

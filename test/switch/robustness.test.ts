@@ -397,3 +397,43 @@ t.test('a client cycling through unknown terminal numbers waits for its address\
   const metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
   t.ok(Number(/^pointswitch_refusals_delayed_total (\d+)$/m.exec(metrics)?.[1]) >= total - 32, 'the waits are counted');
 });
+
+t.test('at connectionsMax an idle connection that was never trusted is closed to make room; trusted ones are kept', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const app = await startSwitch(t, env, { connectionsMax: 10, connectionsPerAddressMax: 100 });
+  const evicted = async () => Number(/^pointswitch_connections_evicted_total (\d+)$/m.exec((await app.admin.inject({ method: 'GET', url: '/metrics' })).body)?.[1]);
+  const good = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001' });
+  const later: TestTerminal[] = [];
+  t.teardown(() => Promise.all([good, ...later].map((x) => x.close())));
+  t.equal((await good.signOn()).fields[39], '00');
+  t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00', 'the good terminal proved its keys: its connection is trusted');
+  // A bad client fills every other place with connections that never send a thing.
+  const idle: Array<{ socket: net.Socket; closed: boolean }> = [];
+  const dial = () => new Promise<void>((resolve, reject) => {
+    const socket = net.connect({ port: app.posPort, host: '127.0.0.1', localAddress: '127.0.0.2' });
+    const entry = { socket, closed: false };
+    idle.push(entry);
+    socket.once('connect', () => resolve());
+    socket.once('error', reject);
+    socket.on('close', () => { entry.closed = true; });
+  });
+  t.teardown(() => { for (const { socket } of idle) socket.destroy(); });
+  for (let i = 0; i < 9; i++) await dial();
+  for (const until = Date.now() + 3000; app.pos.connectionCount < 10 && Date.now() < until;) await new Promise((r) => setTimeout(r, 5));
+  t.equal(app.pos.connectionCount, 10, 'the switch is full');
+  // Another terminal arrives: the oldest idle connection of the bad client is closed for it.
+  const second = await TestTerminal.connect({ port: app.posPort, terminalId: '10000002' });
+  later.push(second);
+  t.equal((await second.signOn()).fields[39], '00', 'a terminal arriving at a full switch is served');
+  t.equal((await second.send(second.purchaseMessage(diamond, 100))).fields[39], '00');
+  t.same(idle.map((x) => x.closed), [true, false, false, false, false, false, false, false, false], 'the oldest idle connection was closed for it');
+  // The bad client dials on: each new connection of its own takes the place of an older one, never a trusted one.
+  for (let i = 0; i < 15; i++) await dial();
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(await evicted(), 16, 'one connection closed for each arrival at the limit');
+  t.equal(idle.filter((x) => !x.closed).length, 8, 'the bad client keeps the places that were not trusted, no more');
+  t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00', 'the trusted connections are kept');
+  t.equal((await second.send(second.balanceMessage(diamond))).fields[39], '00');
+  t.equal(app.pos.connectionCount, 10);
+});
