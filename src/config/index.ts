@@ -60,7 +60,7 @@ export const settings: Setting[] = [
     'requests a second one terminal may send from one client address (bursts of a tenth of that, at least 32); more wait their turn before any work is done on them',
     positiveInt(1_000_000).default(1000)),
   s('refusalsPerAddressPerSecondMax', ['POINTSWITCH_REFUSALS_PER_ADDRESS_PER_SECOND_MAX'], '--refusals-per-address-per-second-max <n>',
-    'refused requests a second (unknown terminal, not signed on, bad MAC, unparseable) one client address may cost (bursts of a second\'s worth); beyond it, requests on its refusing connections wait their turn before any work is done on them',
+    'refused requests a second (unknown terminal, not signed on, bad MAC, unparseable) one client address may cost (bursts of a tenth of that, at least 32); beyond it, requests on its refusing connections wait their turn before any work is done on them',
     positiveInt(1_000_000).default(200)),
   s('idleTimeoutMs', ['POINTSWITCH_IDLE_TIMEOUT_MS'], '--idle-timeout-ms <ms>', 'a connection with no traffic for this long is closed', positiveInt(86_400_000).default(120_000)),
   s('frameTimeoutMs', ['POINTSWITCH_FRAME_TIMEOUT_MS'], '--frame-timeout-ms <ms>', 'a started message must be complete within this time, or the connection is closed', positiveInt(3_600_000).default(10_000)),

@@ -4,7 +4,10 @@
 //   one-card  one signed-on terminal (--terminal), all on one card (--card);
 //   strangers a different terminal number each time, none of them known to the switch (refused 97);
 //   bad-mac   the good load terminals' numbers (90000001…), without their keys (refused A0).
-// Prints one JSON line: requests answered a second and the response codes.
+// Prints `ready` once set up (modules loaded, the one-card terminal signed on) and floods when a line comes on
+// stdin, so the flood's start is not the process's start; then one JSON line: requests answered a second and
+// the response codes.
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Link } from '../../simulators/link.js';
 import * as m from '../../simulators/messages.js';
@@ -32,6 +35,8 @@ const sender = (): Terminal => a.kind === 'one-card' ? t
   : a.kind === 'bad-mac' ? badMac[sent++ % badMac.length]!
   : terminal(String(70_000_000 + Math.floor(Math.random() * 10_000_000)));
 const connect = () => Link.connect('127.0.0.1', port, 10_000, a.from!);
+process.stdout.write('ready\n');
+await new Promise<void>((resolve) => createInterface({ input: process.stdin }).once('line', () => resolve()));
 const codes: Record<string, number> = {};
 let answered = 0;
 const started = Date.now();

@@ -51,7 +51,7 @@ t.test('who does not wait: trusted connections of the owing address, other addre
   for (let i = 0; i < 3; i++) g.refuse(bad, g.admit(bad));
   const again = g.admit(bad);
   t.same([again.waitMs > 0, again.warn], [true, true], 'owing again more than warnEveryMs later is reported again');
-  t.equal(new RefusalGuard(200).burst, 200, 'the default burst is a second of the rate');
-  t.equal(new RefusalGuard(5).burst, 32, 'and at least a connection\'s pipeline');
+  t.equal(new RefusalGuard(2000).burst, 200, 'the default burst is a tenth of a second of the rate');
+  t.equal(new RefusalGuard(200).burst, 32, 'and at least a connection\'s pipeline');
   t.throws(() => new RefusalGuard(0), RangeError);
 });
