@@ -2,6 +2,7 @@
 // `pointswitch-sim`: act as one or many UnionPay-style POS terminals against a running switch.
 // Defaults are the names `pointswitch seed --demo` creates, so it works against `npm start` with no set-up.
 import { writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Command, CommanderError, Option } from 'commander';
 import { demoHost, demoPosPort, demoTerminalId, demoMerchantFor, yuanToFen } from './demo.js';
 import { faultNames, runWithFault, type FaultName } from './faults.js';
@@ -43,6 +44,13 @@ function positiveInt(name: string, v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new SimError(`${name}: ${JSON.stringify(v)} is not a positive whole number`, 2);
   return n;
+}
+
+function localAddresses(v: string): string[] {
+  const list = v.split(',').map((a) => a.trim()).filter((a) => a !== '');
+  const bad = list.filter((a) => isIP(a) === 0);
+  if (list.length === 0 || bad.length > 0) throw new SimError(`--local-address: ${JSON.stringify(bad[0] ?? v)} is not an IP address`, 2);
+  return list;
 }
 
 function terminalConfig(o: Common): TerminalConfig {
@@ -153,13 +161,14 @@ export function buildProgram(): Command {
     .option('--duration <s>', 'seconds', '10')
     .option('--mix <mix>', 'weights of purchase, balance, void and resend (an approved purchase sent again, byte for byte: a retransmission)', 'purchase=80,balance=15,void=5')
     .option('--connections <n>', 'connections per terminal', '1')
+    .option('--local-address <list>', 'local addresses to connect from, comma-separated; terminals spread over them in turn (the switch caps connections per client address)')
     .option('--first-terminal <n>', 'index of the first load terminal', '1')
     .option('--first-card <n>', 'index of the first load card', '1')
     .option('--points-per-yuan <n>', 'the load merchant\'s rate, to count points debited', '50')
     .option('--no-reconcile', 'skip the balance check before and after')
     .option('--database-url <url>', 'read the cards\' balances from the ledger database instead of by balance inquiry [env DATABASE_URL]')
     .option('--json <file>', 'also write the report as JSON to this file ("-" for stdout)')
-    .action(async (o: Common & { terminals: string; cards: string; rate: string; duration: string; mix: string; connections: string; firstTerminal: string; firstCard: string; pointsPerYuan: string; reconcile: boolean; databaseUrl?: string; json?: string }) => {
+    .action(async (o: Common & { terminals: string; cards: string; rate: string; duration: string; mix: string; connections: string; localAddress?: string; firstTerminal: string; firstCard: string; pointsPerYuan: string; reconcile: boolean; databaseUrl?: string; json?: string }) => {
       let mix, rate;
       try {
         mix = parseMix(o.mix);
@@ -172,6 +181,7 @@ export function buildProgram(): Command {
         host: o.host, port: port(o.port), terminals: positiveInt('--terminals', o.terminals), cards: positiveInt('--cards', o.cards),
         rate, durationS: Number(o.duration) > 0 ? Number(o.duration) : positiveInt('--duration', o.duration), mix,
         connectionsPerTerminal: positiveInt('--connections', o.connections),
+        ...(o.localAddress ? { localAddresses: localAddresses(o.localAddress) } : {}),
         firstTerminal: positiveInt('--first-terminal', o.firstTerminal), firstCard: positiveInt('--first-card', o.firstCard),
         pointsPerYuan: positiveInt('--points-per-yuan', o.pointsPerYuan), reconcile: o.reconcile,
         databaseUrl: o.databaseUrl ?? process.env.DATABASE_URL ?? null,

@@ -32,6 +32,11 @@ export interface LoadOptions {
   durationS: number;
   mix?: Mix;
   connectionsPerTerminal?: number;
+  /**
+   * Local addresses to connect from, the terminals spread over them in turn (the switch caps connections and
+   * requests in flight per client address: connectionsPerAddressMax 2,000 by default); default: any.
+   */
+  localAddresses?: string[];
   /** Rate mode: requests in flight per connection before the client counts itself saturated. */
   inFlightPerConnectionMax?: number;
   /** Index of the first load terminal / card (1 → 90000001 / 8861000000000001). */
@@ -185,13 +190,21 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       host: o.host, port: o.port, terminalId, timeoutMs,
       ...(o.merchantId ? { merchantId: o.merchantId } : {}), ...(o.tmkHex ? { tmkHex: o.tmkHex } : {}), pointsPerYuan: ppy,
       stateFile: o.stateDir ? stateFileFor(o.stateDir, o.host, o.port, terminalId) : null, saveMode: 'batched',
+      ...(o.localAddresses?.length ? { localAddress: o.localAddresses[i % o.localAddresses.length]! } : {}),
     });
     workers.push({ terminal, links: [], next: 0, voidable: [], resendable: [], unanswered: [] });
   }
   await inBatches(workers, signOnConcurrencyMax, async (w) => {
     const r = await w.terminal.signOn();
-    if (!r.approved) throw new Error(`terminal ${w.terminal.terminalId} could not sign on: ${r.responseCode ?? r.outcome} ${r.meaning}${r.note ? ` (${r.note})` : ''} — seed it with \`pointswitch seed --demo --load-terminals ${o.terminals}\``);
-    for (let c = 0; c < conns; c++) w.links.push(await Link.connect(o.host, o.port));
+    if (!r.approved) {
+      const hint = r.responseCode === null
+        ? `the switch closed or refused the connection: over its connectionsPerAddressMax? spread the terminals over local addresses (--local-address)`
+        : `seed it with \`pointswitch seed --demo --load-terminals ${o.terminals}\``;
+      throw new Error(`terminal ${w.terminal.terminalId} could not sign on: ${r.responseCode ?? r.outcome} ${r.meaning}${r.note ? ` (${r.note})` : ''} — ${hint}`);
+    }
+    // The sign-on's connection carries load too: a terminal holds `conns` connections, not one more.
+    w.links.push(await w.terminal.connection());
+    for (let c = 1; c < conns; c++) w.links.push(await Link.connect(o.host, o.port, undefined, w.terminal.localAddress));
   });
 
   const cards = Array.from({ length: o.cards }, (_, i) => loadCardNo(firstCard + i));

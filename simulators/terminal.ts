@@ -175,7 +175,7 @@ export class Terminal {
   private readonly pointsPerYuan: number | undefined;
   /** Last balance seen per card, to show points moved when the rate is unknown. */
   private readonly lastBalance = new Map<string, number>();
-  private readonly localAddress: string | undefined;
+  readonly localAddress: string | undefined;
 
   constructor(cfg: TerminalConfig) {
     this.host = cfg.host;

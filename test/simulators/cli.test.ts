@@ -123,6 +123,24 @@ t.test('load with retransmissions in the mix: each is answered with its original
   t.equal(n, j.byType.purchase.sent, 'one stored purchase per purchase sent, none more');
 });
 
+t.test('load --local-address spreads the terminals over client addresses, each terminal on one connection (its sign-on\'s)', async (t) => {
+  const { port } = await startSwitch(t, { loadTerminals: 4, loadCards: 20, config: { connectionsPerAddressMax: 2 } });
+  const args = (addresses: string) => ['load', '--port', String(port), '--state-dir', stateDir(t), '--terminals', '4', '--cards', '20',
+    '--rate', 'max', '--duration', '1', '--local-address', addresses, '--json', '-'];
+  const r = await sim(args('127.0.0.2, 127.0.0.3'));
+  t.equal(r.code, 0, r.stderr + r.stdout);
+  const j = JSON.parse(r.stdout);
+  t.equal(j.connections, 4, 'four terminals, four connections: two from each address, within the switch\'s cap of two');
+  t.same(Object.keys(j.responseCodes), ['00']);
+  t.equal(j.reconciliation.ok, true);
+  const one = await sim(args('127.0.0.4'));
+  t.not(one.code, 0, 'from one address the switch refuses the third terminal\'s connection');
+  t.match(one.stderr, /connectionsPerAddressMax\? spread the terminals over local addresses \(--local-address\)/, 'and the error says what to do');
+  const bad = await sim(args('127.0.0.2,nope'));
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--local-address: "nope" is not an IP address/);
+});
+
 t.test('load --database-url reconciles against the ledger\'s own balances', async (t) => {
   const { port, databaseUrl } = await startSwitch(t, { loadTerminals: 2, loadCards: 20 });
   const r = await sim(['load', '--port', String(port), '--state-dir', stateDir(t), '--terminals', '2', '--cards', '20', '--rate', 'max', '--duration', '1', '--database-url', databaseUrl, '--json', '-']);

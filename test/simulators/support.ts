@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Deframer, decode, frame } from '../../protocol/index.js';
 import { startApp, type RunningApp } from '../../src/app.js';
-import { loadConfigOrThrow } from '../../src/config/index.js';
+import { loadConfigOrThrow, type Config } from '../../src/config/index.js';
 import { createPool } from '../../src/db/pool.js';
 import { Kek } from '../../src/ledger/index.js';
 import { seedDemo } from '../../src/ledger/seed.js';
@@ -17,14 +17,14 @@ import { testEnv } from '../support/db.js';
 
 interface T { teardown(fn: () => unknown): void }
 
-export async function startSwitch(t: T, o: { loadTerminals?: number; loadCards?: number } = {}): Promise<{ port: number; app: RunningApp; databaseUrl: string }> {
+export async function startSwitch(t: T, o: { loadTerminals?: number; loadCards?: number; config?: Partial<Config> } = {}): Promise<{ port: number; app: RunningApp; databaseUrl: string }> {
   const env = await testEnv(t);
   const pool = createPool(env.databaseUrl, { poolSize: 2 });
   await seedDemo(pool, new Kek(), { loadTerminals: o.loadTerminals ?? 0, loadCards: o.loadCards ?? 0 });
   await pool.end();
   const config = loadConfigOrThrow({
     env: {},
-    flags: { databaseUrl: env.databaseUrl, redisUrl: env.redisUrl, posPort: 0, adminPort: 0, posHost: '127.0.0.1', adminHost: '127.0.0.1', logLevel: 'silent' },
+    flags: { databaseUrl: env.databaseUrl, redisUrl: env.redisUrl, posPort: 0, adminPort: 0, posHost: '127.0.0.1', adminHost: '127.0.0.1', logLevel: 'silent', ...o.config },
   });
   const app = await startApp({ config, redisPrefix: env.redisPrefix, log: silentLogger });
   t.teardown(() => app.stop());
