@@ -134,6 +134,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       log: log.child({ component: 'admin' }),
       metrics,
       health: () => ({ ready, database, redis, posPort, connectionsOpen: pos.connectionCount }),
+      clients: () => pos.clients().map((c) => ({ ...c, refusalTurnsLeft: Math.floor(refusals.left(c.address)) })),
       resources: adminResources(ledger, kek),
     });
     cleanup.push(() => admin.close());

@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../log.js';
 import type { SwitchMetrics } from '../switch/metrics.js';
+import { clientsPlugin, type ClientsSource } from './clients.js';
 import { healthPlugin, type HealthSource } from './health.js';
 import { metricsPlugin } from './metrics.js';
 import { registerProblemHandlers } from './problem.js';
@@ -15,6 +16,8 @@ export interface AdminAppOptions {
   log: Logger;
   metrics: SwitchMetrics;
   health: HealthSource;
+  /** The POS clients connected now (GET /clients); absent: no such route. */
+  clients?: ClientsSource;
   /** Resource plugins (cards, merchants, terminals …), each registered under its own prefix. */
   resources?: Array<{ prefix: string; plugin: FastifyPluginAsync }>;
 }
@@ -39,6 +42,7 @@ export async function buildAdminApp(options: AdminAppOptions): Promise<FastifyIn
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   await app.register(healthPlugin, { health: options.health });
   await app.register(metricsPlugin, { metrics: options.metrics });
+  if (options.clients) await app.register(clientsPlugin, { clients: options.clients });
   for (const r of options.resources ?? []) await app.register(r.plugin, { prefix: r.prefix });
   await app.ready();
   return app;

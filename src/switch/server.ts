@@ -96,6 +96,22 @@ export class PosServer {
     return this.connections.size;
   }
 
+  /** Open connections by remote address: how many, how many trusted, requests in flight (admin GET /clients). */
+  clients(): Array<{ address: string; connections: number; trusted: number; inFlight: number }> {
+    const by = new Map<string, { address: string; connections: number; trusted: number; inFlight: number }>();
+    for (const c of this.connections) {
+      const address = c.info.remote;
+      let e = by.get(address);
+      if (!e) {
+        e = { address, connections: 0, trusted: 0, inFlight: this.addressInFlight.get(address) ?? 0 };
+        by.set(address, e);
+      }
+      e.connections++;
+      if (c.info.trusted) e.trusted++;
+    }
+    return [...by.values()];
+  }
+
   private accept(socket: net.Socket): void {
     const { limits, metrics, log } = this.options;
     const remote = socket.remoteAddress ?? 'unknown';

@@ -437,3 +437,32 @@ t.test('at connectionsMax an idle connection that was never trusted is closed to
   t.equal((await second.send(second.balanceMessage(diamond))).fields[39], '00');
   t.equal(app.pos.connectionCount, 10);
 });
+
+t.test('GET /clients lists the connected addresses: their connections, the trusted ones, what is in flight and the refusal turns left', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const app = await startSwitch(t, env, { refusalsPerAddressPerSecondMax: 20 });   // bursts of 32
+  const good = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001' });
+  const stranger = await TestTerminal.connect({ port: app.posPort, terminalId: '70000001', localAddress: '127.0.0.2' });
+  const idle = await TestTerminal.connect({ port: app.posPort, terminalId: '70000002', localAddress: '127.0.0.2' });
+  t.teardown(() => Promise.all([good, stranger, idle].map((x) => x.close())));
+  t.equal((await good.signOn()).fields[39], '00');
+  t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00');
+  const refused = await pipelined(stranger, Array.from({ length: 40 }, () => stranger.balanceMessage(diamond)));
+  t.ok(refused.every((a) => a.fields[39] === '97'));
+  const r = await app.admin.inject({ method: 'GET', url: '/clients' });
+  t.equal(r.statusCode, 200);
+  const body = r.json() as { addresses: number; connections: number; clients: Array<{ address: string; connections: number; trusted: number; inFlight: number; refusalTurnsLeft: number }> };
+  t.equal(body.addresses, 2);
+  t.equal(body.connections, 3);
+  const [first, second] = body.clients;
+  t.same([first!.address, first!.connections, first!.trusted, first!.inFlight], ['127.0.0.2', 2, 0, 0], 'the address with the most connections first: none trusted');
+  t.ok(first!.refusalTurnsLeft < 32 - 8, `its 40 refusals spent its budget (${first!.refusalTurnsLeft} turns left of 32)`);
+  t.same(second, { address: '127.0.0.1', connections: 1, trusted: 1, inFlight: 0, refusalTurnsLeft: 32 }, 'the good terminal\'s address: trusted, owing nothing');
+  const limited = await app.admin.inject({ method: 'GET', url: '/clients?limit=1' });
+  t.same(limited.json().clients.map((c: { address: string }) => c.address), ['127.0.0.2'], 'limit keeps the top addresses');
+  const bad = await app.admin.inject({ method: 'GET', url: '/clients?limit=0' });
+  t.equal(bad.statusCode, 400);
+  t.match(bad.headers['content-type'], /application\/problem\+json/);
+  t.same((bad.json().errors as Array<{ field: string }>).map((e) => e.field), ['querystring.limit'], 'a bad limit is named');
+});
