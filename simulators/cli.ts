@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { Command, CommanderError, Option } from 'commander';
 import { demoHost, demoPosPort, demoTerminalId, demoMerchantFor, yuanToFen } from './demo.js';
 import { faultNames, runWithFault, type FaultName } from './faults.js';
+import { floodKinds, formatFloodReport, prepareFlood, type FloodKind } from './flood.js';
 import { formatReport, parseMix, parseRate, runLoad, type Progress } from './load.js';
 import { receipt } from './receipt.js';
 import { loadScenario, runScenario } from './scenario.js';
@@ -196,6 +197,31 @@ export function buildProgram(): Command {
         if (o.json) writeFileSync(o.json, `${JSON.stringify(report, null, 2)}\n`);
       }
       process.exitCode = report.ok ? 0 : 1;
+    });
+  program.command('flood')
+    .description('a bad client, to see what the switch\'s limits do with it: many connections pipelining purchases as fast as answered')
+    .option('--host <host>', 'switch host [env POINTSWITCH_HOST]', process.env.POINTSWITCH_HOST ?? demoHost)
+    .option('--port <port>', 'switch POS port [env POS_PORT or PORT]', process.env.POS_PORT ?? process.env.PORT ?? String(demoPosPort))
+    .addOption(new Option('--kind <kind>', 'one-card: one signed-on terminal, one card (expect 65 past the card gate); strangers: unknown terminal numbers (97); bad-mac: the load terminals\' numbers without their keys (A0)')
+      .choices([...floodKinds]).default('one-card'))
+    .option('--connections <n>', 'connections', '16')
+    .option('--pipeline <n>', 'purchases in flight per connection', '32')
+    .option('--seconds <s>', 'how long to send', '10')
+    .option('--local-address <address>', 'the client address to connect from')
+    .option('--terminals <n>', 'bad-mac: how many load terminal numbers (from 90000001) to use', '64')
+    .option('--terminal <id>', 'one-card: the terminal', demoTerminalId)
+    .option('--card <number>', 'one-card: the card', '8860000000000007')
+    .option('--json', 'print one JSON object')
+    .action(async (o: { host: string; port: string; kind: FloodKind; connections: string; pipeline: string; seconds: string; localAddress?: string; terminals: string; terminal: string; card: string; json?: boolean }) => {
+      const flood = await prepareFlood({
+        host: o.host, port: port(o.port), kind: o.kind, connections: positiveInt('--connections', o.connections),
+        pipeline: positiveInt('--pipeline', o.pipeline), seconds: positiveInt('--seconds', o.seconds),
+        ...(o.localAddress ? { localAddress: localAddresses(o.localAddress)[0]! } : {}), terminalId: o.terminal, cardNo: o.card,
+        keylessTerminals: positiveInt('--terminals', o.terminals),
+        onProgress: (p) => { if (!o.json) process.stderr.write(`[${p.elapsedS.toFixed(0).padStart(3)}s] answered ${p.answered}  ${p.perS}/s\n`); },
+      }).catch((err: Error) => { throw new SimError(err.message); });
+      const report = await flood.run().catch((err: Error) => { throw new SimError(err.message); });
+      process.stdout.write(`${o.json ? JSON.stringify(report) : formatFloodReport(report)}\n`);
     });
   return program;
 }

@@ -194,7 +194,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     });
     workers.push({ terminal, links: [], next: 0, voidable: [], resendable: [], unanswered: [] });
   }
-  await inBatches(workers, signOnConcurrencyMax, async (w) => {
+  const signOnWorker = async (w: Worker): Promise<void> => {
     const r = await w.terminal.signOn();
     if (!r.approved) {
       const hint = r.responseCode === null
@@ -205,7 +205,22 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     // The sign-on's connection carries load too: a terminal holds `conns` connections, not one more.
     w.links.push(await w.terminal.connection());
     for (let c = 1; c < conns; c++) w.links.push(await Link.connect(o.host, o.port, undefined, w.terminal.localAddress));
+  };
+  // A terminal that cannot sign on ends the run once the sign-ons under way have settled; every connection is
+  // closed first, so the process exits.
+  const signOnFailures: Error[] = [];
+  await inBatches(workers, signOnConcurrencyMax, async (w) => {
+    if (signOnFailures.length > 0) return;
+    try {
+      await signOnWorker(w);
+    } catch (err) {
+      signOnFailures.push(err as Error);
+    }
   });
+  if (signOnFailures.length > 0) {
+    await Promise.all(workers.map(async (w) => { for (const l of w.links) await l.close(); await w.terminal.close(); }));
+    throw signOnFailures[0];
+  }
 
   const cards = Array.from({ length: o.cards }, (_, i) => loadCardNo(firstCard + i));
   const balances = () => (o.databaseUrl ? sumBalancesFromDb(o.databaseUrl, cards) : sumBalances(workers, cards));

@@ -133,12 +133,39 @@ t.test('load --local-address spreads the terminals over client addresses, each t
   t.equal(j.connections, 4, 'four terminals, four connections: two from each address, within the switch\'s cap of two');
   t.same(Object.keys(j.responseCodes), ['00']);
   t.equal(j.reconciliation.ok, true);
+  const oneStarted = Date.now();
   const one = await sim(args('127.0.0.4'));
   t.not(one.code, 0, 'from one address the switch refuses the third terminal\'s connection');
+  t.ok(Date.now() - oneStarted < 20_000, 'and the command ends at once: the other terminals\' connections are closed, not left to the idle timeout');
   t.match(one.stderr, /connectionsPerAddressMax\? spread the terminals over local addresses \(--local-address\)/, 'and the error says what to do');
   const bad = await sim(args('127.0.0.2,nope'));
   t.equal(bad.code, 2);
   t.match(bad.stderr, /--local-address: "nope" is not an IP address/);
+});
+
+t.test('flood: a bad client as the switch\'s limits see it', async (t) => {
+  const { port } = await startSwitch(t, { loadTerminals: 2, loadCards: 1, config: { refusalsPerAddressPerSecondMax: 20 } });
+  const strangers = await sim(['flood', '--port', String(port), '--kind', 'strangers', '--connections', '4', '--pipeline', '8', '--seconds', '2', '--local-address', '127.0.0.2', '--json']);
+  t.equal(strangers.code, 0, strangers.stderr);
+  const s = JSON.parse(strangers.stdout);
+  t.same(Object.keys(s.codes), ['97'], 'unknown terminal numbers: every purchase refused 97');
+  // A burst of 32, then 20 a second for the 2 s and the drain of what was in flight: about a hundred, not thousands.
+  t.ok(s.answered > 32 && s.answered < 200, `held to the address's refusal budget (${s.answered} answered)`);
+  // The two load terminals signed on (a load run does that), then their numbers without their keys.
+  t.equal((await sim(['load', '--port', String(port), '--state-dir', stateDir(t), '--terminals', '2', '--cards', '1', '--rate', '10', '--duration', '1', '--mix', 'purchase=0,balance=1,void=0', '--no-reconcile'])).code, 0);
+  const badMac = await sim(['flood', '--port', String(port), '--kind', 'bad-mac', '--terminals', '2', '--connections', '2', '--pipeline', '4', '--seconds', '1', '--local-address', '127.0.0.3', '--json']);
+  t.equal(badMac.code, 0, badMac.stderr);
+  t.same(Object.keys(JSON.parse(badMac.stdout).codes), ['A0'], 'the load terminals\' numbers without their keys: A0');
+  const cardStarted = Date.now();
+  const card = await sim(['flood', '--port', String(port), '--kind', 'one-card', '--connections', '2', '--pipeline', '40', '--seconds', '1']);
+  t.equal(card.code, 0, card.stderr);
+  t.ok(Date.now() - cardStarted < 20_000, 'and the command ends when the flood does (no connection left open)');
+  t.match(card.stdout, /flood one-card: 2 connections × 40 pipelined, 1 s/);
+  t.match(card.stdout, /codes\s+.*00 \d+/, 'purchases of one card approved');
+  t.match(card.stdout, /65 \d+/, 'and past the card gate (32 in flight) declined 65');
+  const bad = await sim(['flood', '--port', String(port), '--kind', 'nope']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--kind/);
 });
 
 t.test('load --database-url reconciles against the ledger\'s own balances', async (t) => {
