@@ -33,6 +33,13 @@ function closedBy(s: net.Socket): Promise<Buffer> {
   return new Promise((resolve) => s.once('close', () => resolve(Buffer.concat(chunks))));
 }
 
+/** Writes `msgs` at once (pipelined) and waits for all their answers. */
+function pipelined(term: TestTerminal, msgs: ReturnType<TestTerminal['balanceMessage']>[]): Promise<Awaited<ReturnType<TestTerminal['nextAnswer']>>[]> {
+  const answers = Promise.all(msgs.map(() => term.nextAnswer()));
+  term.writeRaw(Buffer.concat(msgs.map((m) => frame(term.encodeMessage(m)))));
+  return answers;
+}
+
 t.test('bad input and bad clients', async (t) => {
   const env = await testEnv(t);
   await seed(env);
@@ -311,11 +318,6 @@ t.test('a terminal\'s rate budget is its own per client address: a forger using 
   t.equal((await real.signOn()).fields[39], '00');
   const throttled = async () => Number(/^pointswitch_requests_throttled_total (\d+)$/m.exec((await app.admin.inject({ method: 'GET', url: '/metrics' })).body)?.[1]);
   const flood = Array.from({ length: 30 }, () => forger.balanceMessage(diamond));
-  const pipelined = async (term: TestTerminal, msgs: ReturnType<TestTerminal['balanceMessage']>[]) => {
-    const answers = Promise.all(msgs.map(() => term.nextAnswer()));
-    term.writeRaw(Buffer.concat(msgs.map((m) => frame(term.encodeMessage(m)))));
-    return answers;
-  };
   const forged = [...await pipelined(forger, flood), ...await pipelined(forger, flood)];
   t.ok(forged.every((a) => a.fields[39] === 'A0'), 'the forger is refused');
   const afterForger = await throttled();
@@ -326,12 +328,6 @@ t.test('a terminal\'s rate budget is its own per client address: a forger using 
   t.equal(await throttled(), afterForger, 'and none of its requests waited: its budget was untouched');
 });
 
-/** Writes `msgs` at once (pipelined) and waits for all their answers. */
-function pipelined(term: TestTerminal, msgs: ReturnType<TestTerminal['balanceMessage']>[]): Promise<Awaited<ReturnType<TestTerminal['nextAnswer']>>[]> {
-  const answers = Promise.all(msgs.map(() => term.nextAnswer()));
-  term.writeRaw(Buffer.concat(msgs.map((m) => frame(term.encodeMessage(m)))));
-  return answers;
-}
 
 t.test('a connection is read one request at a time until a MAC verifies on it, then pipelines (even while that request waits)', async (t) => {
   const env = await testEnv(t);
