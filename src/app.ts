@@ -125,6 +125,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       }),
       // A bad length prefix is a refusal too (its connection is closed for it).
       onFramingError: (_kind, conn) => refusals.refuse(conn),
+      refusing: (conn) => refusals.refusing(conn),
       log: log.child({ component: 'pos' }),
       metrics,
     });

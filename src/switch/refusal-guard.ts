@@ -56,8 +56,7 @@ export class RefusalGuard {
 
   /** Before any work on a request of `conn`: whether it pays a turn now, and how long it waits for it. */
   admit(conn: ConnectionInfo): Admission {
-    const at = this.refusedAt.get(conn);
-    const refusing = at !== undefined && this.now() - at < this.suspectMs;
+    const refusing = this.refusing(conn);
     if (!refusing && (conn.trusted || this.budget.left(conn.remote) >= 0)) return free;
     const waitMs = this.budget.take(conn.remote);
     if (waitMs <= 0) return { waitMs, paid: true };
@@ -69,6 +68,12 @@ export class RefusalGuard {
   refuse(conn: ConnectionInfo, admission: Admission = free): void {
     if (!admission.paid) this.budget.take(conn.remote);
     this.refusedAt.set(conn, this.now());
+  }
+
+  /** `conn` had a request refused within `suspectMs`. */
+  refusing(conn: ConnectionInfo): boolean {
+    const at = this.refusedAt.get(conn);
+    return at !== undefined && this.now() - at < this.suspectMs;
   }
 
   private firstWait(address: string): boolean {

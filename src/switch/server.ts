@@ -47,6 +47,11 @@ export type FrameHandler = (body: Buffer, conn: ConnectionInfo) => Promise<Frame
 export interface PosServerOptions {
   limits: PosServerLimits;
   handleFrame: FrameHandler;
+  /**
+   * Whether a connection is refusing (refused lately): at connectionsMax such a connection may be closed for room
+   * even with requests in flight (they are refusals, or waiting for the refusal budget).
+   */
+  refusing?: (conn: ConnectionInfo) => boolean;
   /** Called when a frame could not be cut from the stream (bad or oversized length prefix). */
   onFramingError?: (kind: string, conn: ConnectionInfo) => void;
   log: Logger;
@@ -147,18 +152,19 @@ export class PosServer {
 
   /**
    * At connectionsMax: makes room by closing the longest-open connection that was never trusted and has nothing in
-   * flight (of the oldest 64 such), so clients that hold connections without ever proving a terminal's keys
-   * cannot keep good terminals out. Trusted connections are never closed for room. False: none to close.
+   * flight, or is refusing (of the oldest 64 such), so clients that hold connections without ever proving a
+   * terminal's keys cannot keep good terminals out. Trusted connections are never closed for room, nor an
+   * untrusted one whose request is being served (a terminal's first purchase, say). False: none to close.
    */
   private evictIdleUntrusted(): boolean {
     let looked = 0;
     for (const c of this.untrusted) {
       if (looked++ >= 64) break;
-      if (!c.idle) continue;
+      if (!c.idle && !this.options.refusing?.(c.info)) continue;
       this.untrusted.delete(c);
       this.connections.delete(c);   // its 'close' comes later; its place is free now
       this.options.metrics.connectionsEvicted.inc();
-      this.logSometimes(`${c.info.remote} evicted`, { remote: c.info.remote, conn: c.info.id }, 'POS connection closed to make room: at connectionsMax, idle and never trusted');
+      this.logSometimes(`${c.info.remote} evicted`, { remote: c.info.remote, conn: c.info.id }, 'POS connection closed to make room: at connectionsMax, never trusted, idle or refusing');
       c.destroy();
       return true;
     }

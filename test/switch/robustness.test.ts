@@ -462,3 +462,24 @@ t.test('GET /clients lists the connected addresses: their connections, the trust
   t.match(bad.headers['content-type'], /application\/problem\+json/);
   t.same((bad.json().errors as Array<{ field: string }>).map((e) => e.field), ['querystring.limit'], 'a bad limit is named');
 });
+
+t.test('at connectionsMax a refusing connection is closed for room even while its refused requests wait for the budget', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const app = await startSwitch(t, env, { connectionsMax: 6, connectionsPerAddressMax: 100, refusalsPerAddressPerSecondMax: 2 });   // bursts of 32
+  const metric = async (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec((await app.admin.inject({ method: 'GET', url: '/metrics' })).body)?.[1]);
+  const bad = await Promise.all(Array.from({ length: 6 }, (_, i) =>
+    TestTerminal.connect({ port: app.posPort, terminalId: `7000000${i + 1}`, localAddress: '127.0.0.2' })));
+  const later: TestTerminal[] = [];
+  t.teardown(() => Promise.all([...bad, ...later].map((x) => x.close())));
+  // Eight refused requests on each: 48 against a burst of 32, so the last ones wait at 2 a second, every
+  // connection of the bad client busy with one.
+  for (const b of bad) b.writeRaw(Buffer.concat(Array.from({ length: 8 }, () => frame(b.encodeMessage(b.balanceMessage(diamond))))));
+  for (const until = Date.now() + 5000; (await metric('pointswitch_refusals_delayed_total')) < 6 && Date.now() < until;) await new Promise((r) => setTimeout(r, 20));
+  t.equal(app.pos.connectionCount, 6, 'the switch is full, every connection waiting on the refusal budget');
+  const good = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001' });
+  later.push(good);
+  t.equal((await good.signOn()).fields[39], '00', 'a terminal arriving is served: a refusing connection was closed for it');
+  t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00');
+  t.equal(await metric('pointswitch_connections_evicted_total'), 1);
+});
