@@ -60,7 +60,7 @@ export class SwitchMetrics {
     });
     this.connectionsEvicted = new Counter({
       name: 'pointswitch_connections_evicted_total',
-      help: 'idle POS connections that were never trusted (no MAC verified on them), closed at connectionsMax to make room for a new one', registers,
+      help: 'POS connections never trusted (no MAC verified on them), idle or refusing, closed at connectionsMax to make room for a new one', registers,
     });
     this.framesRejected = new Counter({
       name: 'pointswitch_frames_rejected_total',
@@ -87,33 +87,21 @@ export class SwitchMetrics {
     });
     const self = this;
     const stat = () => self.statsSource?.() ?? {};
-    new Counter({
-      name: 'pointswitch_ledger_batches_total', help: 'debit batches the ledger committed (one Postgres transaction each)', registers,
-      collect() { this.reset(); this.inc(stat().batches ?? 0); },
-    });
-    new Counter({
-      name: 'pointswitch_ledger_batched_debits_total', help: 'debits in those batches; divided by batches it is the mean batch size', registers,
-      collect() { this.reset(); this.inc(stat().batchedDebits ?? 0); },
-    });
-    new Counter({
-      name: 'pointswitch_ledger_batch_key_conflicts_total',
-      help: 'debit batches run a second time, checking each key, because one of their keys existed (a retransmission, an original after its reversal)', registers,
-      collect() { this.reset(); this.inc(stat().batchKeyConflicts ?? 0); },
-    });
-    new Counter({
-      name: 'pointswitch_ledger_batches_keyed_total',
-      help: 'debit batches sent straight to the key-checking function because a retransmission was seen in the last keyedAfterConflictMs', registers,
-      collect() { this.reset(); this.inc(stat().batchesKeyed ?? 0); },
-    });
-    new Counter({
-      name: 'pointswitch_requests_throttled_total', help: 'requests that waited for their terminal\'s request-rate budget (terminalRequestsPerSecondMax)', registers,
-      collect() { this.reset(); this.inc(stat().requestsThrottled ?? 0); },
-    });
-    new Counter({
-      name: 'pointswitch_refusals_delayed_total',
-      help: 'requests on refusing connections that waited for their client address\'s refusal budget (refusalsPerAddressPerSecondMax)', registers,
-      collect() { this.reset(); this.inc(stat().refusalsDelayed ?? 0); },
-    });
+    // Counts kept by their owners (the ledger, the switch's limits), read at scrape time.
+    const counted: Array<[name: string, help: string, key: 'batches' | 'batchedDebits' | 'batchKeyConflicts' | 'batchesKeyed' | 'requestsThrottled' | 'refusalsDelayed']> = [
+      ['pointswitch_ledger_batches_total', 'debit batches the ledger committed (one Postgres transaction each)', 'batches'],
+      ['pointswitch_ledger_batched_debits_total', 'debits in those batches; divided by batches it is the mean batch size', 'batchedDebits'],
+      ['pointswitch_ledger_batch_key_conflicts_total',
+        'debit batches run a second time, checking each key, because one of their keys existed (a retransmission, an original after its reversal)', 'batchKeyConflicts'],
+      ['pointswitch_ledger_batches_keyed_total',
+        'debit batches sent straight to the key-checking function because a retransmission was seen in the last keyedAfterConflictMs', 'batchesKeyed'],
+      ['pointswitch_requests_throttled_total', 'requests that waited for their terminal\'s request-rate budget (terminalRequestsPerSecondMax)', 'requestsThrottled'],
+      ['pointswitch_refusals_delayed_total',
+        'requests on refusing connections that waited for their client address\'s refusal budget (refusalsPerAddressPerSecondMax)', 'refusalsDelayed'],
+    ];
+    for (const [name, help, key] of counted) {
+      new Counter({ name, help, registers, collect() { this.reset(); this.inc(stat()[key] ?? 0); } });
+    }
     new Gauge({
       name: 'pointswitch_ledger_batch_debits_mean', help: 'mean debits per ledger batch since start (NaN before the first)', registers,
       collect() { const s = stat(); this.set(s.batches ? (s.batchedDebits ?? 0) / s.batches : Number.NaN); },

@@ -1,6 +1,7 @@
 // One frame in, one answer out: decode -> session checks -> route -> handler -> respond, with one log line and
 // the metrics per transaction. Never throws for bad input: an unparseable frame is answered 30 when its TPDU,
 // header and MTI were readable, otherwise the connection is closed; both are logged (masked) and counted.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { decode, type IsoMessage } from '../../protocol/index.js';
 import { writeTxnLine } from '../log.js';
 import { businessDate } from './clock.js';
@@ -36,7 +37,7 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
         log.warn({ remote: conn.remote, owed: Math.ceil(-refusals.left(conn.remote)), budgetPerS: refusals.ratePerS },
           'client address over its refusal budget: requests on its refusing connections wait their turn');
       }
-      await new Promise((r) => setTimeout(r, admission.waitMs));
+      await sleep(admission.waitMs);
     }
     const decoded = decode(body);
     if (!decoded.ok) {
@@ -59,7 +60,7 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
     // spend the real terminal's budget.)
     const terminalId = text(msg, 41);
     const waitMs = deps.throttle && terminalId ? deps.throttle.delayFor(`${conn.remote} ${terminalId}`) : 0;
-    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+    if (waitMs > 0) await sleep(waitMs);
     const session = await checkSession(terminals, msg, body).catch((err: unknown) => {
       log.error({ err, conn: conn.id }, 'terminal lookup failed');
       return null;

@@ -3,8 +3,8 @@
 //
 // Limits, each a configured number, so that one bad client cannot hurt the others:
 // - frameBytesMax: a length prefix above it closes that connection (the de-framer reports it before buffering).
-// - connectionsMax / connectionsPerAddressMax: more connections are refused at accept; at connectionsMax an idle
-//   connection that was never trusted is closed to make room first.
+// - connectionsMax / connectionsPerAddressMax: more connections are refused at accept; at connectionsMax a
+//   connection that was never trusted and is idle or refusing is closed to make room first.
 // - inFlightPerConnectionMax: a connection is not read while that many of its requests are unanswered; until
 //   the frame handler trusts it (a request on it carried a MAC that verified), while one is.
 // - inFlightMax: no connection is read while the whole switch has that many unanswered (Postgres is slow).
@@ -126,7 +126,7 @@ export class PosServer {
     }
     const fromAddress = this.perAddress.get(remote) ?? 0;
     const reason = fromAddress >= limits.connectionsPerAddressMax ? 'connections-per-address-max'
-      : this.connections.size >= limits.connectionsMax && !this.evictIdleUntrusted() ? 'connections-max' : null;
+      : this.connections.size >= limits.connectionsMax && !this.evictUntrusted() ? 'connections-max' : null;
     if (reason) {
       metrics.connectionsRefused.inc({ reason });
       this.logSometimes(`${remote} ${reason}`, { remote, reason }, 'POS connection refused');
@@ -156,7 +156,7 @@ export class PosServer {
    * terminal's keys cannot keep good terminals out. Trusted connections are never closed for room, nor an
    * untrusted one whose request is being served (a terminal's first purchase, say). False: none to close.
    */
-  private evictIdleUntrusted(): boolean {
+  private evictUntrusted(): boolean {
     let looked = 0;
     for (const c of this.untrusted) {
       if (looked++ >= 64) break;

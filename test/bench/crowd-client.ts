@@ -8,6 +8,7 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadCardNo, loadTerminalId } from '../../simulators/demo.js';
+import { summarise } from '../../simulators/load.js';
 import * as m from '../../simulators/messages.js';
 import { Terminal } from '../../simulators/terminal.js';
 
@@ -68,11 +69,10 @@ while (performance.now() < end) {
     busy.add(i);
     const ctx = t.context();
     const card = { cardNo: cards[sent % cards.length]!, expiry: '3012' };
-    const at = performance.now();
     pending.push(t.exchange(t.seal(m.purchase(ctx, card, 100)), ctx.trace).then((r) => {
       const code = r.kind === 'answer' ? String(r.message.fields[39]) : r.kind;
       codes[code] = (codes[code] ?? 0) + 1;
-      if (r.kind === 'answer') latencies.push(performance.now() - at);
+      if (r.kind === 'answer') latencies.push(r.latencyMs);
       busy.delete(i);
     }));
   }
@@ -80,9 +80,8 @@ while (performance.now() < end) {
 }
 await Promise.all(pending);
 const elapsedS = (performance.now() - started) / 1000;
-latencies.sort((x, y) => x - y);
-const pct = (p: number) => latencies.length ? Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]! * 10) / 10 : null;
-process.stdout.write(`${JSON.stringify({ terminals: count, signOnS: Math.round(signOnS * 10) / 10, sent, perS: Math.round(latencies.length / elapsedS), p50Ms: pct(0.5), p99Ms: pct(0.99), maxMs: pct(1), codes })}\n`);
+const l = summarise(latencies);
+process.stdout.write(`${JSON.stringify({ terminals: count, signOnS: Math.round(signOnS * 10) / 10, sent, perS: Math.round(latencies.length / elapsedS), p50Ms: l?.p50Ms ?? null, p99Ms: l?.p99Ms ?? null, maxMs: l?.maxMs ?? null, codes })}\n`);
 await nextLine();
 await Promise.all(terminals.map((t) => t.close()));
 process.exit(0);
