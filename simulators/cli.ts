@@ -207,7 +207,7 @@ export function buildProgram(): Command {
     .option('--connections <n>', 'connections', '16')
     .option('--pipeline <n>', 'purchases in flight per connection', '32')
     .option('--seconds <s>', 'how long to send', '10')
-    .option('--local-address <address>', 'the client address to connect from')
+    .option('--local-address <list>', 'local addresses to connect from, comma-separated; connections spread over them in turn (a flood from many addresses)')
     .option('--terminals <n>', 'bad-mac: how many load terminal numbers (from 90000001) to use', '64')
     .option('--terminal <id>', 'one-card: the terminal', demoTerminalId)
     .option('--card <number>', 'one-card: the card', '8860000000000007')
@@ -216,7 +216,7 @@ export function buildProgram(): Command {
       const flood = await prepareFlood({
         host: o.host, port: port(o.port), kind: o.kind, connections: positiveInt('--connections', o.connections),
         pipeline: positiveInt('--pipeline', o.pipeline), seconds: positiveInt('--seconds', o.seconds),
-        ...(o.localAddress ? { localAddress: localAddresses(o.localAddress)[0]! } : {}), terminalId: o.terminal, cardNo: o.card,
+        ...(o.localAddress ? { localAddresses: localAddresses(o.localAddress) } : {}), terminalId: o.terminal, cardNo: o.card,
         keylessTerminals: positiveInt('--terminals', o.terminals),
         onProgress: (p) => { if (!o.json) process.stderr.write(`[${p.elapsedS.toFixed(0).padStart(3)}s] answered ${p.answered}  ${p.perS}/s\n`); },
       }).catch((err: Error) => { throw new SimError(err.message); });

@@ -21,8 +21,8 @@ export interface FloodOptions {
   connections: number;
   pipeline: number;
   seconds: number;
-  /** The client address to connect from; default any. */
-  localAddress?: string;
+  /** The client addresses to connect from, the connections spread over them in turn; default any. */
+  localAddresses?: readonly string[];
   /** bad-mac: how many load terminal numbers to cycle through (default 64). */
   keylessTerminals?: number;
   /** one-card: the terminal and the card. */
@@ -49,7 +49,7 @@ export interface FloodReport {
 export async function prepareFlood(o: FloodOptions): Promise<{ run: () => Promise<FloodReport> }> {
   const terminal = (terminalId: string) => new Terminal({
     host: o.host, port: o.port, terminalId, timeoutMs: 60_000, stateFile: null, pointsPerYuan: 50,
-    ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+    ...(o.localAddresses?.[0] ? { localAddress: o.localAddresses[0] } : {}),
   });
   const own = terminal(o.terminalId ?? '10000001');
   if (o.kind === 'one-card') {
@@ -76,8 +76,9 @@ export async function prepareFlood(o: FloodOptions): Promise<{ run: () => Promis
         o.onProgress!({ elapsedS, answered, perS: Math.round(answered / elapsedS) });
       }, 1000) : null;
       try {
-        await Promise.all(Array.from({ length: o.connections }, async () => {
-          const link = await Link.connect(o.host, o.port, 10_000, o.localAddress);
+        const from = o.localAddresses ?? [];
+        await Promise.all(Array.from({ length: o.connections }, async (_, i) => {
+          const link = await Link.connect(o.host, o.port, 10_000, from.length > 0 ? from[i % from.length] : undefined);
           await Promise.all(Array.from({ length: o.pipeline }, async () => {
             while (Date.now() < end && !link.isClosed) {
               const who = sender();

@@ -99,12 +99,12 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     cleanup.push(() => ledger.close());
     const terminals = new TerminalCache(ledger);
     const throttle = new TerminalThrottle(config.terminalRequestsPerSecondMax);
-    const refusals = new RefusalGuard(config.refusalsPerAddressPerSecondMax);
+    const refusals = new RefusalGuard(config.refusalsPerAddressPerSecondMax, { switchRatePerS: config.refusalsPerSecondMax });
     metrics.useStats(() => {
       const b = ledger.batchStats;
       const r = ledger.cacheReads;
       return {
-        batches: b.batches, batchedDebits: b.items, batchKeyConflicts: b.keyConflicts, batchesKeyed: b.keyedBatches, requestsThrottled: throttle.throttled, refusalsDelayed: refusals.delayed, precheck: { ...ledger.precheck }, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses,
+        batches: b.batches, batchedDebits: b.items, batchKeyConflicts: b.keyConflicts, batchesKeyed: b.keyedBatches, requestsThrottled: throttle.throttled, refusalsDelayed: refusals.delayed, lookupsWaiting: ledger.lookupsWaiting, refusalTurnsLeft: refusals.switchLeft(), precheck: { ...ledger.precheck }, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses,
         ...(ledger.cacheAvailable || r.hits + r.misses > 0 ? { cacheHits: r.hits, cacheMisses: r.misses } : {}),
       };
     });
@@ -136,6 +136,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       metrics,
       health: () => ({ ready, database, redis, posPort, connectionsOpen: pos.connectionCount }),
       clients: () => pos.clients().map((c) => ({ ...c, refusalTurnsLeft: Math.floor(refusals.left(c.address)) })),
+      refusalTurnsLeft: () => refusals.switchLeft(),
       resources: adminResources(ledger, kek),
     });
     cleanup.push(() => admin.close());

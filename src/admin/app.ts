@@ -18,6 +18,8 @@ export interface AdminAppOptions {
   health: HealthSource;
   /** The POS clients connected now (GET /clients); absent: no such route. */
   clients?: ClientsSource;
+  /** The whole switch's refusal turns left (GET /clients). */
+  refusalTurnsLeft?: () => number | undefined;
   /** Resource plugins (cards, merchants, terminals …), each registered under its own prefix. */
   resources?: Array<{ prefix: string; plugin: FastifyPluginAsync }>;
 }
@@ -42,7 +44,9 @@ export async function buildAdminApp(options: AdminAppOptions): Promise<FastifyIn
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   await app.register(healthPlugin, { health: options.health });
   await app.register(metricsPlugin, { metrics: options.metrics });
-  if (options.clients) await app.register(clientsPlugin, { clients: options.clients });
+  if (options.clients) {
+    await app.register(clientsPlugin, { clients: options.clients, ...(options.refusalTurnsLeft ? { refusalTurnsLeft: options.refusalTurnsLeft } : {}) });
+  }
   for (const r of options.resources ?? []) await app.register(r.plugin, { prefix: r.prefix });
   await app.ready();
   return app;

@@ -16,6 +16,12 @@ export interface ClientSummary {
 
 export type ClientsSource = () => ClientSummary[];
 
+export interface ClientsOptions {
+  clients: ClientsSource;
+  /** Refusal turns the whole switch has left (refusalsPerSecondMax); below 0, owed. */
+  refusalTurnsLeft?: () => number | undefined;
+}
+
 const Client = z.object({
   address: z.string().describe('remote address as the switch sees it'),
   connections: z.number().int().describe('open POS connections from it'),
@@ -28,16 +34,24 @@ const Query = z.object({
   limit: z.coerce.number().int().min(1).max(10_000).default(50).describe('addresses at most, those with the most connections first'),
 });
 
-export const clientsPlugin: FastifyPluginAsyncZod<{ clients: ClientsSource }> = async (app, opts) => {
+export const clientsPlugin: FastifyPluginAsyncZod<ClientsOptions> = async (app, opts) => {
   app.get('/clients', {
     schema: {
       tags: ['operations'], summary: 'POS clients connected now, by remote address', querystring: Query,
-      response: { 200: z.object({ addresses: z.number().int(), connections: z.number().int(), clients: z.array(Client) }) },
+      response: {
+        200: z.object({
+          addresses: z.number().int(),
+          connections: z.number().int(),
+          refusalTurnsLeft: z.number().int().optional().describe('the whole switch\'s refusal budget left; below 0, turns owed: refusing connections from every address wait'),
+          clients: z.array(Client),
+        }),
+      },
     },
   }, async (req) => {
     const all = opts.clients();
     const clients = [...all].sort((a, b) => b.connections - a.connections || b.inFlight - a.inFlight || a.address.localeCompare(b.address))
       .slice(0, req.query.limit);
-    return { addresses: all.length, connections: all.reduce((n, c) => n + c.connections, 0), clients };
+    const left = opts.refusalTurnsLeft?.();
+    return { addresses: all.length, connections: all.reduce((n, c) => n + c.connections, 0), ...(left === undefined ? {} : { refusalTurnsLeft: Math.floor(left) }), clients };
   });
 };

@@ -63,6 +63,9 @@ export const settings: Setting[] = [
   s('refusalsPerAddressPerSecondMax', ['POINTSWITCH_REFUSALS_PER_ADDRESS_PER_SECOND_MAX'], '--refusals-per-address-per-second-max <n>',
     'refused requests a second (unknown terminal, not signed on, bad MAC, unparseable) one client address may cost (bursts of a tenth of that, at least 32); beyond it, requests on its refusing connections wait their turn before any work is done on them',
     positiveInt(1_000_000).default(200)),
+  s('refusalsPerSecondMax', ['POINTSWITCH_REFUSALS_PER_SECOND_MAX'], '--refusals-per-second-max <n>',
+    'refused requests a second the whole switch may cost, from all client addresses together (bursts of a tenth of that, at least 32); beyond it, requests on refusing connections, and on untrusted connections from addresses refused within the last second, wait their turn',
+    positiveInt(1_000_000).default(1000)),
   s('idleTimeoutMs', ['POINTSWITCH_IDLE_TIMEOUT_MS'], '--idle-timeout-ms <ms>', 'a connection with no traffic for this long is closed', positiveInt(86_400_000).default(120_000)),
   s('frameTimeoutMs', ['POINTSWITCH_FRAME_TIMEOUT_MS'], '--frame-timeout-ms <ms>', 'a started message must be complete within this time, or the connection is closed', positiveInt(3_600_000).default(10_000)),
   s('shutdownGraceMs', ['POINTSWITCH_SHUTDOWN_GRACE_MS'], '--shutdown-grace-ms <ms>', 'on SIGTERM, how long in-flight requests may take before connections are cut', positiveInt(600_000).default(10_000)),
@@ -109,6 +112,7 @@ export interface Config {
   inFlightPerAddressMax: number;
   terminalRequestsPerSecondMax: number;
   refusalsPerAddressPerSecondMax: number;
+  refusalsPerSecondMax: number;
   idleTimeoutMs: number;
   frameTimeoutMs: number;
   shutdownGraceMs: number;

@@ -1,5 +1,6 @@
 // The points ledger: Postgres is the record (SQL functions in migrations/ decide every movement), Redis a cache
 // in front of reads and of debits that cannot succeed. Business outcomes are values (Outcome), never exceptions.
+import pLimit, { type LimitFunction } from 'p-limit';
 import { Cache } from '../cache/redis.js';
 import { cacheKeys } from '../cache/keys.js';
 import { createPool, type Pool } from '../db/pool.js';
@@ -108,6 +109,13 @@ export class Ledger {
   private readonly terminalMemo = new Memo<{ merchantId: string; status: string } | null>(memoTtlMs);
   private readonly merchantMemo = new Memo<MerchantInfo | null>(memoTtlMs);
   private readonly goodCards = new GoodCards(goodCardsTtlMs);
+  /**
+   * Terminal and merchant reads that reach Postgres, at most `lookupsInFlightMax` at once. A terminal's number is
+   * whatever the client wrote, so a flood of unknown numbers is a flood of such reads (each a Redis miss); with
+   * no bound they took all of the pool's connections and the debit batches queued behind them (good terminals'
+   * p99 about 500 ms under 2,000 refusals a second). The rest wait here, holding no connection.
+   */
+  private readonly lookups: LimitFunction;
   /** Purchase pre-checks: skipped (card just approved here), asked of Redis, declined from Redis. */
   readonly precheck = { skipped: 0, redis: 0, declined: 0 };
   private keyConflicts = 0;
@@ -120,10 +128,11 @@ export class Ledger {
     readonly pool: Pool,
     private readonly cache: Cache,
     private readonly kek: Kek,
-    private readonly o: Required<Pick<LedgerOptions, 'batchDebitsMax' | 'batchWaitMs' | 'batchInflightMax' | 'writePath' | 'cardCacheTtlMs' | 'keyedAfterConflictMs'>>,
+    private readonly o: Required<Pick<LedgerOptions, 'batchDebitsMax' | 'batchWaitMs' | 'batchInflightMax' | 'writePath' | 'cardCacheTtlMs' | 'keyedAfterConflictMs' | 'lookupsInFlightMax'>>,
     private readonly log: Logger,
     onBatch?: LedgerOptions['onBatch'],
   ) {
+    this.lookups = pLimit(o.lookupsInFlightMax);
     this.batcher = new Batcher<DebitItem, SqlOutcome>({
       batchDebitsMax: o.batchDebitsMax,
       batchWaitMs: o.batchWaitMs,
@@ -161,6 +170,7 @@ export class Ledger {
       writePath: o.writePath ?? 'batched',
       cardCacheTtlMs: o.cardCacheTtlMs ?? 30_000,
       keyedAfterConflictMs: o.keyedAfterConflictMs ?? 1000,
+      lookupsInFlightMax: o.lookupsInFlightMax ?? 4,
     }, log, o.onBatch);
   }
 
@@ -182,6 +192,11 @@ export class Ledger {
     return { ...this.batcher.stats, keyConflicts: this.keyConflicts, keyedBatches: this.keyedBatches };
   }
 
+  /** Terminal and merchant reads waiting for their turn at Postgres (lookupsInFlightMax) now. */
+  get lookupsWaiting(): number {
+    return this.lookups.pendingCount;
+  }
+
   /** Redis reads of card, terminal and merchant entries since start: found, or not (then Postgres). */
   get cacheReads(): { hits: number; misses: number } {
     return { hits: this.cache.reads.hits, misses: this.cache.reads.misses };
@@ -193,7 +208,7 @@ export class Ledger {
     const key = cacheKeys.terminal(this.cache.prefix, terminalId);
     const h = await this.cache.getHash(key);
     if (h && h.m) return this.terminalFromFields(terminalId, h);
-    const { rows } = await this.pool.query('SELECT * FROM terminals WHERE terminal_id = $1', [terminalId]);
+    const { rows } = await this.lookups(() => this.pool.query('SELECT * FROM terminals WHERE terminal_id = $1', [terminalId]));
     const row = rows[0];
     if (!row) return null;
     const fields = terminalFields(row);
@@ -205,7 +220,7 @@ export class Ledger {
     const key = cacheKeys.merchant(this.cache.prefix, merchantId);
     const h = await this.cache.getHash(key);
     if (h && h.n !== undefined) return merchantFromFields(merchantId, h);
-    const { rows } = await this.pool.query('SELECT * FROM merchants WHERE merchant_id = $1', [merchantId]);
+    const { rows } = await this.lookups(() => this.pool.query('SELECT * FROM merchants WHERE merchant_id = $1', [merchantId]));
     const row = rows[0];
     if (!row) return null;
     const fields = { n: row.name, s: row.status, r: String(row.points_per_yuan), f: String(row.fee_rate_bp) };

@@ -18,6 +18,11 @@ export interface LedgerOptions {
   /** Batches in flight at once (each holds a pool connection while it runs). */
   batchInflightMax?: number;
   poolSize?: number;
+  /**
+   * Terminal and merchant reads that go to Postgres (Redis misses) at once, at most (default 4; keep below
+   * poolSize - batchInflightMax). A flood of unknown terminal numbers then cannot take the pool from the debits.
+   */
+  lookupsInFlightMax?: number;
   /** 'batched' (default): debits share commits through the batcher. 'plain': one transaction per debit (baseline). */
   writePath?: 'batched' | 'plain';
   /**

@@ -12,8 +12,12 @@ export interface LedgerStats {
   batchesKeyed?: number;
   /** requests that waited for their terminal's request-rate budget (the switch's, not the ledger's; same source) */
   requestsThrottled?: number;
-  /** requests that waited for their client address's refusal budget (the switch's too) */
+  /** requests that waited for a refusal budget, their client address's or the switch's (the switch's too) */
   refusalsDelayed?: number;
+  /** terminal and merchant reads waiting for their turn at Postgres now (lookupsInFlightMax) */
+  lookupsWaiting?: number;
+  /** the whole switch's refusal turns left now (below 0: owed) */
+  refusalTurnsLeft?: number;
   /** the switch's in-process terminal cache (in front of the ledger's Redis read-through) */
   terminalCacheHits?: number;
   terminalCacheMisses?: number;
@@ -97,11 +101,19 @@ export class SwitchMetrics {
         'debit batches sent straight to the key-checking function because a retransmission was seen in the last keyedAfterConflictMs', 'batchesKeyed'],
       ['pointswitch_requests_throttled_total', 'requests that waited for their terminal\'s request-rate budget (terminalRequestsPerSecondMax)', 'requestsThrottled'],
       ['pointswitch_refusals_delayed_total',
-        'requests on refusing connections that waited for their client address\'s refusal budget (refusalsPerAddressPerSecondMax)', 'refusalsDelayed'],
+        'requests on refusing connections that waited for a refusal budget: their client address\'s (refusalsPerAddressPerSecondMax) or the switch\'s (refusalsPerSecondMax)', 'refusalsDelayed'],
     ];
     for (const [name, help, key] of counted) {
       new Counter({ name, help, registers, collect() { this.reset(); this.inc(stat()[key] ?? 0); } });
     }
+    new Gauge({
+      name: 'pointswitch_ledger_lookups_waiting', help: 'terminal and merchant reads (Redis misses) waiting for their turn at Postgres, 4 at once by default', registers,
+      collect() { this.set(stat().lookupsWaiting ?? 0); },
+    });
+    new Gauge({
+      name: 'pointswitch_refusal_turns_left', help: 'the whole switch\'s refusal budget left (refusalsPerSecondMax); below 0, turns owed, and refusing connections wait', registers,
+      collect() { const left = stat().refusalTurnsLeft; if (left !== undefined) this.set(Math.floor(left)); },
+    });
     new Gauge({
       name: 'pointswitch_ledger_batch_debits_mean', help: 'mean debits per ledger batch since start (NaN before the first)', registers,
       collect() { const s = stat(); this.set(s.batches ? (s.batchedDebits ?? 0) / s.batches : Number.NaN); },

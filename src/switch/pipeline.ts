@@ -30,12 +30,16 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
   const terminals = deps.terminals ?? new TerminalCache(deps.ledger);
   return async (body: Buffer, conn: ConnectionInfo): Promise<FrameAnswer> => {
     const started = performance.now();
-    // A connection that is refusing waits for its address's refusal budget before any work, the decode included.
+    // A connection that is refusing waits for its address's (and the switch's) refusal budget before any work,
+    // the decode included.
     const admission = refusals?.admit(conn);
     if (refusals && admission && admission.waitMs > 0) {
       if (admission.warn) {
-        log.warn({ remote: conn.remote, owed: Math.ceil(-refusals.left(conn.remote)), budgetPerS: refusals.ratePerS },
-          'client address over its refusal budget: requests on its refusing connections wait their turn');
+        const owed = Math.max(0, Math.ceil(-refusals.left(conn.remote)));
+        const switchOwed = Math.max(0, Math.ceil(-(refusals.switchLeft() ?? 0)));
+        log.warn({ remote: conn.remote, owed, budgetPerS: refusals.ratePerS, switchOwed, switchBudgetPerS: refusals.switchRatePerS },
+          owed > 0 ? 'client address over its refusal budget: requests on its refusing connections wait their turn'
+            : 'the switch is over its refusal budget (refusalsPerSecondMax): requests on refusing connections wait their turn');
       }
       await sleep(admission.waitMs);
     }

@@ -16,6 +16,13 @@
 // the same address as a bad one (a NAT, a concentrator) keep their connections' speed. Refusals elsewhere are
 // charged after the fact; the listener reads a connection it does not yet trust one request at a time, so a
 // new connection costs at most one refusal before it counts as refusing.
+//
+// A client with many addresses stays under each address's budget: 32 addresses at 200 refusals a second each
+// cost the switch 6,400. So each refusal also takes a turn from one budget for the whole switch
+// (`switchRatePerS`); while it owes, requests on refusing connections wait for it too, and so do untrusted
+// connections from an address refused within `suspectMs` (a client cycling through connections). A connection
+// from an address with no recent refusal does not wait for the switch's budget: a terminal dialling in during
+// someone else's flood is served at once, and so is every trusted connection.
 import type { ConnectionInfo } from './server.js';
 import { TokenBuckets } from './throttle.js';
 
@@ -23,57 +30,115 @@ import { TokenBuckets } from './throttle.js';
 export interface Admission {
   readonly waitMs: number;
   readonly paid: boolean;
-  /** The first wait of its address for `warnEveryMs`: worth a line in the log. */
+  /** The first wait of its address (or, when the switch's budget holds it, of the switch) for `warnEveryMs`: worth a line in the log. */
   readonly warn?: boolean;
 }
 
+export interface RefusalGuardOptions {
+  /**
+   * Refusals at once from one address: a tenth of a second's worth, at least a connection's pipeline (32). (A
+   * second's worth let a flood's first moment through: 200 refused lookups, with one each for its 160 new
+   * connections, held the good terminals' p99 near 130 ms for a second.)
+   */
+  burst?: number;
+  /** Refusals a second the whole switch takes, from all addresses together; default none beyond the addresses'. */
+  switchRatePerS?: number;
+  /** Refusals at once for the whole switch: a tenth of a second's worth, at least 32. */
+  switchBurst?: number;
+  /** How long a refused connection (or address) stays suspect. */
+  suspectMs?: number;
+  warnEveryMs?: number;
+  entriesMax?: number;
+  now?: () => number;
+}
+
 const free: Admission = { waitMs: 0, paid: false };
+const everyone = '';
 
 export class RefusalGuard {
+  readonly burst: number;
+  readonly switchRatePerS: number | undefined;
+  readonly suspectMs: number;
+  private readonly warnEveryMs: number;
+  private readonly entriesMax: number;
+  private readonly now: () => number;
   private readonly budget: TokenBuckets;
+  private readonly switchBudget: TokenBuckets | null;
   /** When a request on each connection was last refused (the clock's ms). */
   private readonly refusedAt = new WeakMap<ConnectionInfo, number>();
+  /** When a request from each address was last refused (only kept with a switch-wide budget). */
+  private readonly addressRefusedAt = new Map<string, number>();
   /** When each address last had a wait reported (warnEveryMs). */
   private readonly warned = new Map<string, number>();
-  /** Requests that waited for their address's refusal budget, since start. */
+  /** Requests that waited for a refusal budget (their address's or the switch's), since start. */
   delayed = 0;
 
-  constructor(
-    readonly ratePerS: number,
-    /**
-     * Refusals at once: a tenth of a second's worth, at least a connection's pipeline (32). (A second's worth let
-     * a flood's first moment through: 200 refused lookups, with one each for its 160 new connections, held the
-     * good terminals' p99 near 130 ms for a second.)
-     */
-    readonly burst: number = Math.max(32, Math.ceil(ratePerS / 10)),
-    readonly suspectMs = 1000,
-    readonly warnEveryMs = 10_000,
-    private readonly entriesMax = 100_000,
-    private readonly now: () => number = () => performance.now(),
-  ) {
-    this.budget = new TokenBuckets(ratePerS, burst, entriesMax, now);
+  constructor(readonly ratePerS: number, o: RefusalGuardOptions = {}) {
+    this.burst = o.burst ?? Math.max(32, Math.ceil(ratePerS / 10));
+    this.suspectMs = o.suspectMs ?? 1000;
+    this.warnEveryMs = o.warnEveryMs ?? 10_000;
+    this.entriesMax = o.entriesMax ?? 100_000;
+    this.now = o.now ?? (() => performance.now());
+    this.budget = new TokenBuckets(ratePerS, this.burst, this.entriesMax, this.now);
+    this.switchRatePerS = o.switchRatePerS;
+    this.switchBudget = o.switchRatePerS === undefined ? null
+      : new TokenBuckets(o.switchRatePerS, o.switchBurst ?? Math.max(32, Math.ceil(o.switchRatePerS / 10)), 1, this.now);
   }
 
   /** Before any work on a request of `conn`: whether it pays a turn now, and how long it waits for it. */
   admit(conn: ConnectionInfo): Admission {
-    const refusing = this.refusing(conn);
-    if (!refusing && (conn.trusted || this.budget.left(conn.remote) >= 0)) return free;
-    const waitMs = this.budget.take(conn.remote);
+    if (!this.refusing(conn) && (conn.trusted || (this.budget.left(conn.remote) >= 0 && !this.switchHolds(conn.remote)))) return free;
+    const owes = this.budget.left(conn.remote) < 1;
+    const waitMs = this.take(conn.remote);
     if (waitMs <= 0) return { waitMs, paid: true };
     this.delayed++;
-    return { waitMs, paid: true, warn: this.firstWait(conn.remote) };
+    // Reported once per owing address, or once for the whole switch when it is the switch's budget that holds.
+    return { waitMs, paid: true, warn: this.firstWait(owes ? conn.remote : everyone) };
   }
 
   /** A request of `conn` was refused (answered with a refusal, or its connection closed for it). */
   refuse(conn: ConnectionInfo, admission: Admission = free): void {
-    if (!admission.paid) this.budget.take(conn.remote);
-    this.refusedAt.set(conn, this.now());
+    if (!admission.paid) this.take(conn.remote);
+    const t = this.now();
+    this.refusedAt.set(conn, t);
+    if (this.switchBudget) {
+      if (this.addressRefusedAt.size >= this.entriesMax) this.forgetAddresses(t);
+      this.addressRefusedAt.set(conn.remote, t);
+    }
   }
 
   /** `conn` had a request refused within `suspectMs`. */
   refusing(conn: ConnectionInfo): boolean {
     const at = this.refusedAt.get(conn);
     return at !== undefined && this.now() - at < this.suspectMs;
+  }
+
+  /** Turns `address` has left (below 0: it owes them). */
+  left(address: string): number {
+    return this.budget.left(address);
+  }
+
+  /** Turns the whole switch has left (below 0: owed); undefined without a switch-wide budget. */
+  switchLeft(): number | undefined {
+    return this.switchBudget?.left(everyone);
+  }
+
+  /** Takes a turn from the address and from the switch: the wait is the longer of the two. */
+  private take(address: string): number {
+    const own = this.budget.take(address);
+    return this.switchBudget ? Math.max(own, this.switchBudget.take(everyone)) : own;
+  }
+
+  /** The switch owes refusal turns, and `address` was refused lately: its untrusted connections wait too. */
+  private switchHolds(address: string): boolean {
+    if (!this.switchBudget || this.switchBudget.left(everyone) >= 0) return false;
+    const at = this.addressRefusedAt.get(address);
+    return at !== undefined && this.now() - at < this.suspectMs;
+  }
+
+  private forgetAddresses(t: number): void {
+    for (const [address, at] of this.addressRefusedAt) if (t - at >= this.suspectMs) this.addressRefusedAt.delete(address);
+    if (this.addressRefusedAt.size >= this.entriesMax) this.addressRefusedAt.clear();
   }
 
   private firstWait(address: string): boolean {
@@ -83,10 +148,5 @@ export class RefusalGuard {
     if (this.warned.size >= this.entriesMax) this.warned.clear();
     this.warned.set(address, t);
     return true;
-  }
-
-  /** Turns `address` has left (below 0: it owes them). */
-  left(address: string): number {
-    return this.budget.left(address);
   }
 }

@@ -15,7 +15,7 @@ const { values: a } = parseArgs({ options: {
 if (!(floodKinds as readonly string[]).includes(a.kind!)) throw new Error(`--kind ${floodKinds.join(', ')}, not ${a.kind}`);
 const flood = await prepareFlood({
   host: '127.0.0.1', port: Number(a.port), kind: a.kind as FloodKind, connections: Number(a.connections), pipeline: Number(a.pipeline),
-  seconds: Number(a.seconds), localAddress: a.from!, terminalId: a.terminal!, cardNo: a.card!,
+  seconds: Number(a.seconds), localAddresses: a.from!.split(','), terminalId: a.terminal!, cardNo: a.card!,
 });
 process.stdout.write('ready\n');
 await new Promise<void>((resolve) => createInterface({ input: process.stdin }).once('line', () => resolve()));

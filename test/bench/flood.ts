@@ -2,11 +2,12 @@
 // process on the embedded default, durability on), 64 load terminals driven at BENCH_FLOOD_RATE purchases a
 // second (default 3,000) for BENCH_FLOOD_SECONDS (default 24), one run after another in this one process:
 //  1. alone: the baseline, measured in the same run;
-//  2. then once with each flood of BENCH_FLOOD_KINDS (default all three), started a third of the way in and
+//  2. then once with each flood of BENCH_FLOOD_KINDS (default all four), started a third of the way in and
 //     lasting a third of the run: 160 connections from 127.0.0.2 (another client address), each pipelining 32
 //     purchases and sending the next as soon as one is answered (test/bench/flood-client.ts, a process of its
 //     own): one-card (one signed-on terminal, all on one card), strangers (a new unknown terminal number each
-//     time) or bad-mac (the good terminals' numbers without their keys).
+//     time), bad-mac (the good terminals' numbers without their keys), or scattered (strangers from 32
+//     addresses, 127.0.1.1 …, so that no one address's budget holds it).
 // Printed: the good terminals' answers and p99 second by second in every run, side by side, and over the
 // flood's seconds, with what each flood itself got. The limits at work: cardInFlightMax, inFlightPerAddressMax,
 // terminalRequestsPerSecondMax and refusalsPerAddressPerSecondMax (README, "What the switch does with a request").
@@ -25,11 +26,15 @@ const cards = 10_000;
 
 function log(s: string): void { process.stderr.write(`bench:flood: ${s}\n`); }
 
-/** The bad clients (test/bench/flood-client.ts --kind), and what each sends. */
+/** Addresses a scattered flood comes from: 127.0.1.1 … 127.0.1.32. */
+const scatteredFrom = Array.from({ length: 32 }, (_, i) => `127.0.1.${i + 1}`);
+
+/** The bad clients (test/bench/flood-client.ts --kind, from --from), and what each sends. */
 const floodKinds = {
-  'one-card': 'terminal 10000001, signed on, purchases of one card',
-  strangers: 'a new terminal number with each purchase, none known to the switch (refused 97)',
-  'bad-mac': 'the good terminals\' own numbers, without their keys (refused A0)',
+  'one-card': { kind: 'one-card', from: ['127.0.0.2'], says: 'terminal 10000001, signed on, purchases of one card' },
+  strangers: { kind: 'strangers', from: ['127.0.0.2'], says: 'a new terminal number with each purchase, none known to the switch (refused 97)' },
+  'bad-mac': { kind: 'bad-mac', from: ['127.0.0.2'], says: 'the good terminals\' own numbers, without their keys (refused A0)' },
+  scattered: { kind: 'strangers', from: scatteredFrom, says: `strangers from ${scatteredFrom.length} addresses (127.0.1.1 …), 5 connections each: each address under its own refusal budget` },
 } as const;
 type FloodKind = keyof typeof floodKinds;
 const kinds = (process.env.BENCH_FLOOD_KINDS ?? Object.keys(floodKinds).join(',')).split(',').map((k) => k.trim()) as FloodKind[];
@@ -40,8 +45,9 @@ type FloodResult = { perS: number; answered: number; codes: Record<string, numbe
  * The flood client, a process of its own, from 127.0.0.2 for `seconds`: started and set up ahead (`ready`), so
  * that its own start (Node, TypeScript, a sign-on) does not land in the measured seconds; `go` floods.
  */
-function floodClient(port: number, kind: FloodKind, seconds: number): { ready: Promise<void>; go(): void; result: Promise<FloodResult> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('test/bench/flood-client.ts'), '--port', String(port), '--kind', kind, '--seconds', String(seconds)], { stdio: ['pipe', 'pipe', 'pipe'] });
+function floodClient(port: number, bench: FloodKind, seconds: number): { ready: Promise<void>; go(): void; result: Promise<FloodResult> } {
+  const { kind, from } = floodKinds[bench];
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('test/bench/flood-client.ts'), '--port', String(port), '--kind', kind, '--from', from.join(','), '--seconds', String(seconds)], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let markReady: () => void = () => {};
@@ -80,7 +86,7 @@ async function main(): Promise<number> {
       const flood = floodClient(sw.posPort, kind, floodSeconds);
       await flood.ready;
       const startFlood = () => {
-        log(`flood ${kind}: ${floodKinds[kind]}, ${floodSeconds} s`);
+        log(`flood ${kind}: ${floodKinds[kind].says}, ${floodSeconds} s`);
         flood.go();
       };
       log(`run ${i + 2}: ${rate}/s for ${seconds} s, the ${kind} flood from second ${floodSeconds} to about ${2 * floodSeconds}`);
@@ -88,8 +94,8 @@ async function main(): Promise<number> {
       flooded.push({ kind, run, got: await flood.result });
     }
 
-    const lines = [`bench:flood — ${os.cpus().length} CPUs, ${terminals} good terminals at ${rate} purchases/s, ${seconds} s a run; each flood from second ${floodSeconds} for ${floodSeconds} s, from 127.0.0.2 on 160 connections pipelining 32:`];
-    for (const { kind } of flooded) lines.push(`  ${kind.padEnd(9)} ${floodKinds[kind]}`);
+    const lines = [`bench:flood — ${os.cpus().length} CPUs, ${terminals} good terminals at ${rate} purchases/s, ${seconds} s a run; each flood from second ${floodSeconds} for ${floodSeconds} s, on 160 connections pipelining 32, from 127.0.0.2 unless said:`];
+    for (const { kind } of flooded) lines.push(`  ${kind.padEnd(9)} ${floodKinds[kind].says}`);
     lines.push('');
     lines.push('  the good terminals\' answers and recent p99 (ms) each second:');
     lines.push(`  second  ${['alone', ...flooded.map((f) => f.kind)].map((k) => k.padStart(18)).join('')}`);

@@ -144,13 +144,21 @@ t.test('load --local-address spreads the terminals over client addresses, each t
 });
 
 t.test('flood: a bad client as the switch\'s limits see it', async (t) => {
-  const { port } = await startSwitch(t, { loadTerminals: 2, loadCards: 1, config: { refusalsPerAddressPerSecondMax: 20 } });
+  const { port } = await startSwitch(t, { loadTerminals: 2, loadCards: 1, config: { refusalsPerAddressPerSecondMax: 20, refusalsPerSecondMax: 40 } });
   const strangers = await sim(['flood', '--port', String(port), '--kind', 'strangers', '--connections', '4', '--pipeline', '8', '--seconds', '2', '--local-address', '127.0.0.2', '--json']);
   t.equal(strangers.code, 0, strangers.stderr);
   const s = JSON.parse(strangers.stdout);
   t.same(Object.keys(s.codes), ['97'], 'unknown terminal numbers: every purchase refused 97');
   // A burst of 32, then 20 a second for the 2 s and the drain of what was in flight: about a hundred, not thousands.
   t.ok(s.answered > 32 && s.answered < 200, `held to the address's refusal budget (${s.answered} answered)`);
+  // From four addresses, each under its own budget: the switch's (40 a second, bursts of 32) holds them together.
+  const scattered = await sim(['flood', '--port', String(port), '--kind', 'strangers', '--connections', '8', '--pipeline', '8', '--seconds', '3', '--local-address', '127.0.1.1,127.0.1.2,127.0.1.3,127.0.1.4', '--json']);
+  t.equal(scattered.code, 0, scattered.stderr);
+  const sc = JSON.parse(scattered.stdout);
+  t.same(Object.keys(sc.codes), ['97']);
+  // Its burst, 40 a second for 3 s, and the 64 requests still pipelined at the end drained at that rate: about 216
+  // (measured 214-215). The addresses' own budgets (20 a second each, bursts of 32) would let about 430 through.
+  t.ok(sc.answered > 32 && sc.answered < 260, `four addresses held to the switch's refusal budget (${sc.answered} answered)`);
   // The two load terminals signed on (a load run does that), then their numbers without their keys.
   t.equal((await sim(['load', '--port', String(port), '--state-dir', stateDir(t), '--terminals', '2', '--cards', '1', '--rate', '10', '--duration', '1', '--mix', 'purchase=0,balance=1,void=0', '--no-reconcile'])).code, 0);
   const badMac = await sim(['flood', '--port', String(port), '--kind', 'bad-mac', '--terminals', '2', '--connections', '2', '--pipeline', '4', '--seconds', '1', '--local-address', '127.0.0.3', '--json']);

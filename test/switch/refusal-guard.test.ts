@@ -10,7 +10,7 @@ function conn(remote: string, trusted = false): ConnectionInfo {
 
 t.test('refusals are charged to their address; a refusing connection then pays up front and waits while the address owes', async (t) => {
   let now = 0;
-  const g = new RefusalGuard(10, 3, 1000, 10_000, 100, () => now);
+  const g = new RefusalGuard(10, { burst: 3, suspectMs: 1000, warnEveryMs: 10_000, entriesMax: 100, now: () => now });
   const a = conn('10.0.0.1');
   for (let i = 0; i < 3; i++) {
     const adm = g.admit(a);
@@ -29,7 +29,7 @@ t.test('refusals are charged to their address; a refusing connection then pays u
 
 t.test('who does not wait: trusted connections of the owing address, other addresses, and a connection whose refusals are past', async (t) => {
   let now = 0;
-  const g = new RefusalGuard(10, 3, 1000, 10_000, 100, () => now);
+  const g = new RefusalGuard(10, { burst: 3, suspectMs: 1000, warnEveryMs: 10_000, entriesMax: 100, now: () => now });
   const bad = conn('10.0.0.1');
   const goodSameAddress = conn('10.0.0.1', true);
   for (let i = 0; i < 6; i++) g.refuse(bad, g.admit(bad));
@@ -54,4 +54,27 @@ t.test('who does not wait: trusted connections of the owing address, other addre
   t.equal(new RefusalGuard(2000).burst, 200, 'the default burst is a tenth of a second of the rate');
   t.equal(new RefusalGuard(200).burst, 32, 'and at least a connection\'s pipeline');
   t.throws(() => new RefusalGuard(0), RangeError);
+});
+
+t.test('the switch-wide budget holds many addresses that each stay under their own', async (t) => {
+  let now = 0;
+  // Each address may refuse 100 a second (bursts of 50), the whole switch 10 (bursts of 4).
+  const g = new RefusalGuard(100, { burst: 50, switchRatePerS: 10, switchBurst: 4, suspectMs: 1000, warnEveryMs: 10_000, entriesMax: 100, now: () => now });
+  const bad = ['10.0.1.1', '10.0.1.2', '10.0.1.3', '10.0.1.4'].map((a) => conn(a));
+  for (const c of bad) g.refuse(c, g.admit(c));
+  t.equal(g.switchLeft(), 0, 'four refusals from four addresses took the switch\'s burst of four');
+  t.same(bad.map((c) => g.left(c.remote)), [49, 49, 49, 49], 'each address is far inside its own budget');
+  const next = g.admit(bad[0]!);
+  t.same([next.paid, next.waitMs, next.warn], [true, 100, true], 'a refusing connection waits for the switch\'s turn, and that is worth a line in the log');
+  g.refuse(bad[0]!, next);
+  const other = g.admit(bad[1]!);
+  t.same([other.waitMs, other.warn], [200, false], 'the next one, from another address, queues behind it: reported once for the switch, not per address');
+  t.equal(g.admit(conn('10.0.1.2')).paid, true, 'an untrusted new connection from an address refused within suspectMs waits too (no shedding the debt by dialling again)');
+  t.same(g.admit(conn('10.0.2.1')), { waitMs: 0, paid: false }, 'a connection from an address with no recent refusal does not wait: a terminal dialling in meanwhile');
+  t.same(g.admit(conn('10.0.1.3', true)), { waitMs: 0, paid: false }, 'nor does a trusted connection');
+  t.equal(g.delayed, 3);
+  now = 2000;                                   // the addresses' refusals a second past, the switch's debt repaid
+  t.same(g.admit(conn('10.0.1.4')), { waitMs: 0, paid: false }, 'once the switch owes nothing and the refusals are past, a new connection is free again');
+  t.equal(new RefusalGuard(200).switchLeft(), undefined, 'no switch-wide budget unless asked for');
+  t.equal(new RefusalGuard(200, { switchRatePerS: 1000 }).switchLeft(), 100, 'its default burst is a tenth of a second of its rate');
 });

@@ -394,6 +394,51 @@ t.test('a client cycling through unknown terminal numbers waits for its address\
   t.ok(Number(/^pointswitch_refusals_delayed_total (\d+)$/m.exec(metrics)?.[1]) >= total - 32, 'the waits are counted');
 });
 
+t.test('a client refusing from many addresses, each under its own budget, waits for the switch\'s; a terminal dialling in from a clean address does not', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const rate = 20;                              // refusals a second for the whole switch, bursts of 32
+  const app = await startSwitch(t, env, { refusalsPerAddressPerSecondMax: 1000, refusalsPerSecondMax: rate });
+  const good = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001' });
+  const bad = await Promise.all([1, 2, 3, 4, 5].map((i) =>
+    TestTerminal.connect({ port: app.posPort, terminalId: `7000000${i}`, localAddress: `127.0.1.${i}` })));
+  const later: TestTerminal[] = [];
+  t.teardown(() => Promise.all([good, ...bad, ...later].map((x) => x.close())));
+  t.equal((await good.signOn()).fields[39], '00');
+  t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00');
+  const perConnection = 14;
+  const started = Date.now();
+  const flood = Promise.all(bad.map((b) => pipelined(b, Array.from({ length: perConnection }, () => b.balanceMessage(diamond)))));
+  await new Promise((r) => setTimeout(r, 300));
+  const clients = (await app.admin.inject({ method: 'GET', url: '/clients' })).json() as { refusalTurnsLeft: number; clients: Array<{ refusalTurnsLeft: number }> };
+  t.ok(clients.refusalTurnsLeft < 0, `GET /clients shows the switch owing refusal turns (${clients.refusalTurnsLeft})`);
+  t.ok(clients.clients.every((c) => c.refusalTurnsLeft > 0), 'while no address owes any of its own');
+  const goodStarted = Date.now();
+  for (let i = 0; i < 5; i++) t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00', 'the trusted terminal is answered');
+  const goodMs = Date.now() - goodStarted;
+  const redial = await TestTerminal.connect({ port: app.posPort, terminalId: '10000002', localAddress: '127.0.1.1' });
+  const clean = await TestTerminal.connect({ port: app.posPort, terminalId: '20000001', merchantId: '898310048160002', localAddress: '127.0.2.1' });
+  later.push(redial, clean);
+  const cleanStarted = Date.now();
+  t.equal((await clean.signOn()).fields[39], '00', 'a terminal dialling in from an address never refused signs on');
+  const cleanMs = Date.now() - cleanStarted;
+  const redialStarted = Date.now();
+  t.equal((await redial.signOn()).fields[39], '00', 'a sign-on from a refusing address is served, in its turn');
+  const redialMs = Date.now() - redialStarted;
+  const answers = (await flood).flat();
+  const floodMs = Date.now() - started;
+  t.ok(answers.every((a) => a.fields[39] === '97'), 'every request of the bad client is refused 97');
+  const total = bad.length * perConnection;
+  t.ok(floodMs >= ((total - 32) / rate) * 1000 - 200, `the refusals went at the switch's rate after its burst (${total} in ${floodMs} ms), though no address came near its own 1,000/s`);
+  t.ok(goodMs < floodMs / 4, `the trusted connection did not wait (${goodMs} ms for 5)`);
+  t.ok(redialMs >= 1000 / rate, `the new connection from a refusing address waited its turn (${redialMs} ms)`);
+  t.ok(cleanMs < redialMs, `the one from a clean address did not (${cleanMs} ms)`);
+  const metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
+  t.ok(Number(/^pointswitch_refusals_delayed_total (\d+)$/m.exec(metrics)?.[1]) >= total - 32 - 5, 'the waits are counted');
+  t.match(metrics, /^pointswitch_refusal_turns_left -?\d+$/m, 'the switch\'s turns left are a metric');
+  t.match(metrics, /^pointswitch_ledger_lookups_waiting \d+$/m, 'and so are the lookups waiting for Postgres');
+});
+
 t.test('at connectionsMax an idle connection that was never trusted is closed to make room; trusted ones are kept', async (t) => {
   const env = await testEnv(t);
   await seed(env);
