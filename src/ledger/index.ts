@@ -22,6 +22,8 @@ export { businessDateOf } from './card-rules.js';
 export { Kek, devKekHex } from './kek.js';
 
 const referenceTtlMs = 60_000;
+/** Terminal numbers remembered as found, at most (more than any terminal estate; past it the set starts again). */
+const knownTerminalsMax = 1_000_000;
 /** Per-process memo of the terminal->merchant binding and merchant rate used by debits (never keys). */
 const memoTtlMs = 1000;
 
@@ -110,12 +112,15 @@ export class Ledger {
   private readonly merchantMemo = new Memo<MerchantInfo | null>(memoTtlMs);
   private readonly goodCards = new GoodCards(goodCardsTtlMs);
   /**
-   * Terminal and merchant reads that reach Postgres, at most `lookupsInFlightMax` at once. A terminal's number is
-   * whatever the client wrote, so a flood of unknown numbers is a flood of such reads (each a Redis miss); with
-   * no bound they took all of the pool's connections and the debit batches queued behind them (good terminals'
-   * p99 about 500 ms under 2,000 refusals a second). The rest wait here, holding no connection.
+   * Reads of terminal numbers never found here that reach Postgres (Redis misses): at most `lookupsInFlightMax`
+   * at once. A terminal's number is whatever the client wrote, so a flood of unknown numbers is a flood of such
+   * reads; with no bound they took all of the pool's connections and the debit batches queued behind them (good
+   * terminals' p99 about 500 ms under 2,000 refusals a second). The rest wait here, holding no connection. A
+   * number once found (`knownTerminals`) reads without waiting, so a real terminal whose cache entry expired
+   * does not queue behind a flood; merchant reads come after a terminal's MAC and are not bounded either.
    */
   private readonly lookups: LimitFunction;
+  private readonly knownTerminals = new Set<string>();
   /** Purchase pre-checks: skipped (card just approved here), asked of Redis, declined from Redis. */
   readonly precheck = { skipped: 0, redis: 0, declined: 0 };
   private keyConflicts = 0;
@@ -192,7 +197,7 @@ export class Ledger {
     return { ...this.batcher.stats, keyConflicts: this.keyConflicts, keyedBatches: this.keyedBatches };
   }
 
-  /** Terminal and merchant reads waiting for their turn at Postgres (lookupsInFlightMax) now. */
+  /** Reads of terminal numbers never found here waiting for their turn at Postgres (lookupsInFlightMax) now. */
   get lookupsWaiting(): number {
     return this.lookups.pendingCount;
   }
@@ -208,9 +213,12 @@ export class Ledger {
     const key = cacheKeys.terminal(this.cache.prefix, terminalId);
     const h = await this.cache.getHash(key);
     if (h && h.m) return this.terminalFromFields(terminalId, h);
-    const { rows } = await this.lookups(() => this.pool.query('SELECT * FROM terminals WHERE terminal_id = $1', [terminalId]));
+    const read = () => this.pool.query('SELECT * FROM terminals WHERE terminal_id = $1', [terminalId]);
+    const { rows } = await (this.knownTerminals.has(terminalId) ? read() : this.lookups(read));
     const row = rows[0];
     if (!row) return null;
+    if (this.knownTerminals.size >= knownTerminalsMax) this.knownTerminals.clear();
+    this.knownTerminals.add(terminalId);
     const fields = terminalFields(row);
     await this.cache.setIfNewer(key, row.version, referenceTtlMs, fields);
     return this.terminalFromFields(terminalId, fields);
@@ -220,7 +228,7 @@ export class Ledger {
     const key = cacheKeys.merchant(this.cache.prefix, merchantId);
     const h = await this.cache.getHash(key);
     if (h && h.n !== undefined) return merchantFromFields(merchantId, h);
-    const { rows } = await this.lookups(() => this.pool.query('SELECT * FROM merchants WHERE merchant_id = $1', [merchantId]));
+    const { rows } = await this.pool.query('SELECT * FROM merchants WHERE merchant_id = $1', [merchantId]);
     const row = rows[0];
     if (!row) return null;
     const fields = { n: row.name, s: row.status, r: String(row.points_per_yuan), f: String(row.fee_rate_bp) };

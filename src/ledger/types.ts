@@ -19,8 +19,9 @@ export interface LedgerOptions {
   batchInflightMax?: number;
   poolSize?: number;
   /**
-   * Terminal and merchant reads that go to Postgres (Redis misses) at once, at most (default 4; keep below
-   * poolSize - batchInflightMax). A flood of unknown terminal numbers then cannot take the pool from the debits.
+   * Reads of terminal numbers never found by this process that go to Postgres (Redis misses) at once, at most
+   * (default 4; keep below poolSize - batchInflightMax). A flood of unknown terminal numbers then cannot take the
+   * pool from the debits. A number once found reads without waiting.
    */
   lookupsInFlightMax?: number;
   /** 'batched' (default): debits share commits through the batcher. 'plain': one transaction per debit (baseline). */

@@ -14,7 +14,7 @@ export interface LedgerStats {
   requestsThrottled?: number;
   /** requests that waited for a refusal budget, their client address's or the switch's (the switch's too) */
   refusalsDelayed?: number;
-  /** terminal and merchant reads waiting for their turn at Postgres now (lookupsInFlightMax) */
+  /** reads of unknown terminal numbers waiting for their turn at Postgres now (lookupsInFlightMax) */
   lookupsWaiting?: number;
   /** the whole switch's refusal turns left now (below 0: owed) */
   refusalTurnsLeft?: number;
@@ -107,7 +107,7 @@ export class SwitchMetrics {
       new Counter({ name, help, registers, collect() { this.reset(); this.inc(stat()[key] ?? 0); } });
     }
     new Gauge({
-      name: 'pointswitch_ledger_lookups_waiting', help: 'terminal and merchant reads (Redis misses) waiting for their turn at Postgres, 4 at once by default', registers,
+      name: 'pointswitch_ledger_lookups_waiting', help: 'reads of terminal numbers never found here (Redis misses) waiting for their turn at Postgres, 4 at once by default', registers,
       collect() { this.set(stat().lookupsWaiting ?? 0); },
     });
     new Gauge({
