@@ -37,6 +37,7 @@ export class SwitchMetrics {
   readonly connectionsEvicted: Counter;
   readonly framesRejected: Counter<'reason'>;
   readonly inFlight: Gauge;
+  readonly waitingForBudget: Gauge;
   readonly readsPaused: Counter<'reason'>;
   readonly batchDebits: Histogram;
   readonly batchSeconds: Histogram;
@@ -71,7 +72,10 @@ export class SwitchMetrics {
       help: 'frames that could not be parsed, by codec error kind (answered 30 or connection closed)',
       labelNames: ['reason'], registers,
     });
-    this.inFlight = new Gauge({ name: 'pointswitch_requests_in_flight', help: 'requests being processed', registers });
+    this.inFlight = new Gauge({ name: 'pointswitch_requests_in_flight', help: 'requests being processed (not those waiting for a refusal budget)', registers });
+    this.waitingForBudget = new Gauge({
+      name: 'pointswitch_requests_waiting_for_budget', help: 'requests on refusing connections waiting for a refusal budget: not counted in flight', registers,
+    });
     this.readsPaused = new Counter({
       name: 'pointswitch_reads_paused_total',
       help: 'times a connection stopped being read, by cause (backpressure)',

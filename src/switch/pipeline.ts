@@ -41,7 +41,7 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
           owed > 0 ? 'client address over its refusal budget: requests on its refusing connections wait their turn'
             : 'the switch is over its refusal budget (refusalsPerSecondMax): requests on refusing connections wait their turn');
       }
-      await sleep(admission.waitMs);
+      await conn.aside(sleep(admission.waitMs));
     }
     const decoded = decode(body);
     if (!decoded.ok) {

@@ -10,6 +10,7 @@
 // - inFlightMax: no connection is read while the whole switch has that many unanswered (Postgres is slow).
 // - inFlightPerAddressMax: connections from one remote address are not read while that address has that many
 //   unanswered, so a client with many connections cannot take all of inFlightMax from the others.
+//   Requests waiting for a refusal budget are set aside (ConnectionInfo.aside) and count against neither.
 // - a client that does not read its answers stops being read (socket write buffer full).
 // - idleTimeoutMs: no traffic and nothing in flight closes the connection; frameTimeoutMs: a started frame
 //   must complete in time (a half message then a stall is closed even if the client trickles bytes).
@@ -34,6 +35,13 @@ export interface ConnectionInfo {
   readonly trusted: boolean;
   /** The frame handler's word that a request on it carried a MAC that verified (the terminal's keys). */
   trust(): void;
+  /**
+   * Runs `wait` (a request's wait for a refusal budget) with the request set aside: meanwhile it does not count
+   * against inFlightMax or inFlightPerAddressMax, which are for work under way, so clients keeping refused
+   * requests waiting from many addresses cannot stop the switch reading everyone else. It still holds its
+   * connection's place (an untrusted connection has one), so that connection reads nothing more meanwhile.
+   */
+  aside<T>(wait: Promise<T>): Promise<T>;
 }
 
 /** The answer to one frame: bytes to write (without the length prefix), and/or close after writing. */
@@ -68,8 +76,10 @@ export class PosServer {
   private readonly connections = new Set<Connection>();
   private readonly perAddress = new Map<string, number>();
   private nextId = 1;
-  /** Requests of all connections being processed. */
+  /** Requests of all connections being processed (not those set aside). */
   inFlight = 0;
+  /** Requests set aside, waiting for a refusal budget (ConnectionInfo.aside). */
+  waitingForBudget = 0;
   /** Unanswered requests by remote address (inFlightPerAddressMax). */
   private readonly addressInFlight = new Map<string, number>();
   /** Connections waiting for `inFlight` to drop below inFlightMax, or their address's below inFlightPerAddressMax. */
@@ -208,7 +218,24 @@ export class PosServer {
     return true;
   }
 
-  /** @internal a request of `conn` finished: wake connections that waited for capacity, oldest first. */
+  /** @internal a request of `conn` waits for a budget: it stops counting in flight until `takeBack`. */
+  setAside(conn: Connection): void {
+    this.waitingForBudget++;
+    this.options.metrics.waitingForBudget.inc();
+    this.release(conn);
+  }
+
+  /** @internal the request set aside goes on: it counts in flight again (past the limits if need be: it was admitted). */
+  takeBack(conn: Connection): void {
+    this.waitingForBudget--;
+    this.options.metrics.waitingForBudget.dec();
+    this.inFlight++;
+    const remote = conn.info.remote;
+    this.addressInFlight.set(remote, (this.addressInFlight.get(remote) ?? 0) + 1);
+    this.options.metrics.inFlight.inc();
+  }
+
+  /** @internal a request of `conn` finished (or was set aside): wake connections that waited for capacity, oldest first. */
   release(conn: Connection): void {
     this.inFlight--;
     const remote = conn.info.remote;
@@ -265,6 +292,14 @@ class Connection {
         info.trusted = true;
         server.trusted(this);
         queueMicrotask(() => this.pump());   // its backlog may start now
+      },
+      aside: async <T>(wait: Promise<T>): Promise<T> => {
+        server.setAside(this);
+        try {
+          return await wait;
+        } finally {
+          server.takeBack(this);
+        }
       },
     };
     this.info = info;

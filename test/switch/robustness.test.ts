@@ -439,6 +439,33 @@ t.test('a client refusing from many addresses, each under its own budget, waits 
   t.match(metrics, /^pointswitch_ledger_lookups_waiting \d+$/m, 'and so are the lookups waiting for Postgres');
 });
 
+t.test('requests waiting for the refusal budget do not hold the switch\'s in-flight places: a trusted terminal is read and answered meanwhile', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  // 3 addresses x 4 connections, each with a refused request waiting: 12, over the switch's 8 in flight.
+  const app = await startSwitch(t, env, { inFlightMax: 8, inFlightPerAddressMax: 4, refusalsPerAddressPerSecondMax: 1000, refusalsPerSecondMax: 6, shutdownGraceMs: 1000 });
+  const good = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001' });
+  const bad = await Promise.all(Array.from({ length: 12 }, (_, i) =>
+    TestTerminal.connect({ port: app.posPort, terminalId: `7000${String(i).padStart(4, '0')}`, localAddress: `127.0.1.${1 + (i % 3)}` })));
+  t.teardown(() => Promise.all([good, ...bad].map((x) => x.close())));
+  t.equal((await good.signOn()).fields[39], '00');
+  t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00', 'the good terminal\'s connection is trusted');
+  // Spend the switch's burst of 32, then each bad connection pipelines 3 more: they wait at 6 a second.
+  t.ok((await pipelined(bad[0]!, Array.from({ length: 32 }, () => bad[0]!.balanceMessage(diamond)))).every((a) => a.fields[39] === '97'));
+  const flood = Promise.all(bad.map((b) => pipelined(b, Array.from({ length: 3 }, () => b.balanceMessage(diamond)))));
+  for (const until = Date.now() + 3000; app.pos.waitingForBudget < 12 && Date.now() < until;) await new Promise((r) => setTimeout(r, 5));
+  t.equal(app.pos.waitingForBudget, 12, 'every bad connection has a request waiting for the refusal budget');
+  t.ok(app.pos.inFlight < 8, `and they are not counted in flight (${app.pos.inFlight})`);
+  const started = Date.now();
+  for (let i = 0; i < 3; i++) t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00', 'the trusted terminal is answered');
+  const goodMs = Date.now() - started;
+  t.ok(goodMs < 1000, `without waiting for the refusals to drain (${goodMs} ms for 3; the refusals take 6 s)`);
+  const metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
+  t.match(metrics, /^pointswitch_requests_waiting_for_budget 12$/m, 'the waiting requests are a metric of their own');
+  for (const b of bad) b.close();
+  await flood.catch(() => undefined);
+});
+
 t.test('at connectionsMax an idle connection that was never trusted is closed to make room; trusted ones are kept', async (t) => {
   const env = await testEnv(t);
   await seed(env);
