@@ -121,6 +121,8 @@ export class Ledger {
    */
   private readonly lookups: LimitFunction;
   private readonly knownTerminals = new Set<string>();
+  /** Terminals' current keys (keysId) being marked proven now. */
+  private readonly proving = new Set<string>();
   /** Purchase pre-checks: skipped (card just approved here), asked of Redis, declined from Redis. */
   readonly precheck = { skipped: 0, redis: 0, declined: 0 };
   private keyConflicts = 0;
@@ -238,7 +240,13 @@ export class Ledger {
 
   async signOn(terminalId: string, keys: { pik: Buffer; mak: Buffer; tdk: Buffer }): Promise<{ batchNo: string }> {
     const { rows } = await this.pool.query(
-      `UPDATE terminals SET pik_enc = $2, mak_enc = $3, tdk_enc = $4, signed_on = true, signed_on_at = now(),
+      // The keys a MAC last verified under stay usable until one verifies under the new ones (migration
+      // 1763801500000): a sign-on sent by someone else must not lock the terminal out. (SET reads the old row.)
+      `UPDATE terminals SET
+              prev_pik_enc = CASE WHEN keys_proven AND mak_enc IS NOT NULL THEN pik_enc ELSE prev_pik_enc END,
+              prev_mak_enc = CASE WHEN keys_proven AND mak_enc IS NOT NULL THEN mak_enc ELSE prev_mak_enc END,
+              prev_tdk_enc = CASE WHEN keys_proven AND mak_enc IS NOT NULL THEN tdk_enc ELSE prev_tdk_enc END,
+              pik_enc = $2, mak_enc = $3, tdk_enc = $4, keys_proven = false, signed_on = true, signed_on_at = now(),
               version = version + 1
        WHERE terminal_id = $1 RETURNING *`,
       [terminalId, this.kek.encrypt(keys.pik), this.kek.encrypt(keys.mak), this.kek.encrypt(keys.tdk)],
@@ -251,9 +259,28 @@ export class Ledger {
 
   async signOff(terminalId: string): Promise<void> {
     const { rows } = await this.pool.query(
-      `UPDATE terminals SET pik_enc = NULL, mak_enc = NULL, tdk_enc = NULL, signed_on = false, version = version + 1
+      `UPDATE terminals SET pik_enc = NULL, mak_enc = NULL, tdk_enc = NULL, prev_pik_enc = NULL, prev_mak_enc = NULL,
+              prev_tdk_enc = NULL, keys_proven = true, signed_on = false, version = version + 1
        WHERE terminal_id = $1 RETURNING *`, [terminalId]);
     if (rows[0]) await this.cacheTerminal(rows[0]);
+  }
+
+  /**
+   * A MAC verified under the terminal's current keys (`keysId`, as TerminalInfo gave it): they are proven, and the
+   * keys kept from before its sign-on are dropped. Once per sign-on; a no-op if the keys changed meanwhile.
+   */
+  async keysProven(terminalId: string, keysId: string): Promise<void> {
+    if (this.proving.has(keysId)) return;
+    this.proving.add(keysId);
+    try {
+      const { rows } = await this.pool.query(
+        `UPDATE terminals SET keys_proven = true, prev_pik_enc = NULL, prev_mak_enc = NULL, prev_tdk_enc = NULL,
+                version = version + 1
+         WHERE terminal_id = $1 AND NOT keys_proven AND mak_enc = decode($2, 'hex') RETURNING *`, [terminalId, keysId]);
+      if (rows[0]) await this.cacheTerminal(rows[0]);
+    } finally {
+      this.proving.delete(keysId);
+    }
   }
 
   /** After a terminal row changed outside the ledger (admin API): drop its cached copies. */
@@ -599,6 +626,7 @@ export class Ledger {
   private terminalFromFields(terminalId: string, h: Record<string, string>): TerminalInfo {
     const dec = (hex: string | undefined) => (hex ? this.kek.decrypt(Buffer.from(hex, 'hex')) : null);
     const pik = dec(h.pik), mak = dec(h.mak), tdk = dec(h.tdk);
+    const ppik = dec(h.ppik), pmak = dec(h.pmak), ptdk = dec(h.ptdk);
     return {
       terminalId,
       merchantId: h.m ?? '',
@@ -608,6 +636,9 @@ export class Ledger {
       signedOn: h.o === '1',
       batchNo: h.b ?? '000001',
       keys: pik && mak && tdk ? { pik, mak, tdk } : null,
+      keysId: h.mak || null,
+      keysProven: h.p !== '0',
+      provenKeys: ppik && pmak && ptdk ? { pik: ppik, mak: pmak, tdk: ptdk } : null,
     };
   }
 
@@ -641,6 +672,7 @@ function terminalFields(row: Record<string, unknown>): Record<string, string> {
   return {
     m: String(row.merchant_id), s: String(row.status), k: hex(row.tmk_enc), a: String(row.mac_algorithm),
     o: row.signed_on ? '1' : '0', b: String(row.batch_no), pik: hex(row.pik_enc), mak: hex(row.mak_enc), tdk: hex(row.tdk_enc),
+    p: row.keys_proven === false ? '0' : '1', ppik: hex(row.prev_pik_enc), pmak: hex(row.prev_mak_enc), ptdk: hex(row.prev_tdk_enc),
   };
 }
 

@@ -51,6 +51,12 @@ export interface SettlementTotals { debitFen: number; debitCount: number; credit
 export interface TerminalInfo {
   terminalId: string; merchantId: string; status: 'active' | 'suspended' | 'closed'; tmk: Buffer /* clear */;
   macAlgorithm: 'ecb' | 'x919'; signedOn: boolean; batchNo: string; keys: { pik: Buffer; mak: Buffer; tdk: Buffer } | null;
+  /** Names the current keys (their stored MAK, encrypted) for Ledger.keysProven; null without keys. */
+  keysId: string | null;
+  /** Whether a MAC has verified under the current keys since the sign-on that issued them. */
+  keysProven: boolean;
+  /** Until then, the keys a MAC last verified under (before that sign-on), still accepted; else null. */
+  provenKeys: { pik: Buffer; mak: Buffer; tdk: Buffer } | null;
 }
 export interface MerchantInfo { merchantId: string; name: string; status: 'active' | 'suspended' | 'closed'; pointsPerYuan: number; feeRateBp: number }
 export type Outcome<T> = ({ ok: true } & T) | { ok: false; decline: Decline };

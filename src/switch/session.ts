@@ -53,6 +53,25 @@ export class TerminalCache {
   forget(terminalId: string): void {
     this.entries.delete(terminalId);
   }
+
+  /** When each terminal's current keys were last reported proven (keysId -> ms), so it is asked once a second at most. */
+  private readonly provenAt = new Map<string, number>();
+
+  /**
+   * A MAC verified under `terminal`'s current keys before they were proven: tell the ledger (which then drops the
+   * keys kept from before the sign-on) and read the terminal afresh next time. In the background: the request
+   * goes on at once, and if the write fails the next MAC'd request asks again.
+   */
+  proven(terminal: TerminalInfo): void {
+    const id = terminal.keysId;
+    if (!id) return;
+    const now = Date.now();
+    const at = this.provenAt.get(id);
+    if (at !== undefined && now - at < 1000) return;
+    if (this.provenAt.size >= 10_000) this.provenAt.clear();
+    this.provenAt.set(id, now);
+    this.ledger.keysProven(terminal.terminalId, id).then(() => this.forget(terminal.terminalId), () => {});
+  }
 }
 
 export async function checkSession(terminals: TerminalCache, msg: IsoMessage, body: Buffer): Promise<SessionResult> {
@@ -67,17 +86,27 @@ async function check(terminals: TerminalCache, msg: IsoMessage, body: Buffer, fr
   const terminal = await terminals.get(terminalId, fresh);
   if (!terminal) return { ok: false, responseCode: '97', terminal: null, mac: null, reason: 'unknown terminal' };
   if (terminal.status !== 'active') return { ok: false, responseCode: '97', terminal, mac: null, reason: `terminal ${terminal.status}` };
-  const mac: MacKey | null = terminal.signedOn && terminal.keys ? { algorithm: terminal.macAlgorithm, mak: terminal.keys.mak } : null;
+  let mac: MacKey | null = terminal.signedOn && terminal.keys ? { algorithm: terminal.macAlgorithm, mak: terminal.keys.mak } : null;
+  let as = terminal;
   if (!beforeSignOn.has(msg.mti)) {
     if (!mac) return { ok: false, responseCode: '97', terminal, mac: null, reason: 'not signed on' };
-    const carried = msg.fields[64] !== undefined;
-    if (carried ? !verifyMac(body, mac.algorithm, mac.mak) : macRequired.has(msg.mti)) {
-      return { ok: false, responseCode: 'A0', terminal, mac, reason: carried ? 'MAC does not verify' : 'MAC missing' };
+    if (msg.fields[64] !== undefined) {
+      if (verifyMac(body, mac.algorithm, mac.mak)) {
+        if (!terminal.keysProven) terminals.proven(terminal);
+      } else if (terminal.provenKeys && verifyMac(body, mac.algorithm, terminal.provenKeys.mak)) {
+        // The keys it used before the last sign-on (one it did not finish, or someone else's): served under them.
+        as = { ...terminal, keys: terminal.provenKeys };
+        mac = { algorithm: terminal.macAlgorithm, mak: terminal.provenKeys.mak };
+      } else {
+        return { ok: false, responseCode: 'A0', terminal, mac, reason: 'MAC does not verify' };
+      }
+    } else if (macRequired.has(msg.mti)) {
+      return { ok: false, responseCode: 'A0', terminal, mac, reason: 'MAC missing' };
     }
   }
   const merchantId = text(msg, 42);
   if (merchantId !== undefined && merchantId.trim() !== terminal.merchantId) {
-    return { ok: false, responseCode: '03', terminal, mac, reason: 'merchant (42) is not the terminal\'s' };
+    return { ok: false, responseCode: '03', terminal: as, mac, reason: 'merchant (42) is not the terminal\'s' };
   }
-  return { ok: true, terminal, mac: beforeSignOn.has(msg.mti) ? null : mac };
+  return { ok: true, terminal: as, mac: beforeSignOn.has(msg.mti) ? null : mac };
 }

@@ -6,7 +6,7 @@ import type { CardGate } from './card-gate.js';
 
 /** The ledger methods the switch uses (a structural slice, so the switch depends on no more than this). */
 export type LedgerPort = Pick<Ledger,
-  'terminal' | 'signOn' | 'signOff' | 'balance' | 'purchase' | 'void' | 'refund' | 'reverse' | 'settle' | 'upload'>;
+  'terminal' | 'signOn' | 'signOff' | 'keysProven' | 'balance' | 'purchase' | 'void' | 'refund' | 'reverse' | 'settle' | 'upload'>;
 
 export interface SwitchSettings {
   /** field 39 of a 0510 whose totals disagree with the switch's ('00' UnionPay style, or '95'). */

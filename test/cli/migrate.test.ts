@@ -31,6 +31,12 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
     'only the rules that span columns stay table constraints');
   const keyedReplays = `SELECT prosrc LIKE '%ps_replay(%' AS on FROM pg_proc WHERE proname = 'ps_purchase_set_keyed'`;
   t.equal((await c.query(keyedReplays)).rows[0].on, true, 'the keyed batch debit replays a stored answer itself');
+  const provenKeys = `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'terminals' AND column_name IN ('keys_proven', 'prev_pik_enc', 'prev_mak_enc', 'prev_tdk_enc')`;
+  t.equal((await c.query(provenKeys)).rows[0].n, 4, 'a terminal keeps its proven keys beside those of its last sign-on');
+  const downKeys = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
+  t.equal(downKeys.code, 0, downKeys.stderr);
+  t.match(downKeys.stdout, /undid 1763801500000_terminal-proven-keys/);
+  t.equal((await c.query(provenKeys)).rows[0].n, 0, 'the down migration dropped those columns');
   const downReplays = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
   t.equal(downReplays.code, 0, downReplays.stderr);
   t.match(downReplays.stdout, /undid 1763801400000_ledger-keyed-replays/);
@@ -97,7 +103,7 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   t.equal((await c.query(txnIndex)).rows[0].n, 1, 'the next down put the txns-by-authorisation index back');
 
   const again = await cli(['migrate', '--database-url', env.databaseUrl]);
-  t.match(again.stdout, /applied 1763800500000_ledger-drop-txn-auth-index, 1763800600000_ledger-purchase-set-lean, 1763800700000_ledger-purchase-set-columns, 1763800800000_ledger-one-row-a-txn, 1763800900000_ledger-rrn-by-auth-id, 1763801000000_ledger-no-card-index, 1763801100000_ledger-approval-as-columns, 1763801200000_ledger-optimistic-key, 1763801300000_ledger-domains, 1763801400000_ledger-keyed-replays/);
+  t.match(again.stdout, /applied 1763800500000_ledger-drop-txn-auth-index, 1763800600000_ledger-purchase-set-lean, 1763800700000_ledger-purchase-set-columns, 1763800800000_ledger-one-row-a-txn, 1763800900000_ledger-rrn-by-auth-id, 1763801000000_ledger-no-card-index, 1763801100000_ledger-approval-as-columns, 1763801200000_ledger-optimistic-key, 1763801300000_ledger-domains, 1763801400000_ledger-keyed-replays, 1763801500000_terminal-proven-keys/);
   t.same((await c.query(cardNoType)).rows, [{ data_type: 'text', domain_name: 'ps_card_no' }], 'and the domains again');
   t.equal((await c.query(keyed)).rows[0].n, 1, 'and the keyed batch debit again');
   t.equal((await c.query(keyedReplays)).rows[0].on, true, 'replaying again');

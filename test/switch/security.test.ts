@@ -1,6 +1,6 @@
 // Refusals before any handler runs: nothing moves and the answer names the reason.
 import t from 'tap';
-import { encode, encodeWithMac, frame } from '../../protocol/index.js';
+import { encode, encodeWithMac, frame, verifyMac } from '../../protocol/index.js';
 import { testEnv } from '../support/db.js';
 import { balanceOf, seed, startSwitch } from './support/app.js';
 import { TestTerminal } from './support/terminal.js';
@@ -43,6 +43,46 @@ t.test('session checks', async (t) => {
     b.mak = a.mak;
     t.equal((await b.send(b.purchaseMessage(diamond, 1000))).fields[39], 'A0');
     t.equal(await balanceOf(app, diamond), before);
+  });
+
+  await t.test('a sign-on sent by someone else does not lock the terminal out of the keys it uses', async (t) => {
+    const real = await TestTerminal.connect({ port: app.posPort, terminalId: '10000002' });
+    const other = await TestTerminal.connect({ port: app.posPort, terminalId: '10000002', localAddress: '127.0.0.2' });
+    t.teardown(() => Promise.all([real.close(), other.close()]));
+    const proven = async () => (await app.ledger.pool.query(
+      'SELECT keys_proven AS p, prev_mak_enc IS NOT NULL AS kept FROM terminals WHERE terminal_id = $1', ['10000002'])).rows[0] as { p: boolean; kept: boolean };
+    const until = async (want: { p: boolean; kept: boolean }) => {
+      for (const end = Date.now() + 3000; Date.now() < end; await new Promise((r) => setTimeout(r, 10))) {
+        const now = await proven();
+        if (now.p === want.p && now.kept === want.kept) return now;
+      }
+      return proven();
+    };
+    t.equal((await real.signOn()).fields[39], '00');
+    const first = await real.send(real.purchaseMessage(diamond, 100));
+    t.equal(first.fields[39], '00');
+    t.same(await until({ p: true, kept: false }), { p: true, kept: false }, 'its first MAC\'d request proved its keys');
+    const keys = real.mak!;
+    for (let i = 0; i < 3; i++) t.equal((await other.signOn()).fields[39], '00', 'a sign-on needs no MAC: the switch answers it');
+    t.same(await proven(), { p: false, kept: true }, 'the keys the terminal proved are kept beside the new ones');
+    const before = await balanceOf(app, diamond);
+    const answer = await real.send(real.purchaseMessage(diamond, 100));
+    t.equal(answer.fields[39], '00', 'the real terminal goes on under its own keys');
+    t.ok(verifyMac(encode(answer), 'ecb', keys), 'and its answer carries a MAC under them');
+    t.ok(await balanceOf(app, diamond) < before, 'and the purchase was debited');
+    t.equal((await other.send(other.balanceMessage(diamond))).fields[39], '00', 'the other client holds the new keys (it knew the master key here)');
+    t.same(await until({ p: true, kept: false }), { p: true, kept: false }, 'a MAC under the new keys retires the old ones');
+    t.equal((await real.send(real.balanceMessage(diamond))).fields[39], 'A0', 'from then on the old keys are refused');
+    // The terminal signs on itself: its first MAC'd request under the new keys retires the old ones.
+    t.equal((await real.signOn()).fields[39], '00');
+    t.equal((await real.send(real.balanceMessage(diamond))).fields[39], '00');
+    t.same(await until({ p: true, kept: false }), { p: true, kept: false });
+    // What is left: a sign-on by someone else between the terminal's own sign-on and its first MAC'd request.
+    t.equal((await real.signOn()).fields[39], '00');
+    t.equal((await other.signOn()).fields[39], '00');
+    t.equal((await real.send(real.balanceMessage(diamond))).fields[39], 'A0', 'keys not yet proven are not kept: the terminal signs on again');
+    t.equal((await real.signOn()).fields[39], '00');
+    t.equal((await real.send(real.balanceMessage(diamond))).fields[39], '00');
   });
 
   await t.test('an unknown terminal is refused 97, even for sign-on', async (t) => {
