@@ -23,7 +23,7 @@ export interface ClientsOptions {
 }
 
 const Client = z.object({
-  address: z.string().describe('remote address as the switch sees it'),
+  address: z.string().describe('client address: the IPv4 address, or an IPv6 address\'s /64 (per-address limits are kept by it)'),
   connections: z.number().int().describe('open POS connections from it'),
   trusted: z.number().int().describe('of those, connections on which a MAC has verified (never closed to make room)'),
   inFlight: z.number().int().describe('its requests being processed now'),

@@ -14,7 +14,7 @@
 // - a client that does not read its answers stops being read (socket write buffer full).
 // - idleTimeoutMs: no traffic and nothing in flight closes the connection; frameTimeoutMs: a started frame
 //   must complete in time (a half message then a stall is closed even if the client trickles bytes).
-import net from 'node:net';
+import net, { isIP } from 'node:net';
 import { Deframer } from '../../protocol/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
@@ -129,7 +129,7 @@ export class PosServer {
 
   private accept(socket: net.Socket): void {
     const { limits, metrics, log } = this.options;
-    const remote = socket.remoteAddress ?? 'unknown';
+    const remote = clientAddress(socket.remoteAddress);
     if (this.stopping) {
       socket.destroy();
       return;
@@ -462,4 +462,22 @@ class Connection {
     if (this.frameTimer) clearTimeout(this.frameTimer);
     this.frameTimer = undefined;
   }
+}
+
+/**
+ * The client address the per-address limits and budgets are kept by: an IPv4 address as it is (an IPv4-mapped
+ * IPv6 one as the IPv4 address), an IPv6 address as its /64, since one host is commonly given a whole /64 and
+ * could otherwise take a fresh address for every connection and escape every per-address limit.
+ */
+export function clientAddress(remote: string | undefined): string {
+  if (!remote) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remote);
+  if (mapped) return mapped[1]!;
+  if (isIP(remote) !== 6) return remote;
+  const zoneless = remote.split('%')[0]!.toLowerCase();
+  const [head = '', tail = ''] = zoneless.split('::');
+  const headParts = head === '' ? [] : head.split(':');
+  const tailParts = zoneless.includes('::') ? (tail === '' ? [] : tail.split(':')) : [];
+  const parts = zoneless.includes('::') ? [...headParts, ...Array(8 - headParts.length - tailParts.length).fill('0'), ...tailParts] : headParts;
+  return `${parts.slice(0, 4).map((h) => h.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
