@@ -6,12 +6,15 @@
 //   strangers a new terminal number with each purchase, none known to the switch (97): the refusal budget;
 //   bad-mac   the seeded load terminals' numbers (90000001…, `keylessTerminals` of them) without their keys:
 //             A0 for those signed on (by a load run), 97 for the others; the refusal budget.
+//   sign-on   sign-ons (they carry no MAC) for the same load terminals' numbers: answered 00, each issuing the
+//             terminal named new working keys, which its real holder cannot read; the keys it proved are kept.
+import { encode } from '../protocol/index.js';
 import { loadTerminalId } from './demo.js';
 import { Link } from './link.js';
 import * as m from './messages.js';
 import { Terminal } from './terminal.js';
 
-export const floodKinds = ['one-card', 'strangers', 'bad-mac'] as const;
+export const floodKinds = ['one-card', 'strangers', 'bad-mac', 'sign-on'] as const;
 export type FloodKind = typeof floodKinds[number];
 
 export interface FloodOptions {
@@ -60,7 +63,7 @@ export async function prepareFlood(o: FloodOptions): Promise<{ run: () => Promis
   let turn = 0;
   /** Whose request goes next. Only the one-card terminal is signed on: the others seal under a key not theirs. */
   const sender = (): Terminal => o.kind === 'one-card' ? own
-    : o.kind === 'bad-mac' ? keyless[turn++ % keyless.length]!
+    : o.kind === 'bad-mac' || o.kind === 'sign-on' ? keyless[turn++ % keyless.length]!
     : terminal(String(70_000_000 + Math.floor(Math.random() * 10_000_000)));
   const cardNo = o.cardNo ?? '8860000000000007';
 
@@ -83,7 +86,8 @@ export async function prepareFlood(o: FloodOptions): Promise<{ run: () => Promis
             while (Date.now() < end && !link.isClosed) {
               const who = sender();
               const ctx = who.context();
-              const r = await link.request(who.seal(m.purchase(ctx, { cardNo, expiry: '3012' }, 100)), 60_000, ctx.trace);
+              const body = o.kind === 'sign-on' ? encode(m.signOn(ctx)) : who.seal(m.purchase(ctx, { cardNo, expiry: '3012' }, 100));
+              const r = await link.request(body, 60_000, ctx.trace);
               const code = r.kind === 'answer' ? String(r.message.fields[39]) : r.kind;
               codes[code] = (codes[code] ?? 0) + 1;
               answered++;

@@ -20,6 +20,7 @@ import { PosServer } from './switch/server.js';
 import { TerminalCache } from './switch/session.js';
 import { fitConnections, openFilesLimit } from './switch/open-files.js';
 import { RefusalGuard } from './switch/refusal-guard.js';
+import { SignOnBudget } from './switch/sign-on-budget.js';
 import { TerminalThrottle } from './switch/throttle.js';
 
 export interface AppOptions {
@@ -100,11 +101,12 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     const terminals = new TerminalCache(ledger);
     const throttle = new TerminalThrottle(config.terminalRequestsPerSecondMax);
     const refusals = new RefusalGuard(config.refusalsPerAddressPerSecondMax, { switchRatePerS: config.refusalsPerSecondMax });
+    const signOns = new SignOnBudget(config.signOnsPerSecondMax, config.signOnsPerAddressPerSecondMax);
     metrics.useStats(() => {
       const b = ledger.batchStats;
       const r = ledger.cacheReads;
       return {
-        batches: b.batches, batchedDebits: b.items, batchKeyConflicts: b.keyConflicts, batchesKeyed: b.keyedBatches, requestsThrottled: throttle.throttled, refusalsDelayed: refusals.delayed, lookupsWaiting: ledger.lookupsWaiting, refusalTurnsLeft: refusals.switchLeft(), precheck: { ...ledger.precheck }, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses,
+        batches: b.batches, batchedDebits: b.items, batchKeyConflicts: b.keyConflicts, batchesKeyed: b.keyedBatches, requestsThrottled: throttle.throttled, refusalsDelayed: refusals.delayed, signOnsDelayed: signOns.delayed, lookupsWaiting: ledger.lookupsWaiting, refusalTurnsLeft: refusals.switchLeft(), precheck: { ...ledger.precheck }, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses,
         ...(ledger.cacheAvailable || r.hits + r.misses > 0 ? { cacheHits: r.hits, cacheMisses: r.misses } : {}),
       };
     });
@@ -119,6 +121,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
         cardGate: new CardGate(config.cardInFlightMax),
         throttle,
         refusals,
+        signOns,
         log: log.child({ component: 'pos' }),
         metrics,
         terminals,

@@ -66,6 +66,12 @@ export const settings: Setting[] = [
   s('refusalsPerSecondMax', ['POINTSWITCH_REFUSALS_PER_SECOND_MAX'], '--refusals-per-second-max <n>',
     'refused requests a second the whole switch may cost, from all client addresses together (bursts of a tenth of that, at least 32); beyond it, requests on refusing connections, and on untrusted connections from addresses refused within the last second, wait their turn',
     positiveInt(1_000_000).default(1000)),
+  s('signOnsPerSecondMax', ['POINTSWITCH_SIGN_ONS_PER_SECOND_MAX'], '--sign-ons-per-second-max <n>',
+    'sign-ons (and sign-offs without a MAC) a second the whole switch serves (bursts of a tenth of that, at least 32); more wait their turn. A sign-on needs no MAC, so anyone may ask for one, and each is a write of its own',
+    positiveInt(1_000_000).default(200)),
+  s('signOnsPerAddressPerSecondMax', ['POINTSWITCH_SIGN_ONS_PER_ADDRESS_PER_SECOND_MAX'], '--sign-ons-per-address-per-second-max <n>',
+    'sign-ons (and sign-offs without a MAC) a second from one client address (bursts of a tenth of that, at least 32); more wait their turn. Behind a concentrator, raise it',
+    positiveInt(1_000_000).default(50)),
   s('idleTimeoutMs', ['POINTSWITCH_IDLE_TIMEOUT_MS'], '--idle-timeout-ms <ms>', 'a connection with no traffic for this long is closed', positiveInt(86_400_000).default(120_000)),
   s('frameTimeoutMs', ['POINTSWITCH_FRAME_TIMEOUT_MS'], '--frame-timeout-ms <ms>', 'a started message must be complete within this time, or the connection is closed', positiveInt(3_600_000).default(10_000)),
   s('shutdownGraceMs', ['POINTSWITCH_SHUTDOWN_GRACE_MS'], '--shutdown-grace-ms <ms>', 'on SIGTERM, how long in-flight requests may take before connections are cut', positiveInt(600_000).default(10_000)),
@@ -113,6 +119,8 @@ export interface Config {
   terminalRequestsPerSecondMax: number;
   refusalsPerAddressPerSecondMax: number;
   refusalsPerSecondMax: number;
+  signOnsPerSecondMax: number;
+  signOnsPerAddressPerSecondMax: number;
   idleTimeoutMs: number;
   frameTimeoutMs: number;
   shutdownGraceMs: number;

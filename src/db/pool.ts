@@ -10,12 +10,16 @@ const types = {
   },
 };
 
-export function createPool(databaseUrl: string, options: { poolSize?: number; applicationName?: string } = {}): pg.Pool {
+export function createPool(
+  databaseUrl: string,
+  options: { poolSize?: number; applicationName?: string; /** server settings for its sessions, e.g. `-c synchronous_commit=off` */ serverOptions?: string } = {},
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: options.poolSize ?? 16,
     application_name: options.applicationName ?? 'pointswitch',
     types: types as pg.CustomTypesConfig,
+    ...(options.serverOptions ? { options: options.serverOptions } : {}),
   });
   // An idle client's error (server restart) must not crash the process; the pool drops that client.
   pool.on('error', () => {});

@@ -14,6 +14,8 @@ export interface LedgerStats {
   requestsThrottled?: number;
   /** requests that waited for a refusal budget, their client address's or the switch's (the switch's too) */
   refusalsDelayed?: number;
+  /** sign-ons that waited for the sign-on budget (the switch's) */
+  signOnsDelayed?: number;
   /** reads of unknown terminal numbers waiting for their turn at Postgres now (lookupsInFlightMax) */
   lookupsWaiting?: number;
   /** the whole switch's refusal turns left now (below 0: owed) */
@@ -96,7 +98,7 @@ export class SwitchMetrics {
     const self = this;
     const stat = () => self.statsSource?.() ?? {};
     // Counts kept by their owners (the ledger, the switch's limits), read at scrape time.
-    const counted: Array<[name: string, help: string, key: 'batches' | 'batchedDebits' | 'batchKeyConflicts' | 'batchesKeyed' | 'requestsThrottled' | 'refusalsDelayed']> = [
+    const counted: Array<[name: string, help: string, key: 'batches' | 'batchedDebits' | 'batchKeyConflicts' | 'batchesKeyed' | 'requestsThrottled' | 'refusalsDelayed' | 'signOnsDelayed']> = [
       ['pointswitch_ledger_batches_total', 'debit batches the ledger committed (one Postgres transaction each)', 'batches'],
       ['pointswitch_ledger_batched_debits_total', 'debits in those batches; divided by batches it is the mean batch size', 'batchedDebits'],
       ['pointswitch_ledger_batch_key_conflicts_total',
@@ -106,6 +108,8 @@ export class SwitchMetrics {
       ['pointswitch_requests_throttled_total', 'requests that waited for their terminal\'s request-rate budget (terminalRequestsPerSecondMax)', 'requestsThrottled'],
       ['pointswitch_refusals_delayed_total',
         'requests on refusing connections that waited for a refusal budget: their client address\'s (refusalsPerAddressPerSecondMax) or the switch\'s (refusalsPerSecondMax)', 'refusalsDelayed'],
+      ['pointswitch_sign_ons_delayed_total',
+        'sign-ons (and sign-offs without a MAC) that waited for the sign-on budget (signOnsPerSecondMax, signOnsPerAddressPerSecondMax)', 'signOnsDelayed'],
     ];
     for (const [name, help, key] of counted) {
       new Counter({ name, help, registers, collect() { this.reset(); this.inc(stat()[key] ?? 0); } });

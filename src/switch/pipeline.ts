@@ -12,6 +12,7 @@ import { route } from './router.js';
 import { checkSession, TerminalCache } from './session.js';
 import type { ConnectionInfo, FrameAnswer, FrameHandler } from './server.js';
 import type { RefusalGuard } from './refusal-guard.js';
+import type { SignOnBudget } from './sign-on-budget.js';
 import type { TerminalThrottle } from './throttle.js';
 import type { HandlerContext, Reply } from './types.js';
 
@@ -21,6 +22,8 @@ export interface PipelineDeps extends HandlerContext {
   throttle?: TerminalThrottle;
   /** Each client address's refusal budget; absent: none. */
   refusals?: RefusalGuard;
+  /** The sign-on budget, per client address and for the whole switch; absent: none. */
+  signOns?: SignOnBudget;
   /** The in-process terminal cache (made here when not given). */
   terminals?: TerminalCache;
 }
@@ -78,6 +81,11 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
     if (session.mac && msg.fields[64] !== undefined) conn.trust();
     const r = route(msg);
     if (!r) return finish(deps, conn, msg, `mti-${msg.mti}`, { responseCode: '40' }, session.mac, started, 'function not supported');
+    // A sign-on, or a sign-off without a MAC: a write anyone may ask for, in its turn.
+    if (deps.signOns && (r.type === 'sign-on' || (r.type === 'sign-off' && msg.fields[64] === undefined))) {
+      const waitMs = deps.signOns.take(conn.remote);
+      if (waitMs > 0) await conn.aside(sleep(waitMs));
+    }
     let reply: Reply;
     try {
       reply = await r.handler(deps, { msg, terminal: session.terminal, businessDate: businessDate() });

@@ -4,7 +4,8 @@
 // Limits, each a configured number, so that one bad client cannot hurt the others:
 // - frameBytesMax: a length prefix above it closes that connection (the de-framer reports it before buffering).
 // - connectionsMax / connectionsPerAddressMax: more connections are refused at accept; at connectionsMax a
-//   connection that was never trusted and is idle or refusing is closed to make room first.
+//   connection that was never trusted and is idle, refusing or only waiting for a budget is closed to make room
+//   first.
 // - inFlightPerConnectionMax: a connection is not read while that many of its requests are unanswered; until
 //   the frame handler trusts it (a request on it carried a MAC that verified), while one is.
 // - inFlightMax: no connection is read while the whole switch has that many unanswered (Postgres is slow).
@@ -36,10 +37,11 @@ export interface ConnectionInfo {
   /** The frame handler's word that a request on it carried a MAC that verified (the terminal's keys). */
   trust(): void;
   /**
-   * Runs `wait` (a request's wait for a refusal budget) with the request set aside: meanwhile it does not count
-   * against inFlightMax or inFlightPerAddressMax, which are for work under way, so clients keeping refused
-   * requests waiting from many addresses cannot stop the switch reading everyone else. It still holds its
-   * connection's place (an untrusted connection has one), so that connection reads nothing more meanwhile.
+   * Runs `wait` (a request's wait for a refusal or sign-on budget) with the request set aside: meanwhile it does
+   * not count against inFlightMax or inFlightPerAddressMax, which are for work under way, so clients keeping
+   * such requests waiting from many addresses cannot stop the switch reading everyone else. It still holds its
+   * connection's place (an untrusted connection has one), so that connection reads nothing more meanwhile; and
+   * at connectionsMax an untrusted connection whose every request waits so may be closed for room.
    */
   aside<T>(wait: Promise<T>): Promise<T>;
 }
@@ -170,11 +172,11 @@ export class PosServer {
     let looked = 0;
     for (const c of this.untrusted) {
       if (looked++ >= 64) break;
-      if (!c.idle && !this.options.refusing?.(c.info)) continue;
+      if (!c.idle && !c.onlyWaiting && !this.options.refusing?.(c.info)) continue;
       this.untrusted.delete(c);
       this.connections.delete(c);   // its 'close' comes later; its place is free now
       this.options.metrics.connectionsEvicted.inc();
-      this.logSometimes(`${c.info.remote} evicted`, { remote: c.info.remote, conn: c.info.id }, 'POS connection closed to make room: at connectionsMax, never trusted, idle or refusing');
+      this.logSometimes(`${c.info.remote} evicted`, { remote: c.info.remote, conn: c.info.id }, 'POS connection closed to make room: at connectionsMax, never trusted, idle, refusing or only waiting for a budget');
       c.destroy();
       return true;
     }
@@ -280,6 +282,8 @@ class Connection {
   private closed = false;
   private paused = false;
   private frameTimer: NodeJS.Timeout | undefined;
+  /** Its requests set aside now, waiting for a budget. */
+  private asideCount = 0;
 
   readonly info: ConnectionInfo;
 
@@ -295,9 +299,11 @@ class Connection {
       },
       aside: async <T>(wait: Promise<T>): Promise<T> => {
         server.setAside(this);
+        this.asideCount++;
         try {
           return await wait;
         } finally {
+          this.asideCount--;
           server.takeBack(this);
         }
       },
@@ -410,6 +416,11 @@ class Connection {
   /** Nothing in flight and nothing read waiting. */
   get idle(): boolean {
     return this.slots.length === 0 && this.backlog.length === 0;
+  }
+
+  /** Every request it has in flight waits for a budget (none being worked on). */
+  get onlyWaiting(): boolean {
+    return this.asideCount > 0 && this.asideCount === this.slots.filter((x) => !x.done).length;
   }
 
   /** Its own requests in flight at most: inFlightPerConnectionMax once trusted, one before. */

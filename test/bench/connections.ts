@@ -52,6 +52,10 @@ async function main(): Promise<number> {
   try {
     log(`seeding ${dataDir}: ${terminals + crowd} load terminals, ${2 * cards} load cards`);
     run([...main, 'seed', '--demo', '--load-terminals', String(terminals + crowd), '--load-cards', String(2 * cards), '--data-dir', dataDir]);
+    // The crowd signs on as fast as the switch lets it: this bench is about holding connections, so the sign-on
+    // budget (200 a second by default, 50 from one address) is raised for it unless set.
+    process.env.POINTSWITCH_SIGN_ONS_PER_SECOND_MAX ??= '1000000';
+    process.env.POINTSWITCH_SIGN_ONS_PER_ADDRESS_PER_SECOND_MAX ??= '1000000';
     sw = await startSwitchProcess(main, dataDir, 'info', '/dev/null');
     log(`switch ready (POS ${sw.posPort}); warm-up 5 s at ${rate}/s`);
     const stateDir = path.join(scratch, 'sim-state');

@@ -34,6 +34,7 @@ const floodKinds = {
   'one-card': { kind: 'one-card', from: ['127.0.0.2'], says: 'terminal 10000001, signed on, purchases of one card' },
   strangers: { kind: 'strangers', from: ['127.0.0.2'], says: 'a new terminal number with each purchase, none known to the switch (refused 97)' },
   'bad-mac': { kind: 'bad-mac', from: ['127.0.0.2'], says: 'the good terminals\' own numbers, without their keys (refused A0)' },
+  'sign-on': { kind: 'sign-on', from: ['127.0.0.2'], says: 'sign-ons for the good terminals\' own numbers (no MAC: answered 00, new keys each time)' },
   scattered: { kind: 'strangers', from: scatteredFrom, says: `strangers from ${scatteredFrom.length} addresses (127.0.1.1 …), 5 connections each: each address under its own refusal budget` },
 } as const;
 type FloodKind = keyof typeof floodKinds;

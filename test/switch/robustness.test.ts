@@ -466,6 +466,39 @@ t.test('requests waiting for the refusal budget do not hold the switch\'s in-fli
   await flood.catch(() => undefined);
 });
 
+t.test('sign-ons wait for their address\'s sign-on budget; a trusted terminal and other addresses do not', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const rate = 10;                              // sign-ons a second from one address, bursts of 32
+  const app = await startSwitch(t, env, { signOnsPerAddressPerSecondMax: rate, shutdownGraceMs: 1000 });
+  const good = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001' });
+  t.equal((await good.signOn()).fields[39], '00');
+  t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00');
+  // A client sending sign-ons for a real terminal's number from four connections of one address.
+  const bad = await Promise.all(Array.from({ length: 4 }, () => TestTerminal.connect({ port: app.posPort, terminalId: '10000002', localAddress: '127.0.0.2' })));
+  const elsewhere = await TestTerminal.connect({ port: app.posPort, terminalId: '20000001', merchantId: '898310048160002', localAddress: '127.0.0.3' });
+  t.teardown(() => Promise.all([good, elsewhere, ...bad].map((x) => x.close())));
+  const perConnection = 11;
+  const started = Date.now();
+  const flood = Promise.all(bad.map((b) => pipelined(b, Array.from({ length: perConnection }, () => b.signOnMessage()))));
+  await new Promise((r) => setTimeout(r, 200));
+  const goodStarted = Date.now();
+  for (let i = 0; i < 3; i++) t.equal((await good.send(good.purchaseMessage(diamond, 100))).fields[39], '00', 'the trusted terminal purchases meanwhile');
+  const goodMs = Date.now() - goodStarted;
+  const elsewhereStarted = Date.now();
+  t.equal((await elsewhere.signOn()).fields[39], '00', 'a sign-on from another address');
+  const elsewhereMs = Date.now() - elsewhereStarted;
+  const answers = (await flood).flat();
+  const floodMs = Date.now() - started;
+  t.ok(answers.every((a) => a.fields[39] === '00'), 'every sign-on is answered 00 in its turn');
+  const total = bad.length * perConnection;
+  t.ok(floodMs >= ((total - 32) / rate) * 1000 - 200, `the address's sign-ons went at its rate after the burst (${total} in ${floodMs} ms)`);
+  t.ok(goodMs < 1000, `the trusted terminal did not wait (${goodMs} ms for 3)`);
+  t.ok(elsewhereMs < 500, `nor did another address's sign-on (${elsewhereMs} ms)`);
+  const metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
+  t.ok(Number(/^pointswitch_sign_ons_delayed_total (\d+)$/m.exec(metrics)?.[1]) >= total - 32 - 4, 'the waits are counted');
+});
+
 t.test('at connectionsMax an idle connection that was never trusted is closed to make room; trusted ones are kept', async (t) => {
   const env = await testEnv(t);
   await seed(env);

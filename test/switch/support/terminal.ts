@@ -123,10 +123,14 @@ export class TestTerminal {
     return { cardNo, expiry: o.expiry ?? null, pinBlock: o.pin ? encryptPinBlock(o.pin, cardNo, this.pik!) : null };
   }
 
-  async signOn(netMgmtCode = '003'): Promise<IsoMessage> {
+  signOnMessage(netMgmtCode = '003'): IsoMessage {
     const request = sim.signOn(this.context());
     request.fields[60] = formatField60({ txnType: '00', batchNo: this.batchNo, netMgmtCode });
-    const answer = await this.send(this.stamped(request), { mac: false });
+    return this.stamped(request);
+  }
+
+  async signOn(netMgmtCode = '003'): Promise<IsoMessage> {
+    const answer = await this.send(this.signOnMessage(netMgmtCode), { mac: false });
     if (answer.fields[39] === '00') {
       const keys = parseSignOnKeys(answer.fields[62] as Buffer, this.tmk);
       if (!keys) throw new Error('sign-on keys failed their check values');
