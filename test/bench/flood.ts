@@ -2,12 +2,13 @@
 // process on the embedded default, durability on), 64 load terminals driven at BENCH_FLOOD_RATE purchases a
 // second (default 3,000) for BENCH_FLOOD_SECONDS (default 24), one run after another in this one process:
 //  1. alone: the baseline, measured in the same run;
-//  2. then once with each flood of BENCH_FLOOD_KINDS (default all four), started a third of the way in and
+//  2. then once with each flood of BENCH_FLOOD_KINDS (default all five), started a third of the way in and
 //     lasting a third of the run: 160 connections from 127.0.0.2 (another client address), each pipelining 32
 //     purchases and sending the next as soon as one is answered (test/bench/flood-client.ts, a process of its
 //     own): one-card (one signed-on terminal, all on one card), strangers (a new unknown terminal number each
-//     time), bad-mac (the good terminals' numbers without their keys), or scattered (strangers from 32
-//     addresses, 127.0.1.1 …, so that no one address's budget holds it).
+//     time), bad-mac (the good terminals' numbers without their keys), scattered (strangers from 32
+//     addresses, 127.0.1.1 …, so that no one address's budget holds it) or sign-on (sign-ons for the good
+//     terminals' own numbers: no MAC needed, answered 00).
 // Printed: the good terminals' answers and p99 second by second in every run, side by side, and over the
 // flood's seconds, with what each flood itself got. The limits at work: cardInFlightMax, inFlightPerAddressMax,
 // terminalRequestsPerSecondMax and refusalsPerAddressPerSecondMax (README, "What the switch does with a request").

@@ -164,6 +164,9 @@ t.test('flood: a bad client as the switch\'s limits see it', async (t) => {
   const badMac = await sim(['flood', '--port', String(port), '--kind', 'bad-mac', '--terminals', '2', '--connections', '2', '--pipeline', '4', '--seconds', '1', '--local-address', '127.0.0.3', '--json']);
   t.equal(badMac.code, 0, badMac.stderr);
   t.same(Object.keys(JSON.parse(badMac.stdout).codes), ['A0'], 'the load terminals\' numbers without their keys: A0');
+  const signOns = await sim(['flood', '--port', String(port), '--kind', 'sign-on', '--terminals', '2', '--connections', '2', '--pipeline', '2', '--seconds', '1', '--local-address', '127.0.0.4', '--json']);
+  t.equal(signOns.code, 0, signOns.stderr);
+  t.same(Object.keys(JSON.parse(signOns.stdout).codes), ['00'], 'sign-ons for the load terminals\' numbers: 00 (a sign-on needs no MAC)');
   const cardStarted = Date.now();
   const card = await sim(['flood', '--port', String(port), '--kind', 'one-card', '--connections', '2', '--pipeline', '40', '--seconds', '1']);
   t.equal(card.code, 0, card.stderr);
