@@ -45,8 +45,6 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
             : 'the switch is over its refusal budget (refusalsPerSecondMax): requests on refusing connections wait their turn');
       }
       await conn.aside(sleep(admission.waitMs));
-      // Its client left while it waited: no one would read the refusal.
-      if (conn.gone) return { close: true };
     }
     const decoded = decode(body);
     if (!decoded.ok) {
@@ -86,12 +84,7 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
     // A sign-on, or a sign-off without a MAC: a write anyone may ask for, in its turn.
     if (deps.signOns && (r.type === 'sign-on' || (r.type === 'sign-off' && msg.fields[64] === undefined))) {
       const waitMs = deps.signOns.take(conn.remote);
-      if (waitMs > 0) {
-        await conn.aside(sleep(waitMs));
-        // Its client left while it waited: new keys no one reads would only replace the terminal's (a flood's
-        // sign-ons still queued when it hung up).
-        if (conn.gone) return { close: true };
-      }
+      if (waitMs > 0) await conn.aside(sleep(waitMs));
     }
     let reply: Reply;
     try {

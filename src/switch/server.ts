@@ -44,11 +44,6 @@ export interface ConnectionInfo {
    * at connectionsMax an untrusted connection whose every request waits so may be closed for room.
    */
   aside<T>(wait: Promise<T>): Promise<T>;
-  /**
-   * The client has closed or half-closed the connection: a request of it still waiting for a budget may skip its
-   * work (its answer would most likely reach no one).
-   */
-  readonly gone: boolean;
 }
 
 /** The answer to one frame: bytes to write (without the length prefix), and/or close after writing. */
@@ -289,19 +284,13 @@ class Connection {
   private frameTimer: NodeJS.Timeout | undefined;
   /** Its requests set aside now, waiting for a budget. */
   private asideCount = 0;
-  /** The client sent its FIN (or the socket closed). */
-  private peerEnded = false;
 
   readonly info: ConnectionInfo;
 
   constructor(private readonly server: PosServer, private readonly socket: net.Socket, id: number, remote: string) {
     const { limits } = server.options;
-    const self = this;
     const info = {
       id, remote, trusted: false,
-      get gone(): boolean {
-        return self.closed || self.peerEnded;
-      },
       trust: () => {
         if (info.trusted) return;
         info.trusted = true;
@@ -333,7 +322,6 @@ class Connection {
     socket.on('error', () => { /* reset by peer etc.: 'close' follows */ });
     socket.on('end', () => {
       // The client half-closed: answer what it sent, then close our side.
-      this.peerEnded = true;
       this.finish();
     });
   }

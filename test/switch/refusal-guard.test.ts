@@ -4,7 +4,7 @@ import type { ConnectionInfo } from '../../src/switch/server.js';
 
 let ids = 0;
 function conn(remote: string, trusted = false): ConnectionInfo {
-  const c = { id: ++ids, remote, trusted, trust: () => { c.trusted = true; }, aside: <T>(p: Promise<T>) => p, gone: false };
+  const c = { id: ++ids, remote, trusted, trust: () => { c.trusted = true; }, aside: <T>(p: Promise<T>) => p };
   return c;
 }
 

@@ -499,29 +499,6 @@ t.test('sign-ons wait for their address\'s sign-on budget; a trusted terminal an
   t.ok(Number(/^pointswitch_sign_ons_delayed_total (\d+)$/m.exec(metrics)?.[1]) >= total - 32 - 4, 'the waits are counted');
 });
 
-t.test('a sign-on still waiting for its turn when its client hangs up is dropped, not run', async (t) => {
-  const env = await testEnv(t);
-  await seed(env);
-  const app = await startSwitch(t, env, { signOnsPerAddressPerSecondMax: 1, shutdownGraceMs: 1000 });   // bursts of 32
-  const real = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001' });
-  const bad = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001', localAddress: '127.0.0.2' });
-  t.teardown(() => Promise.all([real.close(), bad.close()]));
-  t.equal((await real.signOn()).fields[39], '00');
-  t.equal((await real.send(real.balanceMessage(diamond))).fields[39], '00');
-  // 33 sign-ons for the real terminal's number: the burst's 32 are served, the 33rd waits a second for its turn.
-  const answers = Array.from({ length: 32 }, () => bad.nextAnswer());
-  bad.writeRaw(Buffer.concat(Array.from({ length: 33 }, () => frame(bad.encodeMessage(bad.signOnMessage())))));
-  t.ok((await Promise.all(answers)).every((a) => a.fields[39] === '00'), '32 foreign sign-ons answered');
-  for (const until = Date.now() + 3000; app.pos.waitingForBudget < 1 && Date.now() < until;) await new Promise((r) => setTimeout(r, 5));
-  t.equal(app.pos.waitingForBudget, 1, 'the 33rd waits for its turn');
-  bad.socket.destroy();                          // the client hangs up
-  t.equal((await real.send(real.balanceMessage(diamond))).fields[39], '00', 'the real terminal goes on under the keys it proved');
-  t.equal((await real.signOn()).fields[39], '00', 'and signs on itself');
-  await new Promise((r) => setTimeout(r, 1500));  // past the 33rd's turn
-  t.equal(app.pos.waitingForBudget, 0);
-  t.equal((await real.send(real.balanceMessage(diamond))).fields[39], '00', 'the hung-up client\'s sign-on did not replace the keys it was just given');
-});
-
 t.test('at connectionsMax an idle connection that was never trusted is closed to make room; trusted ones are kept', async (t) => {
   const env = await testEnv(t);
   await seed(env);
