@@ -7,7 +7,8 @@
 --   the new set (keys_proven), then dropped.
 -- A request whose MAC verifies under either set is accepted, and answered under the keys it used. A sign-on sent
 -- by someone else then costs the terminal nothing; one sent by the terminal itself retires the old keys at its
--- first MAC'd request after it.
+-- first MAC'd request after it. (And while the current set is unproven, a sign-on answers with it again instead of
+-- replacing it: Ledger.signOn.)
 ALTER TABLE terminals
   ADD COLUMN keys_proven  boolean NOT NULL DEFAULT true,
   ADD COLUMN prev_pik_enc bytea,

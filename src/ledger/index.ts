@@ -244,23 +244,42 @@ export class Ledger {
     return merchantFromFields(merchantId, fields);
   }
 
-  async signOn(terminalId: string, keys: { pik: Buffer; mak: Buffer; tdk: Buffer }): Promise<{ batchNo: string }> {
-    const { rows } = await this.keysPool.query(
-      // The keys a MAC last verified under stay usable until one verifies under the new ones (migration
-      // 1763801500000): a sign-on sent by someone else must not lock the terminal out. (SET reads the old row.)
-      `UPDATE terminals SET
-              prev_pik_enc = CASE WHEN keys_proven AND mak_enc IS NOT NULL THEN pik_enc ELSE prev_pik_enc END,
-              prev_mak_enc = CASE WHEN keys_proven AND mak_enc IS NOT NULL THEN mak_enc ELSE prev_mak_enc END,
-              prev_tdk_enc = CASE WHEN keys_proven AND mak_enc IS NOT NULL THEN tdk_enc ELSE prev_tdk_enc END,
-              pik_enc = $2, mak_enc = $3, tdk_enc = $4, keys_proven = false, signed_on = true, signed_on_at = now(),
-              version = version + 1
-       WHERE terminal_id = $1 RETURNING *`,
-      [terminalId, this.kek.encrypt(keys.pik), this.kek.encrypt(keys.mak), this.kek.encrypt(keys.tdk)],
-    );
-    const row = rows[0];
-    if (!row) throw new Error(`terminal ${terminalId} is not known`);
-    await this.cacheTerminal(row);
-    return { batchNo: row.batch_no };
+  /**
+   * Sign-on: the terminal's working keys from now on, and its batch. `fresh` become its keys, unless keys issued by
+   * an earlier sign-on are still unproven (no MAC has verified under them) and of the same length: those are
+   * returned again instead. A sign-on carries no MAC, so the switch cannot tell the terminal's from anyone
+   * else's; this way a foreign sign-on after the terminal's own gets the terminal's keys (which only the holder
+   * of its master key can read) rather than replacing them, and one before it hands the terminal keys it can use.
+   * The keys a MAC last verified under stay usable until one verifies under the new ones (migration
+   * 1763801500000). Concurrent sign-ons: one writes, the others return what it wrote.
+   */
+  async signOn(terminalId: string, fresh: { pik: Buffer; mak: Buffer; tdk: Buffer }): Promise<{ batchNo: string; keys: { pik: Buffer; mak: Buffer; tdk: Buffer } }> {
+    for (let attempt = 0; ; attempt++) {
+      const { rows: found } = await this.keysPool.query('SELECT * FROM terminals WHERE terminal_id = $1', [terminalId]);
+      const now = found[0];
+      if (!now) throw new Error(`terminal ${terminalId} is not known`);
+      if (now.signed_on && !now.keys_proven && now.pik_enc && now.mak_enc && now.tdk_enc) {
+        const issued = { pik: this.kek.decrypt(now.pik_enc), mak: this.kek.decrypt(now.mak_enc), tdk: this.kek.decrypt(now.tdk_enc) };
+        if (issued.mak.length === fresh.mak.length && issued.pik.length === fresh.pik.length) return { batchNo: now.batch_no, keys: issued };
+      }
+      const { rows } = await this.keysPool.query(
+        `UPDATE terminals SET
+                prev_pik_enc = CASE WHEN keys_proven AND mak_enc IS NOT NULL THEN pik_enc ELSE prev_pik_enc END,
+                prev_mak_enc = CASE WHEN keys_proven AND mak_enc IS NOT NULL THEN mak_enc ELSE prev_mak_enc END,
+                prev_tdk_enc = CASE WHEN keys_proven AND mak_enc IS NOT NULL THEN tdk_enc ELSE prev_tdk_enc END,
+                pik_enc = $3, mak_enc = $4, tdk_enc = $5, keys_proven = false, signed_on = true, signed_on_at = now(),
+                version = version + 1
+         WHERE terminal_id = $1 AND version = $2 RETURNING *`,
+        [terminalId, now.version, this.kek.encrypt(fresh.pik), this.kek.encrypt(fresh.mak), this.kek.encrypt(fresh.tdk)],
+      );
+      const row = rows[0];
+      if (row) {
+        await this.cacheTerminal(row);
+        return { batchNo: row.batch_no, keys: fresh };
+      }
+      // Changed meanwhile (another sign-on, a settlement): read it again.
+      if (attempt >= 5) throw new Error(`terminal ${terminalId} kept changing during its sign-on`);
+    }
   }
 
   async signOff(terminalId: string): Promise<void> {

@@ -64,10 +64,25 @@ t.test('sign-on stores working keys encrypted and terminal() returns them in cle
   t.equal(before?.tmk.toString('hex').toUpperCase(), '0123456789ABCDEFFEDCBA9876543210');
   t.equal(before?.keys, null);
   const keys = { pik: Buffer.alloc(16, 1), mak: Buffer.alloc(16, 2), tdk: Buffer.alloc(16, 3) };
-  t.same(await ledger.signOn(t1, keys), { batchNo: '000001' });
+  t.same(await ledger.signOn(t1, keys), { batchNo: '000001', keys });
   const after = await ledger.terminal(t1);
   t.ok(after?.signedOn);
   t.same(after?.keys, keys);
+  // No MAC has verified under them yet: a second sign-on (the terminal's retry, or anyone's) gets them again.
+  const other = { pik: Buffer.alloc(16, 4), mak: Buffer.alloc(16, 5), tdk: Buffer.alloc(16, 6) };
+  t.same(await ledger.signOn(t1, other), { batchNo: '000001', keys }, 'unproven keys are issued again, not replaced');
+  const single = { pik: Buffer.alloc(8, 7), mak: Buffer.alloc(8, 8), tdk: Buffer.alloc(16, 9) };
+  t.same(await ledger.signOn(t1, single), { batchNo: '000001', keys: single }, 'unless the sign-on asks for keys of another length');
+  t.ok(after?.keysId);
+  await ledger.keysProven(t1, (await ledger.terminal(t1))!.keysId!);
+  t.same(await ledger.signOn(t1, other), { batchNo: '000001', keys: other }, 'once a MAC has verified under them, a sign-on brings new keys');
+  t.same((await ledger.terminal(t1))?.provenKeys, single, 'and the proven ones are kept beside them');
+  const twice = await Promise.all([0, 1].map((i) => ledger.signOn(t1, { pik: Buffer.alloc(16, 10 + i), mak: Buffer.alloc(16, 12 + i), tdk: Buffer.alloc(16, 14 + i) })));
+  t.same(twice[0]!.keys, other, 'still unproven: the same keys again');
+  await ledger.keysProven(t1, (await ledger.terminal(t1))!.keysId!);
+  const race = await Promise.all([0, 1].map((i) => ledger.signOn(t1, { pik: Buffer.alloc(16, 20 + i), mak: Buffer.alloc(16, 22 + i), tdk: Buffer.alloc(16, 24 + i) })));
+  t.same(race[0]!.keys, race[1]!.keys, 'two sign-ons at once settle on one set of keys');
+  t.same((await ledger.terminal(t1))?.keys, race[0]!.keys, 'the stored one');
   const { rows } = await ledger.pool.query('SELECT mak_enc FROM terminals WHERE terminal_id = $1', [t1]);
   t.notOk((rows[0].mak_enc as Buffer).includes(keys.mak), 'the MAK is not stored in clear');
   await ledger.signOff(t1);

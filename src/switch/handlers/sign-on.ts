@@ -14,8 +14,8 @@ export const signOnCodes = new Set(['001', '003', '004']);
 export const signOn: Handler = async (ctx, req) => {
   const f60 = field60(req.msg);
   const length = f60.netMgmtCode === '001' ? 8 : 16;
-  const keys = { pik: randomKey(length), mak: randomKey(length), tdk: randomKey(16) };
-  const { batchNo } = await ctx.ledger.signOn(req.terminal.terminalId, keys);
+  // The keys the ledger settles on: these fresh ones, or those an earlier sign-on issued and no MAC has used yet.
+  const { batchNo, keys } = await ctx.ledger.signOn(req.terminal.terminalId, { pik: randomKey(length), mak: randomKey(length), tdk: randomKey(16) });
   const withTdk = f60.netMgmtCode === '004';
   const f62 = formatSignOnKeys(withTdk ? keys : { pik: keys.pik, mak: keys.mak }, req.terminal.tmk);
   return {
