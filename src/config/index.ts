@@ -78,6 +78,9 @@ export const settings: Setting[] = [
   s('settlementUnbalancedCode', ['POINTSWITCH_SETTLEMENT_UNBALANCED_CODE'], '--settlement-unbalanced-code <code>',
     'field 39 of a 0510 whose totals disagree: 00 (UnionPay: 48 settlement code 2 says unbalanced) or 95 (ISO 8583 reconcile error)',
     z.enum(['00', '95']).default('00')),
+  s('signOffMac', ['POINTSWITCH_SIGN_OFF_MAC'], '--sign-off-mac <when>',
+    'optional: a sign-off (0820) may come without a MAC, as in the profile (then anyone who knows a terminal\'s number can sign it off); required: it must carry one that verifies, else A0 and nothing changes',
+    z.enum(['optional', 'required']).default('optional')),
   s('demo', ['POINTSWITCH_DEMO'], '--demo <when>',
     'seed the demo merchants, terminals and cards at start (idempotent): auto = only on the embedded default database',
     z.enum(['auto', 'yes', 'no']).default('auto')),
@@ -125,6 +128,7 @@ export interface Config {
   frameTimeoutMs: number;
   shutdownGraceMs: number;
   settlementUnbalancedCode: '00' | '95';
+  signOffMac: 'optional' | 'required';
   demo: 'auto' | 'yes' | 'no';
   batchDebitsMax: number;
   batchWaitMs: number;

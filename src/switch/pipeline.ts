@@ -68,7 +68,7 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
     const terminalId = text(msg, 41);
     const waitMs = deps.throttle && terminalId ? deps.throttle.delayFor(`${conn.remote} ${terminalId}`) : 0;
     if (waitMs > 0) await sleep(waitMs);
-    const session = await checkSession(terminals, msg, body).catch((err: unknown) => {
+    const session = await checkSession(terminals, msg, body, { signOffMac: deps.settings.signOffMac ?? 'optional' }).catch((err: unknown) => {
       log.error({ err, conn: conn.id }, 'terminal lookup failed');
       return null;
     });

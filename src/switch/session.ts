@@ -74,13 +74,18 @@ export class TerminalCache {
   }
 }
 
-export async function checkSession(terminals: TerminalCache, msg: IsoMessage, body: Buffer): Promise<SessionResult> {
-  const first = await check(terminals, msg, body, false);
-  if (first.ok || first.terminal === null) return first;
-  return check(terminals, msg, body, true);
+export interface SessionOptions {
+  /** A sign-off (0820) must carry a MAC that verifies (`required`), or may come without one (`optional`, the profile's). */
+  signOffMac?: 'optional' | 'required';
 }
 
-async function check(terminals: TerminalCache, msg: IsoMessage, body: Buffer, fresh: boolean): Promise<SessionResult> {
+export async function checkSession(terminals: TerminalCache, msg: IsoMessage, body: Buffer, o: SessionOptions = {}): Promise<SessionResult> {
+  const first = await check(terminals, msg, body, false, o);
+  if (first.ok || first.terminal === null) return first;
+  return check(terminals, msg, body, true, o);
+}
+
+async function check(terminals: TerminalCache, msg: IsoMessage, body: Buffer, fresh: boolean, o: SessionOptions): Promise<SessionResult> {
   const terminalId = text(msg, 41);
   if (!terminalId) return { ok: false, responseCode: '30', terminal: null, mac: null, reason: 'no terminal id (41)' };
   const terminal = await terminals.get(terminalId, fresh);
@@ -100,7 +105,7 @@ async function check(terminals: TerminalCache, msg: IsoMessage, body: Buffer, fr
       } else {
         return { ok: false, responseCode: 'A0', terminal, mac, reason: 'MAC does not verify' };
       }
-    } else if (macRequired.has(msg.mti)) {
+    } else if (macRequired.has(msg.mti) || (msg.mti === '0820' && o.signOffMac === 'required')) {
       return { ok: false, responseCode: 'A0', terminal, mac, reason: 'MAC missing' };
     }
   }

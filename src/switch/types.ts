@@ -11,6 +11,8 @@ export type LedgerPort = Pick<Ledger,
 export interface SwitchSettings {
   /** field 39 of a 0510 whose totals disagree with the switch's ('00' UnionPay style, or '95'). */
   settlementUnbalancedCode: '00' | '95';
+  /** Whether a sign-off (0820) must carry a MAC that verifies; default optional (the profile's 0820 has none). */
+  signOffMac?: 'optional' | 'required';
 }
 
 export interface HandlerContext {

@@ -127,3 +127,32 @@ t.test('session checks', async (t) => {
     t.equal((await answer).fields[39], '30');
   });
 });
+
+t.test('with --sign-off-mac required, a sign-off without a MAC that verifies is refused A0 and the terminal goes on', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const app = await startSwitch(t, env, { signOffMac: 'required' });
+  const real = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001' });
+  const other = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001', localAddress: '127.0.0.2' });
+  t.teardown(() => Promise.all([real.close(), other.close()]));
+  t.equal((await real.signOn()).fields[39], '00');
+  t.equal((await real.send(real.purchaseMessage(diamond, 100))).fields[39], '00');
+  t.equal((await other.send(other.signOffMessage(), { mac: false })).fields[39], 'A0', 'a sign-off without a MAC');
+  other.mak = Buffer.alloc(16, 0x5a);
+  t.equal((await other.send(other.signOffMessage())).fields[39], 'A0', 'a sign-off with a MAC under a key not the terminal\'s');
+  t.equal((await real.send(real.purchaseMessage(diamond, 100))).fields[39], '00', 'the terminal is still signed on');
+  t.equal((await real.send(real.signOffMessage())).fields[39], '00', 'its own sign-off, MAC\'d, is served');
+  t.equal((await real.send(real.purchaseMessage(diamond, 100))).fields[39], '97', 'and then it is signed off');
+});
+
+t.test('by default (the profile\'s), a sign-off needs no MAC', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const app = await startSwitch(t, env);
+  const real = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001' });
+  const other = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001', localAddress: '127.0.0.2' });
+  t.teardown(() => Promise.all([real.close(), other.close()]));
+  t.equal((await real.signOn()).fields[39], '00');
+  t.equal((await other.send(other.signOffMessage(), { mac: false })).fields[39], '00');
+  t.equal((await real.send(real.purchaseMessage(diamond, 100))).fields[39], '97', 'anyone who knows its number can sign it off (a limit of the profile)');
+});
