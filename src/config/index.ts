@@ -43,7 +43,7 @@ export const settings: Setting[] = [
     z.preprocess(emptyToUndefined, z.string().regex(/^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{48})$/, { message: 'must be 32 or 48 hex digits' }).optional())),
   s('frameBytesMax', ['POINTSWITCH_FRAME_BYTES_MAX'], '--frame-bytes-max <bytes>', 'largest message body accepted; a longer length prefix closes the connection',
     z.coerce.number().int().min(64).max(65535).default(4096)),
-  s('connectionsMax', ['POINTSWITCH_CONNECTIONS_MAX'], '--connections-max <n>', 'open POS connections at most; at the limit a connection never trusted (no MAC verified on it) that is idle or refusing is closed to make room, else the new one is refused; lowered at start to what the open-files limit leaves',
+  s('connectionsMax', ['POINTSWITCH_CONNECTIONS_MAX'], '--connections-max <n>', 'open POS connections at most; at the limit a connection never trusted (no MAC verified on it) that is idle, refusing or only waiting for a budget is closed to make room, else the new one is refused; lowered at start to what the open-files limit leaves',
     positiveInt(1_000_000).default(10_000)),
   s('connectionsPerAddressMax', ['POINTSWITCH_CONNECTIONS_PER_ADDRESS_MAX'], '--connections-per-address-max <n>',
     'open POS connections from one remote address at most, so one client cannot take all of connectionsMax', positiveInt(1_000_000).default(2_000)),

@@ -499,6 +499,32 @@ t.test('sign-ons wait for their address\'s sign-on budget; a trusted terminal an
   t.ok(Number(/^pointswitch_sign_ons_delayed_total (\d+)$/m.exec(metrics)?.[1]) >= total - 32 - 4, 'the waits are counted');
 });
 
+t.test('at connectionsMax an untrusted connection whose request only waits for the sign-on budget is closed for room', async (t) => {
+  const env = await testEnv(t);
+  await seed(env);
+  const app = await startSwitch(t, env, { connectionsMax: 6, connectionsPerAddressMax: 100, signOnsPerAddressPerSecondMax: 1, shutdownGraceMs: 1000 });
+  const good = await TestTerminal.connect({ port: app.posPort, terminalId: '10000001' });
+  const later: TestTerminal[] = [];
+  t.teardown(() => Promise.all([good, ...later].map((x) => x.close())));
+  t.equal((await good.signOn()).fields[39], '00');
+  t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00', 'a trusted terminal');
+  // A bad client spends its address's burst of 32 sign-ons, hangs up, then holds five connections whose sign-ons wait.
+  const spender = await TestTerminal.connect({ port: app.posPort, terminalId: '10000002', localAddress: '127.0.0.2' });
+  t.ok((await pipelined(spender, Array.from({ length: 32 }, () => spender.signOnMessage()))).every((a) => a.fields[39] === '00'));
+  await spender.close();
+  for (const until = Date.now() + 3000; app.pos.connectionCount > 1 && Date.now() < until;) await new Promise((r) => setTimeout(r, 5));
+  const waiting = await Promise.all(Array.from({ length: 5 }, () => TestTerminal.connect({ port: app.posPort, terminalId: '10000002', localAddress: '127.0.0.2' })));
+  later.push(...waiting);
+  for (const w of waiting) w.writeRaw(frame(w.encodeMessage(w.signOnMessage())));
+  for (const until = Date.now() + 3000; app.pos.waitingForBudget < 5 && Date.now() < until;) await new Promise((r) => setTimeout(r, 5));
+  t.equal(app.pos.waitingForBudget, 5, 'five sign-ons wait for their turn');
+  t.equal(app.pos.connectionCount, 6, 'the switch is full');
+  const arriving = await TestTerminal.connect({ port: app.posPort, terminalId: '20000001', merchantId: '898310048160002', localAddress: '127.0.0.3' });
+  later.push(arriving);
+  t.equal((await arriving.signOn()).fields[39], '00', 'a terminal arriving is served: a waiting connection was closed for it');
+  t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00', 'the trusted one is kept');
+});
+
 t.test('at connectionsMax an idle connection that was never trusted is closed to make room; trusted ones are kept', async (t) => {
   const env = await testEnv(t);
   await seed(env);
