@@ -98,7 +98,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       onBatch: (b) => metrics.observeBatch(b),
     });
     cleanup.push(() => ledger.close());
-    const terminals = new TerminalCache(ledger);
+    const terminals = new TerminalCache(ledger, undefined, undefined, log.child({ component: 'pos' }));
     const throttle = new TerminalThrottle(config.terminalRequestsPerSecondMax);
     const refusals = new RefusalGuard(config.refusalsPerAddressPerSecondMax, { switchRatePerS: config.refusalsPerSecondMax });
     const signOns = new SignOnBudget(config.signOnsPerSecondMax, config.signOnsPerAddressPerSecondMax);

@@ -121,8 +121,6 @@ export class Ledger {
    */
   private readonly lookups: LimitFunction;
   private readonly knownTerminals = new Set<string>();
-  /** Terminals' current keys (keysId) being marked proven now. */
-  private readonly proving = new Set<string>();
   /** Purchase pre-checks: skipped (card just approved here), asked of Redis, declined from Redis. */
   readonly precheck = { skipped: 0, redis: 0, declined: 0 };
   private keyConflicts = 0;
@@ -292,20 +290,15 @@ export class Ledger {
 
   /**
    * A MAC verified under the terminal's current keys (`keysId`, as TerminalInfo gave it): they are proven, and the
-   * keys kept from before its sign-on are dropped. Once per sign-on; a no-op if the keys changed meanwhile.
+   * keys kept from before its sign-on are dropped. A no-op if they are proven already or changed meanwhile (the
+   * switch's TerminalCache.proven asks once a second at most).
    */
   async keysProven(terminalId: string, keysId: string): Promise<void> {
-    if (this.proving.has(keysId)) return;
-    this.proving.add(keysId);
-    try {
-      const { rows } = await this.keysPool.query(
-        `UPDATE terminals SET keys_proven = true, prev_pik_enc = NULL, prev_mak_enc = NULL, prev_tdk_enc = NULL,
-                version = version + 1
-         WHERE terminal_id = $1 AND NOT keys_proven AND mak_enc = decode($2, 'hex') RETURNING *`, [terminalId, keysId]);
-      if (rows[0]) await this.cacheTerminal(rows[0]);
-    } finally {
-      this.proving.delete(keysId);
-    }
+    const { rows } = await this.keysPool.query(
+      `UPDATE terminals SET keys_proven = true, prev_pik_enc = NULL, prev_mak_enc = NULL, prev_tdk_enc = NULL,
+              version = version + 1
+       WHERE terminal_id = $1 AND NOT keys_proven AND mak_enc = decode($2, 'hex') RETURNING *`, [terminalId, keysId]);
+    if (rows[0]) await this.cacheTerminal(rows[0]);
   }
 
   /** After a terminal row changed outside the ledger (admin API): drop its cached copies. */

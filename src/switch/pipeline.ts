@@ -81,8 +81,8 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
     if (session.mac && msg.fields[64] !== undefined) conn.trust();
     const r = route(msg);
     if (!r) return finish(deps, conn, msg, `mti-${msg.mti}`, { responseCode: '40' }, session.mac, started, 'function not supported');
-    // A sign-on, or a sign-off without a MAC: a write anyone may ask for, in its turn.
-    if (deps.signOns && (r.type === 'sign-on' || (r.type === 'sign-off' && msg.fields[64] === undefined))) {
+    // A write to the terminal without a MAC (a sign-on, a sign-off without one): anyone may ask, so in its turn.
+    if (deps.signOns && r.changesTerminal && msg.fields[64] === undefined) {
       const waitMs = deps.signOns.take(conn.remote);
       if (waitMs > 0) await conn.aside(sleep(waitMs));
     }

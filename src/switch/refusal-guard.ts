@@ -24,7 +24,7 @@
 // from an address with no recent refusal does not wait for the switch's budget: a terminal dialling in during
 // someone else's flood is served at once, and so is every trusted connection.
 import type { ConnectionInfo } from './server.js';
-import { TokenBuckets } from './throttle.js';
+import { AddressBudget, defaultBurst } from './throttle.js';
 
 /** What `admit` decided for one request: wait this long; its turn is already paid when `paid`. */
 export interface Admission {
@@ -62,8 +62,7 @@ export class RefusalGuard {
   private readonly warnEveryMs: number;
   private readonly entriesMax: number;
   private readonly now: () => number;
-  private readonly budget: TokenBuckets;
-  private readonly switchBudget: TokenBuckets | null;
+  private readonly budget: AddressBudget;
   /** When a request on each connection was last refused (the clock's ms). */
   private readonly refusedAt = new WeakMap<ConnectionInfo, number>();
   /** When a request from each address was last refused (only kept with a switch-wide budget). */
@@ -74,22 +73,22 @@ export class RefusalGuard {
   delayed = 0;
 
   constructor(readonly ratePerS: number, o: RefusalGuardOptions = {}) {
-    this.burst = o.burst ?? Math.max(32, Math.ceil(ratePerS / 10));
+    this.burst = o.burst ?? defaultBurst(ratePerS);
     this.suspectMs = o.suspectMs ?? 1000;
     this.warnEveryMs = o.warnEveryMs ?? 10_000;
     this.entriesMax = o.entriesMax ?? 100_000;
     this.now = o.now ?? (() => performance.now());
-    this.budget = new TokenBuckets(ratePerS, this.burst, this.entriesMax, this.now);
     this.switchRatePerS = o.switchRatePerS;
-    this.switchBudget = o.switchRatePerS === undefined ? null
-      : new TokenBuckets(o.switchRatePerS, o.switchBurst ?? Math.max(32, Math.ceil(o.switchRatePerS / 10)), 1, this.now);
+    this.budget = new AddressBudget(ratePerS, o.switchRatePerS, {
+      burst: this.burst, entriesMax: this.entriesMax, now: this.now, ...(o.switchBurst ? { switchBurst: o.switchBurst } : {}),
+    });
   }
 
   /** Before any work on a request of `conn`: whether it pays a turn now, and how long it waits for it. */
   admit(conn: ConnectionInfo): Admission {
     if (!this.refusing(conn) && (conn.trusted || (this.budget.left(conn.remote) >= 0 && !this.switchHolds(conn.remote)))) return free;
     const owes = this.budget.left(conn.remote) < 1;
-    const waitMs = this.take(conn.remote);
+    const waitMs = this.budget.take(conn.remote);
     if (waitMs <= 0) return { waitMs, paid: true };
     this.delayed++;
     // Reported once per owing address, or once for the whole switch when it is the switch's budget that holds.
@@ -98,10 +97,10 @@ export class RefusalGuard {
 
   /** A request of `conn` was refused (answered with a refusal, or its connection closed for it). */
   refuse(conn: ConnectionInfo, admission: Admission = free): void {
-    if (!admission.paid) this.take(conn.remote);
+    if (!admission.paid) this.budget.take(conn.remote);
     const t = this.now();
     this.refusedAt.set(conn, t);
-    if (this.switchBudget) {
+    if (this.switchRatePerS !== undefined) {
       if (this.addressRefusedAt.size >= this.entriesMax) this.forgetAddresses(t);
       this.addressRefusedAt.set(conn.remote, t);
     }
@@ -120,18 +119,13 @@ export class RefusalGuard {
 
   /** Turns the whole switch has left (below 0: owed); undefined without a switch-wide budget. */
   switchLeft(): number | undefined {
-    return this.switchBudget?.left(everyone);
+    return this.budget.switchLeft();
   }
 
-  /** Takes a turn from the address and from the switch: the wait is the longer of the two. */
-  private take(address: string): number {
-    const own = this.budget.take(address);
-    return this.switchBudget ? Math.max(own, this.switchBudget.take(everyone)) : own;
-  }
 
   /** The switch owes refusal turns, and `address` was refused lately: its untrusted connections wait too. */
   private switchHolds(address: string): boolean {
-    if (!this.switchBudget || this.switchBudget.left(everyone) >= 0) return false;
+    if ((this.budget.switchLeft() ?? 0) >= 0) return false;
     const at = this.addressRefusedAt.get(address);
     return at !== undefined && this.now() - at < this.suspectMs;
   }

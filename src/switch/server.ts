@@ -15,7 +15,8 @@
 // - a client that does not read its answers stops being read (socket write buffer full).
 // - idleTimeoutMs: no traffic and nothing in flight closes the connection; frameTimeoutMs: a started frame
 //   must complete in time (a half message then a stall is closed even if the client trickles bytes).
-import net, { isIP } from 'node:net';
+import net from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { Deframer } from '../../protocol/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
@@ -481,14 +482,10 @@ class Connection {
  * could otherwise take a fresh address for every connection and escape every per-address limit.
  */
 export function clientAddress(remote: string | undefined): string {
-  if (!remote) return 'unknown';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remote);
-  if (mapped) return mapped[1]!;
-  if (isIP(remote) !== 6) return remote;
-  const zoneless = remote.split('%')[0]!.toLowerCase();
-  const [head = '', tail = ''] = zoneless.split('::');
-  const headParts = head === '' ? [] : head.split(':');
-  const tailParts = zoneless.includes('::') ? (tail === '' ? [] : tail.split(':')) : [];
-  const parts = zoneless.includes('::') ? [...headParts, ...Array(8 - headParts.length - tailParts.length).fill('0'), ...tailParts] : headParts;
-  return `${parts.slice(0, 4).map((h) => h.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  if (!remote || !ipaddr.isValid(remote)) return remote || 'unknown';
+  const ip = ipaddr.parse(remote);
+  if (ip.kind() === 'ipv4') return remote;
+  const v6 = ip as ipaddr.IPv6;
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
+  return `${v6.parts.slice(0, 4).map((h) => h.toString(16)).join(':')}::/64`;
 }

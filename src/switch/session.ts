@@ -3,6 +3,7 @@
 // Terminal data comes from the ledger, which reads it through its cache (no per-message database query).
 import { verifyMac, type IsoMessage } from '../../protocol/index.js';
 import type { TerminalInfo } from '../ledger/index.js';
+import type { Logger } from '../log.js';
 import type { MacKey } from './respond.js';
 import type { LedgerPort } from './types.js';
 import { text } from './handlers/fields.js';
@@ -29,7 +30,13 @@ export class TerminalCache {
   hits = 0;
   misses = 0;
 
-  constructor(private readonly ledger: LedgerPort, private readonly ttlMs = 1000, private readonly entriesMax = 100_000) {}
+  constructor(
+    private readonly ledger: LedgerPort,
+    private readonly ttlMs = 1000,
+    private readonly entriesMax = 100_000,
+    /** Where a failed background write (keys proven) is reported. */
+    private readonly log?: Logger,
+  ) {}
 
   async get(terminalId: string, fresh: boolean): Promise<TerminalInfo | null> {
     const now = Date.now();
@@ -60,7 +67,7 @@ export class TerminalCache {
   /**
    * A MAC verified under `terminal`'s current keys before they were proven: tell the ledger (which then drops the
    * keys kept from before the sign-on) and read the terminal afresh next time. In the background: the request
-   * goes on at once, and if the write fails the next MAC'd request asks again.
+   * goes on at once, and if the write fails (logged) a MAC'd request a second later asks again.
    */
   proven(terminal: TerminalInfo): void {
     const id = terminal.keysId;
@@ -70,7 +77,10 @@ export class TerminalCache {
     if (at !== undefined && now - at < 1000) return;
     if (this.provenAt.size >= 10_000) this.provenAt.clear();
     this.provenAt.set(id, now);
-    this.ledger.keysProven(terminal.terminalId, id).then(() => this.forget(terminal.terminalId), () => {});
+    this.ledger.keysProven(terminal.terminalId, id).then(
+      () => this.forget(terminal.terminalId),
+      (err: unknown) => this.log?.warn({ err: String((err as Error)?.message ?? err), terminal: terminal.terminalId }, 'could not mark a terminal\'s new keys proven; its old keys stay usable'),
+    );
   }
 }
 

@@ -8,29 +8,26 @@
 // budget and from the whole switch's, and wait for the later of the two before any work is done on them: set
 // aside (ConnectionInfo.aside), not counted in flight, holding their connection's one place. A terminal's own
 // sign-on during such a flood is served in its turn; the keys its terminal proved stay in use meanwhile.
-import { TokenBuckets } from './throttle.js';
+import { AddressBudget } from './throttle.js';
 
 export class SignOnBudget {
-  private readonly byAddress: TokenBuckets;
-  private readonly whole: TokenBuckets;
+  private readonly budget: AddressBudget;
   /** Sign-ons that waited for their turn, since start. */
   delayed = 0;
 
   constructor(readonly ratePerS: number, readonly perAddressRatePerS: number, now?: () => number) {
-    const burst = (rate: number) => Math.max(32, Math.ceil(rate / 10));
-    this.whole = new TokenBuckets(ratePerS, burst(ratePerS), 1, now);
-    this.byAddress = new TokenBuckets(perAddressRatePerS, burst(perAddressRatePerS), 100_000, now);
+    this.budget = new AddressBudget(perAddressRatePerS, ratePerS, now ? { now } : {});
   }
 
   /** Takes a turn for a sign-on from `address`: how long (ms) it waits for it, 0 for now. */
   take(address: string): number {
-    const waitMs = Math.max(this.byAddress.take(address), this.whole.take(''));
+    const waitMs = this.budget.take(address);
     if (waitMs > 0) this.delayed++;
     return waitMs;
   }
 
   /** Turns the whole switch has left (below 0: owed). */
   left(): number {
-    return this.whole.left('');
+    return this.budget.switchLeft()!;
   }
 }

@@ -61,6 +61,50 @@ export class TokenBuckets {
   }
 }
 
+/** The switch's default burst for a rate: a tenth of a second's worth, and at least a connection's pipeline (32). */
+export function defaultBurst(ratePerS: number): number {
+  return Math.max(32, Math.ceil(ratePerS / 10));
+}
+
+/**
+ * A budget kept per client address and, optionally, for the whole switch: a turn is taken from both, and its
+ * taker waits for the later. (The refusal budget and the sign-on budget.)
+ */
+export class AddressBudget {
+  private readonly byAddress: TokenBuckets;
+  private readonly whole: TokenBuckets | null;
+
+  constructor(
+    readonly perAddressRatePerS: number,
+    readonly switchRatePerS: number | undefined,
+    o: { burst?: number; switchBurst?: number; entriesMax?: number; now?: () => number } = {},
+  ) {
+    this.byAddress = new TokenBuckets(perAddressRatePerS, o.burst ?? defaultBurst(perAddressRatePerS), o.entriesMax, o.now);
+    this.whole = switchRatePerS === undefined ? null
+      : new TokenBuckets(switchRatePerS, o.switchBurst ?? defaultBurst(switchRatePerS), 1, o.now);
+  }
+
+  get burst(): number {
+    return this.byAddress.burst;
+  }
+
+  /** Takes a turn for `address` (and the switch); returns how long (ms) its taker waits, 0 for now. */
+  take(address: string): number {
+    const own = this.byAddress.take(address);
+    return this.whole ? Math.max(own, this.whole.take('')) : own;
+  }
+
+  /** Turns `address` has left (below 0: owed). */
+  left(address: string): number {
+    return this.byAddress.left(address);
+  }
+
+  /** Turns the whole switch has left (below 0: owed); undefined without a switch-wide budget. */
+  switchLeft(): number | undefined {
+    return this.whole?.left('');
+  }
+}
+
 /** Each terminal's request-rate budget, by client address and terminal (the switch's key). */
 export class TerminalThrottle extends TokenBuckets {
   /** Requests that had to wait, since start. */
@@ -68,8 +112,8 @@ export class TerminalThrottle extends TokenBuckets {
 
   constructor(
     ratePerS: number,
-    /** Requests at once: a tenth of a second's worth, and at least a connection's pipeline (32). */
-    burst: number = Math.max(32, Math.ceil(ratePerS / 10)),
+    /** Requests at once (defaultBurst). */
+    burst: number = defaultBurst(ratePerS),
     entriesMax?: number,
     now?: () => number,
   ) {
