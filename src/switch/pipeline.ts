@@ -31,6 +31,7 @@ export interface PipelineDeps extends HandlerContext {
 export function createFrameHandler(deps: PipelineDeps): FrameHandler {
   const { log, metrics, refusals } = deps;
   const terminals = deps.terminals ?? new TerminalCache(deps.ledger);
+  const sessionOptions = { signOffMac: deps.settings.signOffMac ?? 'optional' } as const;
   return async (body: Buffer, conn: ConnectionInfo): Promise<FrameAnswer> => {
     const started = performance.now();
     // A connection that is refusing waits for its address's (and the switch's) refusal budget before any work,
@@ -68,7 +69,7 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
     const terminalId = text(msg, 41);
     const waitMs = deps.throttle && terminalId ? deps.throttle.delayFor(`${conn.remote} ${terminalId}`) : 0;
     if (waitMs > 0) await sleep(waitMs);
-    const session = await checkSession(terminals, msg, body, { signOffMac: deps.settings.signOffMac ?? 'optional' }).catch((err: unknown) => {
+    const session = await checkSession(terminals, msg, body, sessionOptions).catch((err: unknown) => {
       log.error({ err, conn: conn.id }, 'terminal lookup failed');
       return null;
     });

@@ -24,6 +24,7 @@
 // from an address with no recent refusal does not wait for the switch's budget: a terminal dialling in during
 // someone else's flood is served at once, and so is every trusted connection.
 import type { ConnectionInfo } from './server.js';
+import { Sometimes } from './sometimes.js';
 import { AddressBudget, defaultBurst } from './throttle.js';
 
 /** What `admit` decided for one request: wait this long; its turn is already paid when `paid`. */
@@ -59,7 +60,6 @@ export class RefusalGuard {
   readonly burst: number;
   readonly switchRatePerS: number | undefined;
   readonly suspectMs: number;
-  private readonly warnEveryMs: number;
   private readonly entriesMax: number;
   private readonly now: () => number;
   private readonly budget: AddressBudget;
@@ -68,16 +68,16 @@ export class RefusalGuard {
   /** When a request from each address was last refused (only kept with a switch-wide budget). */
   private readonly addressRefusedAt = new Map<string, number>();
   /** When each address last had a wait reported (warnEveryMs). */
-  private readonly warned = new Map<string, number>();
+  private readonly warned: Sometimes;
   /** Requests that waited for a refusal budget (their address's or the switch's), since start. */
   delayed = 0;
 
   constructor(readonly ratePerS: number, o: RefusalGuardOptions = {}) {
     this.burst = o.burst ?? defaultBurst(ratePerS);
     this.suspectMs = o.suspectMs ?? 1000;
-    this.warnEveryMs = o.warnEveryMs ?? 10_000;
     this.entriesMax = o.entriesMax ?? 100_000;
     this.now = o.now ?? (() => performance.now());
+    this.warned = new Sometimes(o.warnEveryMs ?? 10_000, this.entriesMax, this.now);
     this.switchRatePerS = o.switchRatePerS;
     this.budget = new AddressBudget(ratePerS, o.switchRatePerS, {
       burst: this.burst, entriesMax: this.entriesMax, now: this.now, ...(o.switchBurst ? { switchBurst: o.switchBurst } : {}),
@@ -135,12 +135,7 @@ export class RefusalGuard {
     if (this.addressRefusedAt.size >= this.entriesMax) this.addressRefusedAt.clear();
   }
 
-  private firstWait(address: string): boolean {
-    const t = this.now();
-    const last = this.warned.get(address);
-    if (last !== undefined && t - last < this.warnEveryMs) return false;
-    if (this.warned.size >= this.entriesMax) this.warned.clear();
-    this.warned.set(address, t);
-    return true;
+  private firstWait(key: string): boolean {
+    return this.warned.due(key).due;
   }
 }

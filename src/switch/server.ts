@@ -21,6 +21,7 @@ import { Deframer } from '../../protocol/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { SwitchMetrics } from './metrics.js';
+import { Sometimes } from './sometimes.js';
 
 /** The listener's limits: the configuration's settings of the same names (src/config documents each). */
 export type PosServerLimits = Pick<Config, 'frameBytesMax' | 'connectionsMax' | 'connectionsPerAddressMax'
@@ -90,8 +91,8 @@ export class PosServer {
   private stopping = false;
   /** Connections never trusted, oldest first (candidates to close at connectionsMax). */
   private readonly untrusted = new Set<Connection>();
-  /** When a line was last logged, by key (logSometimes), and how many were not logged since. */
-  private readonly loggedAt = new Map<string, { at: number; since: number }>();
+  /** Warnings a client could repeat per connection: once per key every 10 s (logSometimes). */
+  private readonly sometimes = new Sometimes();
 
   constructor(readonly options: PosServerOptions) {
     this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
@@ -194,15 +195,8 @@ export class PosServer {
    * must not fill the log (the metrics count each).
    */
   private logSometimes(key: string, fields: Record<string, unknown>, msg: string): void {
-    const now = Date.now();
-    const last = this.loggedAt.get(key);
-    if (last && now - last.at < 10_000) {
-      last.since++;
-      return;
-    }
-    if (this.loggedAt.size >= 10_000) this.loggedAt.clear();
-    this.loggedAt.set(key, { at: now, since: 0 });
-    this.options.log.warn({ ...fields, ...(last ? { sinceLastLine: last.since } : {}) }, msg);
+    const d = this.sometimes.due(key);
+    if (d.due) this.options.log.warn({ ...fields, ...(d.leftOut !== undefined ? { sinceLastLine: d.leftOut } : {}) }, msg);
   }
 
   /** @internal a connection may start one more request now? */
