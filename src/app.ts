@@ -107,6 +107,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       const r = ledger.cacheReads;
       return {
         batches: b.batches, batchedDebits: b.items, batchKeyConflicts: b.keyConflicts, batchesKeyed: b.keyedBatches, requestsThrottled: throttle.throttled, refusalsDelayed: refusals.delayed, signOnsDelayed: signOns.delayed, lookupsWaiting: ledger.lookupsWaiting, refusalTurnsLeft: refusals.switchLeft(), precheck: { ...ledger.precheck }, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses,
+        ...(ledger.cacheEnabled ? { cacheUp: ledger.cacheAvailable } : {}),
         ...(ledger.cacheAvailable || r.hits + r.misses > 0 ? { cacheHits: r.hits, cacheMisses: r.misses } : {}),
       };
     });
@@ -137,7 +138,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     const admin = await buildAdminApp({
       log: log.child({ component: 'admin' }),
       metrics,
-      health: () => ({ ready, database, redis, posPort, connectionsOpen: pos.connectionCount }),
+      health: () => ({ ready, database, redis, redisUp: ledger.cacheEnabled ? ledger.cacheAvailable : null, posPort, connectionsOpen: pos.connectionCount }),
       clients: () => pos.clients().map((c) => ({ ...c, refusalTurnsLeft: Math.floor(refusals.left(c.address)) })),
       refusalTurnsLeft: () => refusals.switchLeft(),
       resources: adminResources(ledger, kek),

@@ -55,6 +55,9 @@ export class Cache {
   private readonly dirtyMax = 10_000;
   private dirtyOverflow = false;
   private cleaning = false;
+  /** Connected once, and the connection since lost (for the log's 'lost' and 'back' lines). */
+  private wasReady = false;
+  private lost = false;
 
   constructor(o: CacheOptions) {
     this.prefix = o.prefix ?? '';
@@ -74,8 +77,22 @@ export class Cache {
     const socket = unixSocketPath(o.redisUrl);
     this.redis = socket === null ? new Redis(o.redisUrl, options) : new Redis({ ...options, path: socket });
     this.redis.defineCommand('setIfNewer', { lua: setIfNewerLua });
+    // Errors come back on every call (and the breaker counts them); the log says once when Redis goes and comes back.
     this.redis.on('error', () => {});
-    this.redis.on('ready', () => { void this.cleanDirty(); });
+    this.redis.on('close', () => {
+      if (!this.wasReady || this.lost) return;
+      this.lost = true;
+      this.log.warn('cache: lost the connection to Redis; every cache read goes to Postgres until it is back');
+    });
+    this.redis.on('ready', () => {
+      if (this.lost) {
+        const missed = this.dirtyOverflow ? 'more than ' + this.dirtyMax : String(this.dirty.size);
+        this.log.warn({ missedWrites: missed }, 'cache: Redis is back; dropping the entries this process could not update meanwhile, then reading through it again');
+      }
+      this.wasReady = true;
+      this.lost = false;
+      void this.cleanDirty();
+    });
   }
 
   /** Waits up to `timeoutMs` for the first connection (start-up); never fails: without Redis the ledger runs on Postgres. */

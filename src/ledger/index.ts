@@ -195,6 +195,11 @@ export class Ledger {
     return this.cache.available;
   }
 
+  /** Whether this ledger was given a Redis at all (false: Postgres alone, by choice). */
+  get cacheEnabled(): boolean {
+    return this.cache.enabled;
+  }
+
   /**
    * Batches sent, debits in them, batches re-run item by item, batches run again for a key conflict, and batches
    * sent straight to the keyed function because a retransmission was seen lately.

@@ -23,6 +23,8 @@ export interface LedgerStats {
   /** the switch's in-process terminal cache (in front of the ledger's Redis read-through) */
   terminalCacheHits?: number;
   terminalCacheMisses?: number;
+  /** the ledger's Redis: answering now (connected, breaker closed), or not; absent when the switch runs without one */
+  cacheUp?: boolean;
   /** the ledger's Redis cache, when it reports it */
   cacheHits?: number;
   cacheMisses?: number;
@@ -121,6 +123,11 @@ export class SwitchMetrics {
     new Gauge({
       name: 'pointswitch_refusal_turns_left', help: 'the whole switch\'s refusal budget left (refusalsPerSecondMax); below 0, turns owed, and refusing connections wait', registers,
       collect() { const left = stat().refusalTurnsLeft; if (left !== undefined) this.set(Math.floor(left)); },
+    });
+    new Gauge({
+      name: 'pointswitch_cache_up', help: '1 while Redis answers (connected, circuit breaker closed), 0 while it does not and every read goes to Postgres; absent without Redis',
+      labelNames: ['cache'], registers,
+      collect() { const up = stat().cacheUp; this.reset(); if (up !== undefined) this.set({ cache: 'redis' }, up ? 1 : 0); },
     });
     new Gauge({
       name: 'pointswitch_ledger_batch_debits_mean', help: 'mean debits per ledger batch since start (NaN before the first)', registers,

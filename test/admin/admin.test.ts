@@ -8,7 +8,7 @@ async function app(ready = true) {
   const a = await buildAdminApp({
     log: silentLogger,
     metrics,
-    health: () => ({ ready, database: 'embedded', redis: 'REDIS_URL', posPort: 8583, connectionsOpen: 3 }),
+    health: () => ({ ready, database: 'embedded', redis: 'REDIS_URL', redisUp: false, posPort: 8583, connectionsOpen: 3 }),
   });
   t.teardown(() => a.close());
   return { a, metrics };
@@ -18,7 +18,7 @@ t.test('/health answers 200 with what the switch runs on when ready, 503 when no
   const { a } = await app(true);
   const r = await a.inject({ method: 'GET', url: '/health' });
   t.equal(r.statusCode, 200);
-  t.same(r.json(), { status: 'ok', database: 'embedded', redis: 'REDIS_URL', posPort: 8583, connectionsOpen: 3 });
+  t.same(r.json(), { status: 'ok', database: 'embedded', redis: 'REDIS_URL', redisUp: false, posPort: 8583, connectionsOpen: 3 });
   const { a: b } = await app(false);
   const s = await b.inject({ method: 'GET', url: '/health' });
   t.equal(s.statusCode, 503);
