@@ -1,6 +1,7 @@
 // The one description of pointswitch's settings: each has a zod type, the environment variables that set it,
 // the command-line flag that overrides them, and a line of help. `loadConfig` reads env + flags, validates all
 // of them at once and reports every problem in words (never only the first).
+import { parse as parsePgUrl } from 'pg-connection-string';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -14,6 +15,19 @@ const url = (protocols: string[]) =>
       return false;
     }
   }, { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` }).optional());
+/**
+ * A PostgreSQL connection URI as libpq and pg read it, which WHATWG URL does not always accept: a Unix socket
+ * directory as `postgres://user@/db?host=/var/run/postgresql` or `postgresql:///db?host=…` (no host part).
+ */
+const postgresUrl = z.preprocess(emptyToUndefined, z.string().refine((v) => {
+  if (!/^postgres(ql)?:\/\//.test(v)) return false;
+  try {
+    parsePgUrl(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, { message: 'must be a PostgreSQL URL: postgres://user:password@host:port/database, or postgres://user@/database?host=/socket/directory' }).optional());
 
 export interface Setting {
   key: keyof Config;
@@ -33,7 +47,7 @@ export const settings: Setting[] = [
   s('posHost', ['POS_HOST'], '--pos-host <host>', 'address the POS listener binds', z.string().min(1).default('0.0.0.0')),
   s('adminPort', ['ADMIN_PORT'], '--admin-port <port>', 'HTTP port for /health, /metrics, /docs and the admin API (0 picks a free one)', port.default(8080)),
   s('adminHost', ['ADMIN_HOST'], '--admin-host <host>', 'address the admin HTTP server binds', z.string().min(1).default('0.0.0.0')),
-  s('databaseUrl', ['DATABASE_URL'], '--database-url <url>', 'PostgreSQL URL; unset: embedded PostgreSQL in the data directory', url(['postgres:', 'postgresql:'])),
+  s('databaseUrl', ['DATABASE_URL'], '--database-url <url>', 'PostgreSQL URL; unset: embedded PostgreSQL in the data directory', postgresUrl),
   s('redisUrl', ['REDIS_URL'], '--redis-url <url>', 'Redis URL (redis://, rediss://, or unix:///path/to/redis.sock); unset: redis-server from PATH, else Postgres alone', url(['redis:', 'rediss:', 'unix:'])),
   s('noRedis', ['POINTSWITCH_NO_REDIS'], '--no-redis', 'run on Postgres alone even when Redis is available', z.preprocess(toBool, z.boolean()).default(false)),
   s('dataDir', ['POINTSWITCH_DATA_DIR'], '--data-dir <dir>', 'directory for embedded PostgreSQL and redis-server data', z.string().min(1).default('./.data')),

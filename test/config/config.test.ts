@@ -31,10 +31,22 @@ t.test('every invalid setting is reported at once, in words, naming where it cam
   t.equal(r.errors.length, 6);
   t.match(r.errors.join('\n'), /posPort from POS_PORT \(got "abc"\): must be a whole number/);
   t.match(r.errors.join('\n'), /adminPort from ADMIN_PORT \(got "70000"\): must be at most 65535/);
-  t.match(r.errors.join('\n'), /databaseUrl from DATABASE_URL: must be a URL starting with postgres:\/\//);
+  t.match(r.errors.join('\n'), /databaseUrl from DATABASE_URL: must be a PostgreSQL URL: postgres:\/\//);
   t.match(r.errors.join('\n'), /logLevel from LOG_LEVEL .*must be one of fatal, error/);
   t.match(r.errors.join('\n'), /idleTimeoutMs from POINTSWITCH_IDLE_TIMEOUT_MS .*whole number/);
   t.match(r.errors.join('\n'), /frameBytesMax from --frame-bytes-max \(got "10"\): must be at least 64/);
+});
+
+t.test('a PostgreSQL URL may name a Unix socket directory, as libpq reads it', async (t) => {
+  for (const url of ['postgres://pointswitch@/pointswitch?host=/var/run/postgresql', 'postgresql:///pointswitch?host=/tmp&port=5433',
+    'postgres://u:p@db.example:5432/pointswitch?sslmode=require']) {
+    const r = loadConfig({ env: { DATABASE_URL: url } });
+    t.equal(r.ok && r.config.databaseUrl, url, url);
+  }
+  for (const url of ['mysql://h/db', 'postgres://h:99999x/db', 'h:5432/db']) {
+    const r = loadConfig({ env: { DATABASE_URL: url } });
+    t.notOk(r.ok, `${url} is refused`);
+  }
 });
 
 t.test('secrets are never echoed in configuration errors', async (t) => {
