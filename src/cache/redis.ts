@@ -58,6 +58,8 @@ export class Cache {
   /** Connected once, and the connection since lost (for the log's 'lost' and 'back' lines). */
   private wasReady = false;
   private lost = false;
+  /** A call failed on a connection that stayed up (a stalled Redis), until one succeeds again. */
+  private unanswered = false;
 
   constructor(o: CacheOptions) {
     this.prefix = o.prefix ?? '';
@@ -189,12 +191,17 @@ export class Cache {
         // Cluster-safe: one key per DEL (keys are in different slots).
         const p = r.pipeline();
         for (const k of chunk) p.del(k);
-        await p.exec();
+        // exec() resolves even when commands fail or time out (each result carries its error): a key stays dirty
+        // until its DEL has succeeded, or a stale entry could outlive the outage.
+        const results = await p.exec();
+        const failed = results ? results.find(([err]) => err) : [new Error('pipeline not run')];
+        if (failed) throw failed[0];
         for (const k of chunk) this.dirty.delete(k);
       }
       this.breaker.success();
+      this.answered();
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'cache: cleaning entries missed during an outage failed; will retry');
+      this.unanswering(err, 'cleaning entries missed during an outage failed; will retry');
     } finally {
       this.cleaning = false;
     }
@@ -209,11 +216,32 @@ export class Cache {
     try {
       const v = await fn(r);
       this.breaker.success();
+      this.answered();
       return v;
     } catch (err) {
       this.breaker.failure();
-      this.log.debug({ err: (err as Error).message }, 'cache: redis call failed');
+      this.unanswering(err, 'call failed');
       return fallback;
     }
+  }
+
+  /**
+   * A call failed on a connection that is up (a stalled or overloaded Redis sends no 'close'): warned once until
+   * Redis answers again, then at debug level, so a stall does not write a line per call.
+   */
+  private unanswering(err: unknown, what: string): void {
+    const message = (err as Error).message;
+    if (this.unanswered || this.lost) {
+      this.log.debug({ err: message }, `cache: ${what}`);
+      return;
+    }
+    this.unanswered = true;
+    this.log.warn({ err: message }, `cache: Redis calls are failing (${what}); reads go to Postgres until one succeeds`);
+  }
+
+  private answered(): void {
+    if (!this.unanswered) return;
+    this.unanswered = false;
+    this.log.warn('cache: Redis calls succeed again');
   }
 }

@@ -1,7 +1,10 @@
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
 import t from 'tap';
 import { CircuitBreaker } from '../../src/cache/breaker.js';
 import { cacheKeys } from '../../src/cache/keys.js';
 import { Cache } from '../../src/cache/redis.js';
+import { createLogger } from '../../src/log.js';
 import { freePort } from '../../src/net/free-port.js';
 import { testEnv } from '../support/db.js';
 
@@ -86,4 +89,43 @@ t.test('the breaker opens after consecutive failures and half-opens after its pa
   b.success();
   b.failure();
   t.ok(b.allow(), 'a success reset the count');
+});
+
+t.test('a key stays dirty until its DEL succeeds: a failed clean-up never lets a stale entry be read', async (t) => {
+  const env = await testEnv(t);
+  const u = new URL(env.redisUrl);
+  t.equal(u.protocol, 'redis:', 'the test Redis is reached by TCP');
+  const admin = new Redis(env.redisUrl);
+  t.teardown(() => admin.disconnect());
+  // A user that may read and write hashes under the test's prefix but not run scripts (the versioned write fails)
+  // nor DEL (the clean-up fails): ioredis's pipeline resolves with each command's error rather than rejecting.
+  const user = `u${env.redisPrefix.replace(/\W/g, '')}`;
+  await admin.call('ACL', 'SETUSER', user, 'on', 'nopass', `~${env.redisPrefix}*`, '+@all', '-@scripting', '-del');
+  t.teardown(() => admin.call('ACL', 'DELUSER', user));
+  u.username = user;
+  const lines: string[] = [];
+  const log = createLogger({ level: 'warn', destination: new Writable({ write(c: Buffer, _e, done) { lines.push(c.toString()); done(); } }) });
+  const c = new Cache({ redisUrl: u.toString(), prefix: env.redisPrefix, log });
+  t.teardown(() => c.close());
+  await ready(c);
+  const k = cacheKeys.card(env.redisPrefix, '8860000000000021');
+  await admin.hset(k, 'v', '1', 'b', '500');             // an entry cached before
+  t.same(await c.getHash(k), { v: '1', b: '500' });
+  await c.setIfNewer(k, 2, 60_000, { b: '400' });       // the newer balance cannot be written: the key is dirty
+  for (let i = 0; i < 5; i++) {
+    t.equal(await c.getHash(k), null, `read ${i + 1}: not the stale entry (its DEL keeps failing)`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.same(await admin.hgetall(k), { v: '1', b: '500' }, 'the stale entry is still in Redis');
+  t.equal(lines.filter((l) => /Redis calls are failing/.test(l)).length, 1, 'warned once');
+  await admin.call('ACL', 'SETUSER', user, '+del');
+  let read: unknown = null;
+  for (let i = 0; i < 100 && read === null; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    read = await c.getHash(k);
+    if (read === null && (await admin.exists(k)) === 0) break;
+  }
+  t.equal(await admin.exists(k), 0, 'once DEL is allowed, the clean-up removes the stale entry');
+  t.equal(await c.getHash(k), null, 'and the next read is a miss, to be filled from Postgres');
+  t.ok(lines.some((l) => /Redis calls succeed again/.test(l)));
 });

@@ -1,6 +1,7 @@
 // Redis dies, stalls and comes back while debits run: Postgres alone stays correct, and no stale cache entry
 // survives the outage.
 import { spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import t from 'tap';
 import { findRedisServer, startRedisServer } from '../../src/cache/redis-server.js';
 import { audit } from '../../src/ledger/audit.js';
 import type { Ledger } from '../../src/ledger/index.js';
+import { createLogger } from '../../src/log.js';
 import { freePort } from '../../src/net/free-port.js';
 import { cardBalance, coffee, diamond, key, seededLedger, t1 } from './helpers.js';
 
@@ -57,16 +59,22 @@ t.test('Redis stalled (SIGSTOP) then resumed: writes missed meanwhile never leav
   const port = await freePort();
   const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
   t.teardown(() => { child.kill('SIGCONT'); child.kill('SIGKILL'); });
-  const { ledger } = await seededLedger(t, { redisUrl: `redis://127.0.0.1:${port}` } as never);
+  const lines: string[] = [];
+  const log = createLogger({ level: 'warn', destination: new Writable({ write(c: Buffer, _e, done) { lines.push(c.toString()); done(); } }) });
+  const { ledger } = await seededLedger(t, { redisUrl: `redis://127.0.0.1:${port}`, log } as never);
   await until(() => ledger.cacheAvailable, 'redis');
   let spent = await spend(ledger, 10);
   t.same(await ledger.balance({ cardNo: diamond, terminalId: t1 }), { ok: true, balancePoints: 1_000_000 - spent }, 'cached');
   child.kill('SIGSTOP');
   spent += await spend(ledger, 100);                    // cache writes time out; the breaker opens
   t.equal(await cardBalance(ledger, diamond), 1_000_000 - spent);
+  const resumedAt = Date.now();
   child.kill('SIGCONT');
   await new Promise((r) => setTimeout(r, 1200));       // the breaker's pause
   const b = await ledger.balance({ cardNo: diamond, terminalId: t1 });
   t.same(b, { ok: true, balancePoints: 1_000_000 - spent }, 'no stale balance after the stall');
+  t.equal(lines.filter((l) => /Redis calls are failing/.test(l)).length, 1, 'the stall is warned once, not per call');
+  const back = lines.find((l) => /Redis calls succeed again/.test(l));
+  t.ok(back && Date.parse(JSON.parse(back).time) >= resumedAt - 5, 'and its end, after Redis resumed');
   t.same((await audit(ledger.pool)).problems, []);
 });
