@@ -58,6 +58,7 @@ export class Cache {
   /** Connected once, and the connection since lost (for the log's 'lost' and 'back' lines). */
   private wasReady = false;
   private lost = false;
+  private closed = false;
   /** A call failed on a connection that stayed up (a stalled Redis), until one succeeds again. */
   private unanswered = false;
 
@@ -82,7 +83,7 @@ export class Cache {
     // Errors come back on every call (and the breaker counts them); the log says once when Redis goes and comes back.
     this.redis.on('error', () => {});
     this.redis.on('close', () => {
-      if (!this.wasReady || this.lost) return;
+      if (!this.wasReady || this.lost || this.closed) return;
       this.lost = true;
       this.log.warn('cache: lost the connection to Redis; every cache read goes to Postgres until it is back');
     });
@@ -160,6 +161,7 @@ export class Cache {
 
   async close(): Promise<void> {
     if (!this.redis) return;
+    this.closed = true;   // the 'close' that follows is ours, not an outage
     this.redis.disconnect();
   }
 

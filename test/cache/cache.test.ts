@@ -129,3 +129,15 @@ t.test('a key stays dirty until its DEL succeeds: a failed clean-up never lets a
   t.equal(await c.getHash(k), null, 'and the next read is a miss, to be filled from Postgres');
   t.ok(lines.some((l) => /Redis calls succeed again/.test(l)));
 });
+
+t.test('closing the cache is not an outage: nothing is warned', async (t) => {
+  const env = await testEnv(t);
+  const lines: string[] = [];
+  const log = createLogger({ level: 'warn', destination: new Writable({ write(c: Buffer, _e, done) { lines.push(c.toString()); done(); } }) });
+  const c = new Cache({ redisUrl: env.redisUrl, prefix: env.redisPrefix, log });
+  await ready(c);
+  t.ok(c.available);
+  await c.close();
+  await new Promise((r) => setTimeout(r, 100));
+  t.same(lines, [], 'no "lost the connection" line at shutdown');
+});
