@@ -1,12 +1,11 @@
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { CircuitBreaker } from '../../src/cache/breaker.js';
 import { cacheKeys } from '../../src/cache/keys.js';
 import { Cache } from '../../src/cache/redis.js';
-import { createLogger } from '../../src/log.js';
 import { freePort } from '../../src/net/free-port.js';
 import { testEnv } from '../support/db.js';
+import { capturedLog, until } from '../support/wait.js';
 
 async function ready(c: Cache): Promise<void> {
   for (let i = 0; i < 200 && !c.available; i++) await new Promise((r) => setTimeout(r, 10));
@@ -103,8 +102,7 @@ t.test('a key stays dirty until its DEL succeeds: a failed clean-up never lets a
   await admin.call('ACL', 'SETUSER', user, 'on', 'nopass', `~${env.redisPrefix}*`, '+@all', '-@scripting', '-del');
   t.teardown(() => admin.call('ACL', 'DELUSER', user));
   u.username = user;
-  const lines: string[] = [];
-  const log = createLogger({ level: 'warn', destination: new Writable({ write(c: Buffer, _e, done) { lines.push(c.toString()); done(); } }) });
+  const { log, lines } = capturedLog();
   const c = new Cache({ redisUrl: u.toString(), prefix: env.redisPrefix, log });
   t.teardown(() => c.close());
   await ready(c);
@@ -119,12 +117,8 @@ t.test('a key stays dirty until its DEL succeeds: a failed clean-up never lets a
   t.same(await admin.hgetall(k), { v: '1', b: '500' }, 'the stale entry is still in Redis');
   t.equal(lines.filter((l) => /Redis calls are failing/.test(l)).length, 1, 'warned once');
   await admin.call('ACL', 'SETUSER', user, '+del');
-  let read: unknown = null;
-  for (let i = 0; i < 100 && read === null; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-    read = await c.getHash(k);
-    if (read === null && (await admin.exists(k)) === 0) break;
-  }
+  // Each read while the key is dirty tries the clean-up again.
+  await until(async () => (await c.getHash(k)) === null && (await admin.exists(k)) === 0, 'the clean-up to delete the stale entry');
   t.equal(await admin.exists(k), 0, 'once DEL is allowed, the clean-up removes the stale entry');
   t.equal(await c.getHash(k), null, 'and the next read is a miss, to be filled from Postgres');
   t.ok(lines.some((l) => /Redis calls succeed again/.test(l)));
@@ -132,8 +126,7 @@ t.test('a key stays dirty until its DEL succeeds: a failed clean-up never lets a
 
 t.test('closing the cache is not an outage: nothing is warned', async (t) => {
   const env = await testEnv(t);
-  const lines: string[] = [];
-  const log = createLogger({ level: 'warn', destination: new Writable({ write(c: Buffer, _e, done) { lines.push(c.toString()); done(); } }) });
+  const { log, lines } = capturedLog();
   const c = new Cache({ redisUrl: env.redisUrl, prefix: env.redisPrefix, log });
   await ready(c);
   t.ok(c.available);

@@ -1,7 +1,6 @@
 // Redis dies, stalls and comes back while debits run: Postgres alone stays correct, and no stale cache entry
 // survives the outage.
 import { spawn } from 'node:child_process';
-import { Writable } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,17 +8,9 @@ import t from 'tap';
 import { findRedisServer, startRedisServer } from '../../src/cache/redis-server.js';
 import { audit } from '../../src/ledger/audit.js';
 import type { Ledger } from '../../src/ledger/index.js';
-import { createLogger } from '../../src/log.js';
 import { freePort } from '../../src/net/free-port.js';
+import { capturedLog, until } from '../support/wait.js';
 import { cardBalance, coffee, diamond, key, seededLedger, t1 } from './helpers.js';
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function spend(ledger: Ledger, n: number): Promise<number> {
   const rs = await Promise.all(Array.from({ length: n }, () => ledger.purchase({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 200 })));
@@ -59,8 +50,7 @@ t.test('Redis stalled (SIGSTOP) then resumed: writes missed meanwhile never leav
   const port = await freePort();
   const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
   t.teardown(() => { child.kill('SIGCONT'); child.kill('SIGKILL'); });
-  const lines: string[] = [];
-  const log = createLogger({ level: 'warn', destination: new Writable({ write(c: Buffer, _e, done) { lines.push(c.toString()); done(); } }) });
+  const { log, lines } = capturedLog();
   const { ledger } = await seededLedger(t, { redisUrl: `redis://127.0.0.1:${port}`, log } as never);
   await until(() => ledger.cacheAvailable, 'redis');
   let spent = await spend(ledger, 10);

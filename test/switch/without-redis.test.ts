@@ -7,6 +7,7 @@ import { parseSettlementTotals } from '../../protocol/index.js';
 import { startRedisServer } from '../../src/cache/redis-server.js';
 import { freePort } from '../../src/net/free-port.js';
 import { testEnv } from '../support/db.js';
+import { until } from '../support/wait.js';
 import { balanceOf, seed, startSwitch } from './support/app.js';
 import { TestTerminal } from './support/terminal.js';
 
@@ -37,14 +38,6 @@ t.test('without Redis the switch signs on, debits once per retransmission and wa
   const health = await app.admin.inject({ method: 'GET', url: '/health' });
   t.equal(health.json().redis, 'none (--no-redis)');
 });
-
-async function until(cond: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 t.test('Redis going away and coming back: /health, /metrics and the log say so, and purchases go on', async (t) => {
   const env = await testEnv(t);
