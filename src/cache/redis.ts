@@ -222,14 +222,18 @@ export class Cache {
       return v;
     } catch (err) {
       this.breaker.failure();
-      this.unanswering(err, 'call failed');
+      // One timeout is a hiccup (a write that fails marks its key, and the clean-up that follows tells); the
+      // breaker opening is an outage.
+      if (this.breaker.isOpen()) this.unanswering(err, 'calls failed several times in a row');
+      else this.log.debug({ err: (err as Error).message }, 'cache: redis call failed');
       return fallback;
     }
   }
 
   /**
-   * A call failed on a connection that is up (a stalled or overloaded Redis sends no 'close'): warned once until
-   * Redis answers again, then at debug level, so a stall does not write a line per call.
+   * Redis fails on a connection that is up (a stalled or overloaded Redis sends no 'close'): the breaker opened, or
+   * a clean-up failed. Warned once until a call succeeds again, then at debug level, so a stall does not write a
+   * line per call.
    */
   private unanswering(err: unknown, what: string): void {
     const message = (err as Error).message;

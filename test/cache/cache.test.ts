@@ -134,3 +134,25 @@ t.test('closing the cache is not an outage: nothing is warned', async (t) => {
   await new Promise((r) => setTimeout(r, 100));
   t.same(lines, [], 'no "lost the connection" line at shutdown');
 });
+
+t.test('one failed read is a hiccup, not an outage: warned only when the breaker opens', async (t) => {
+  const env = await testEnv(t);
+  const admin = new Redis(env.redisUrl);
+  t.teardown(() => admin.disconnect());
+  const user = `r${env.redisPrefix.replace(/\W/g, '')}`;
+  await admin.call('ACL', 'SETUSER', user, 'on', 'nopass', `~${env.redisPrefix}*`, '+@all', '-hgetall');
+  t.teardown(() => admin.call('ACL', 'DELUSER', user));
+  const u = new URL(env.redisUrl);
+  u.username = user;
+  const { log, lines } = capturedLog();
+  const c = new Cache({ redisUrl: u.toString(), prefix: env.redisPrefix, log });
+  t.teardown(() => c.close());
+  await ready(c);
+  const k = cacheKeys.card(env.redisPrefix, '8860000000000031');
+  t.equal(await c.getHash(k), null, 'a refused read answers "unknown"');
+  t.same(lines, [], 'one failure: nothing warned');
+  await c.getHash(k);
+  await c.getHash(k);
+  t.notOk(c.available, 'three in a row open the breaker');
+  t.equal(lines.filter((l) => /Redis calls are failing/.test(l)).length, 1, 'and that is warned, once');
+});
