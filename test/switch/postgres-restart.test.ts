@@ -1,0 +1,61 @@
+// Postgres goes away under a running switch and comes back: requests meanwhile are answered 96 (never left
+// unanswered, never a crash), nothing is debited for them, and the switch serves again once Postgres is back,
+// without a restart of its own. Its own PostgreSQL, so that stopping it touches no other test.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { migrate } from '../../src/db/migrate.js';
+import { audit } from '../../src/ledger/audit.js';
+import { freePort } from '../../src/net/free-port.js';
+import { testEnv } from '../support/db.js';
+import { balanceOf, seed, startSwitch } from './support/app.js';
+import { TestTerminal } from './support/terminal.js';
+
+const diamond = '8860000000000007';
+
+t.test('Postgres stopped and started again under the switch: 96 meanwhile, nothing debited for it, then served again', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ps-pg-restart-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const options = { dataDir: path.join(dir, 'pg'), port, persistent: true, settings: { fsync: 'off', full_page_writes: 'off' } };
+  let pg = await startEmbeddedPostgres(options);
+  let pgUp = true;
+  await migrate(pg.url, { quiet: true });
+  const env = { ...(await testEnv(t)), databaseUrl: pg.url };
+  await seed(env);
+  // Without Redis every read goes to Postgres too, so the outage reaches every request.
+  const app = await startSwitch(t, env, { noRedis: true });
+  t.teardown(async () => { if (pgUp) await pg.stop(); });
+  const term = await TestTerminal.connect({ port: app.posPort });
+  t.teardown(() => term.close());
+  t.equal((await term.signOn()).fields[39], '00');
+  const before = await balanceOf(app, diamond);
+  let approved = 0;
+  const first = await term.send(term.purchaseMessage(diamond, 1000));
+  t.equal(first.fields[39], '00', 'approved before');
+  approved++;
+
+  await pg.stop();
+  pgUp = false;
+  const started = Date.now();
+  const during = await term.send(term.purchaseMessage(diamond, 1000));
+  t.equal(during.fields[39], '96', 'with Postgres down: system malfunction, answered');
+  t.ok(Date.now() - started < 10_000, `answered in ${Date.now() - started} ms`);
+  const inquiry = await term.send(term.balanceMessage(diamond));
+  t.equal(inquiry.fields[39], '96', 'a balance inquiry too');
+
+  pg = await startEmbeddedPostgres(options);
+  pgUp = true;
+  let after = '';
+  for (let i = 0; i < 60 && after !== '00'; i++) {
+    const r = await term.send(term.purchaseMessage(diamond, 1000));
+    after = String(r.fields[39]);
+    if (after === '00') approved++;
+    else await new Promise((r) => setTimeout(r, 250));
+  }
+  t.equal(after, '00', 'served again once Postgres is back, with no restart of the switch');
+  t.equal(await balanceOf(app, diamond), before - 500 * approved, 'debited exactly the approved purchases');
+  t.same((await audit(app.ledger.pool)).problems, [], 'the ledger audits clean');
+});
