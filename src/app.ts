@@ -8,6 +8,7 @@ import { embeddedDataDir, startEmbeddedPostgres, type EmbeddedPostgresHandle } f
 import { migrate } from './db/migrate.js';
 import { findRedisServer, startRedisServer, type RedisServerHandle } from './cache/redis-server.js';
 import pg from 'pg';
+import type { Pool } from './db/pool.js';
 import { Kek, Ledger } from './ledger/index.js';
 import { seedDemo } from './ledger/seed.js';
 import { bufferedStdout, createLogger, type Logger } from './log.js';
@@ -134,11 +135,12 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       metrics,
     });
     let ready = false;
+    const databaseUp = databaseProbe(ledger.pool);
     let posPort = config.posPort;
     const admin = await buildAdminApp({
       log: log.child({ component: 'admin' }),
       metrics,
-      health: () => ({ ready, database, redis, redisUp: ledger.cacheEnabled ? ledger.cacheAvailable : null, posPort, connectionsOpen: pos.connectionCount }),
+      health: () => ({ ready, database, databaseUp, redis, redisUp: ledger.cacheEnabled ? ledger.cacheAvailable : null, posPort, connectionsOpen: pos.connectionCount }),
       clients: () => pos.clients().map((c) => ({ ...c, refusalTurnsLeft: Math.floor(refusals.left(c.address)) })),
       refusalTurnsLeft: () => refusals.switchLeft(),
       resources: adminResources(ledger, kek),
@@ -209,4 +211,28 @@ async function openRedis(config: Config, log: Logger): Promise<{ url: string | n
   log.warn('Redis: REDIS_URL is unset and no redis-server is on PATH; running on Postgres alone (slower). '
     + 'Set REDIS_URL or install redis-server (apt-get install -y redis-server) to use the cache.');
   return { url: null, how: 'none (Postgres alone)', handle: null };
+}
+
+/**
+ * Whether Postgres answers: a `SELECT 1` within 2 s, asked at most once a second and never twice at once, so a
+ * health check polled often costs the pool next to nothing.
+ */
+function databaseProbe(pool: Pool, timeoutMs = 2000, everyMs = 1000): () => Promise<boolean> {
+  let last = { at: 0, up: true };
+  let pending: Promise<boolean> | null = null;
+  return () => {
+    if (Date.now() - last.at < everyMs) return Promise.resolve(last.up);
+    pending ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const up = await Promise.race([
+        pool.query('SELECT 1').then(() => true, () => false),
+        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); }),
+      ]);
+      clearTimeout(timer);
+      last = { at: Date.now(), up };
+      pending = null;
+      return up;
+    })();
+    return pending;
+  };
 }

@@ -3,12 +3,12 @@ import { buildAdminApp } from '../../src/admin/app.js';
 import { silentLogger } from '../../src/log.js';
 import { SwitchMetrics } from '../../src/switch/metrics.js';
 
-async function app(ready = true) {
+async function app(ready = true, databaseUp = true) {
   const metrics = new SwitchMetrics();
   const a = await buildAdminApp({
     log: silentLogger,
     metrics,
-    health: () => ({ ready, database: 'embedded', redis: 'REDIS_URL', redisUp: false, posPort: 8583, connectionsOpen: 3 }),
+    health: () => ({ ready, database: 'embedded', databaseUp: async () => databaseUp, redis: 'REDIS_URL', redisUp: false, posPort: 8583, connectionsOpen: 3 }),
   });
   t.teardown(() => a.close());
   return { a, metrics };
@@ -18,11 +18,15 @@ t.test('/health answers 200 with what the switch runs on when ready, 503 when no
   const { a } = await app(true);
   const r = await a.inject({ method: 'GET', url: '/health' });
   t.equal(r.statusCode, 200);
-  t.same(r.json(), { status: 'ok', database: 'embedded', redis: 'REDIS_URL', redisUp: false, posPort: 8583, connectionsOpen: 3 });
+  t.same(r.json(), { status: 'ok', database: 'embedded', databaseUp: true, redis: 'REDIS_URL', redisUp: false, posPort: 8583, connectionsOpen: 3 });
   const { a: b } = await app(false);
   const s = await b.inject({ method: 'GET', url: '/health' });
   t.equal(s.statusCode, 503);
   t.equal(s.json().status, 'unavailable');
+  const { a: c } = await app(true, false);
+  const d = await c.inject({ method: 'GET', url: '/health' });
+  t.equal(d.statusCode, 503, 'ready, but Postgres does not answer: 503');
+  t.same([d.json().status, d.json().databaseUp], ['unavailable', false]);
 });
 
 t.test('/metrics exposes transactions by type and response code in Prometheus text', async (t) => {

@@ -10,6 +10,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { audit } from '../../src/ledger/audit.js';
 import { freePort } from '../../src/net/free-port.js';
 import { testEnv } from '../support/db.js';
+import { until } from '../support/wait.js';
 import { balanceOf, seed, startSwitch } from './support/app.js';
 import { TestTerminal } from './support/terminal.js';
 
@@ -45,6 +46,12 @@ t.test('Postgres stopped and started again under the switch: 96 meanwhile, nothi
   t.ok(Date.now() - started < 10_000, `answered in ${Date.now() - started} ms`);
   const inquiry = await term.send(term.balanceMessage(diamond));
   t.equal(inquiry.fields[39], '96', 'a balance inquiry too');
+  const health = async () => {
+    const r = await app.admin.inject({ method: 'GET', url: '/health' });
+    return [r.statusCode, r.json().databaseUp] as [number, boolean];
+  };
+  await until(async () => (await health())[0] === 503, '/health to say 503');
+  t.same(await health(), [503, false], '/health: 503, databaseUp false');
 
   pg = await startEmbeddedPostgres(options);
   pgUp = true;
@@ -56,6 +63,8 @@ t.test('Postgres stopped and started again under the switch: 96 meanwhile, nothi
     else await new Promise((r) => setTimeout(r, 250));
   }
   t.equal(after, '00', 'served again once Postgres is back, with no restart of the switch');
+  await until(async () => (await health())[0] === 200, '/health to say 200 again');
+  t.same(await health(), [200, true], '/health: 200, databaseUp true');
   t.equal(await balanceOf(app, diamond), before - 500 * approved, 'debited exactly the approved purchases');
   t.same((await audit(app.ledger.pool)).problems, [], 'the ledger audits clean');
 });
