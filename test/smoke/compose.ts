@@ -1,7 +1,7 @@
 // `npm run smoke:compose`: docker-compose.yml on this machine's Docker engine, checked end to end the way the
 // README describes it: the stack builds and comes up healthy, the demo data seeds inside the switch's container,
-// a swipe from this host is approved, a Redis outage is survived and shown on /health, and SIGTERM stops the
-// switch with exit code 0. Then the stack and its volume are removed (COMPOSE_SMOKE_KEEP=1 leaves them up).
+// a swipe from this host is approved, a Redis outage is survived and shown on /health, a Postgres restart is shown
+// (503) and then served again, and SIGTERM stops the switch with exit code 0. Then the stack and its volume are removed (COMPOSE_SMOKE_KEEP=1 leaves them up).
 // It uses the file's fixed ports (8583, 8080), so a stack of the same file must not be running already.
 // Not part of `npm test`: it needs an engine and the images (these machines have neither; see the README).
 import { spawnSync } from 'node:child_process';
@@ -29,10 +29,10 @@ function composeCommand(): string[] | null {
   return null;
 }
 
-async function health(): Promise<{ status: number; body: { redisUp?: boolean | null } } | null> {
+async function health(): Promise<{ status: number; body: { redisUp?: boolean | null; databaseUp?: boolean } } | null> {
   try {
     const r = await fetch(`${adminUrl}/health`, { signal: AbortSignal.timeout(2000) });
-    return { status: r.status, body: await r.json() as { redisUp?: boolean | null } };
+    return { status: r.status, body: await r.json() as { redisUp?: boolean | null; databaseUp?: boolean } };
   } catch {
     return null;
   }
@@ -98,6 +98,15 @@ async function main(): Promise<number> {
     const startRedis = c(['start', 'redis']);
     const back = startRedis.status === 0 && await waitFor('/health to show Redis back', 60, async () => (await health())?.body.redisUp === true);
     record('Redis started again: used again', back, `redisUp ${(await health())?.body.redisUp}`);
+
+    const stopPg = c(['stop', 'postgres'], 60_000);
+    const pgDown = stopPg.status === 0 && await waitFor('/health to say 503', 30, async () => (await health())?.status === 503);
+    const hDown = await health();
+    record('Postgres stopped: /health 503', pgDown && hDown?.body.databaseUp === false, `/health ${hDown?.status}, databaseUp ${hDown?.body.databaseUp}`);
+    const startPg = c(['start', 'postgres'], 60_000);
+    const pgBack = startPg.status === 0 && await waitFor('/health to say 200 again', 90, async () => (await health())?.status === 200);
+    const afterPg = pgBack ? swipe() : { ok: false, detail: 'not healthy again' };
+    record('Postgres started again: served again', pgBack && afterPg.ok, afterPg.detail);
 
     const id = c(['ps', '-q', 'switch']).out.split('\n').pop()?.trim() ?? '';
     const stop = c(['stop', 'switch'], 60_000);
