@@ -7,27 +7,25 @@ import { z } from 'zod';
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
-const url = (protocols: string[]) =>
+/**
+ * A URL of one of `protocols`. `parse` reads it (WHATWG URL by default) and throws when it is not one; a
+ * PostgreSQL URI is read as libpq and pg read it, which WHATWG URL does not always accept: a Unix socket
+ * directory as `postgres://user@/db?host=/var/run/postgresql` (no host part).
+ */
+const url = (protocols: string[], o: { parse?: (v: string) => unknown; message?: string } = {}) =>
   z.preprocess(emptyToUndefined, z.string().refine((v) => {
+    if (!protocols.some((p) => v.toLowerCase().startsWith(`${p}//`))) return false;
     try {
-      return protocols.includes(new URL(v).protocol);
+      (o.parse ?? ((x: string) => new URL(x)))(v);
+      return true;
     } catch {
       return false;
     }
-  }, { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` }).optional());
-/**
- * A PostgreSQL connection URI as libpq and pg read it, which WHATWG URL does not always accept: a Unix socket
- * directory as `postgres://user@/db?host=/var/run/postgresql` or `postgresql:///db?host=…` (no host part).
- */
-const postgresUrl = z.preprocess(emptyToUndefined, z.string().refine((v) => {
-  if (!/^postgres(ql)?:\/\//.test(v)) return false;
-  try {
-    parsePgUrl(v);
-    return true;
-  } catch {
-    return false;
-  }
-}, { message: 'must be a PostgreSQL URL: postgres://user:password@host:port/database, or postgres://user@/database?host=/socket/directory' }).optional());
+  }, { message: o.message ?? `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` }).optional());
+const postgresUrl = url(['postgres:', 'postgresql:'], {
+  parse: parsePgUrl,
+  message: 'must be a PostgreSQL URL: postgres://user:password@host:port/database, or postgres://user@/database?host=/socket/directory',
+});
 
 export interface Setting {
   key: keyof Config;

@@ -415,7 +415,10 @@ class Connection {
 
   /** Every request it has in flight waits for a budget (none being worked on). */
   get onlyWaiting(): boolean {
-    return this.asideCount > 0 && this.asideCount === this.slots.filter((x) => !x.done).length;
+    if (this.asideCount === 0) return false;
+    let working = 0;
+    for (const x of this.slots) if (!x.done) working++;
+    return this.asideCount === working;
   }
 
   /** Its own requests in flight at most: inFlightPerConnectionMax once trusted, one before. */

@@ -1,14 +1,34 @@
 import { Redis } from 'ioredis';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { CircuitBreaker } from '../../src/cache/breaker.js';
 import { cacheKeys } from '../../src/cache/keys.js';
 import { Cache } from '../../src/cache/redis.js';
 import { freePort } from '../../src/net/free-port.js';
-import { testEnv } from '../support/db.js';
+import { testEnv, type TestEnv } from '../support/db.js';
 import { capturedLog, until } from '../support/wait.js';
 
 async function ready(c: Cache): Promise<void> {
   for (let i = 0; i < 200 && !c.available; i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+/**
+ * A Cache connected as a Redis user of its own, limited by `rules` (ACL SETUSER), logging to `lines`; `admin`
+ * is a client with every right, for setting entries up and looking at them.
+ */
+async function limitedCache(t: Test, env: TestEnv, name: string, rules: string[]) {
+  const admin = new Redis(env.redisUrl);
+  t.teardown(() => admin.disconnect());
+  const user = `${name}${env.redisPrefix.replace(/\W/g, '')}`;
+  await admin.call('ACL', 'SETUSER', user, 'on', 'nopass', `~${env.redisPrefix}*`, '+@all', ...rules);
+  t.teardown(() => admin.call('ACL', 'DELUSER', user));
+  const u = new URL(env.redisUrl);
+  t.equal(u.protocol, 'redis:', 'the test Redis is reached by TCP');
+  u.username = user;
+  const { log, lines } = capturedLog();
+  const c = new Cache({ redisUrl: u.toString(), prefix: env.redisPrefix, log });
+  t.teardown(() => c.close());
+  await ready(c);
+  return { admin, user, c, lines };
 }
 
 t.test('an older version never replaces a newer one', async (t) => {
@@ -92,20 +112,9 @@ t.test('the breaker opens after consecutive failures and half-opens after its pa
 
 t.test('a key stays dirty until its DEL succeeds: a failed clean-up never lets a stale entry be read', async (t) => {
   const env = await testEnv(t);
-  const u = new URL(env.redisUrl);
-  t.equal(u.protocol, 'redis:', 'the test Redis is reached by TCP');
-  const admin = new Redis(env.redisUrl);
-  t.teardown(() => admin.disconnect());
   // A user that may read and write hashes under the test's prefix but not run scripts (the versioned write fails)
   // nor DEL (the clean-up fails): ioredis's pipeline resolves with each command's error rather than rejecting.
-  const user = `u${env.redisPrefix.replace(/\W/g, '')}`;
-  await admin.call('ACL', 'SETUSER', user, 'on', 'nopass', `~${env.redisPrefix}*`, '+@all', '-@scripting', '-del');
-  t.teardown(() => admin.call('ACL', 'DELUSER', user));
-  u.username = user;
-  const { log, lines } = capturedLog();
-  const c = new Cache({ redisUrl: u.toString(), prefix: env.redisPrefix, log });
-  t.teardown(() => c.close());
-  await ready(c);
+  const { admin, user, c, lines } = await limitedCache(t, env, 'u', ['-@scripting', '-del']);
   const k = cacheKeys.card(env.redisPrefix, '8860000000000021');
   await admin.hset(k, 'v', '1', 'b', '500');             // an entry cached before
   t.same(await c.getHash(k), { v: '1', b: '500' });
@@ -137,17 +146,7 @@ t.test('closing the cache is not an outage: nothing is warned', async (t) => {
 
 t.test('one failed read is a hiccup, not an outage: warned only when the breaker opens', async (t) => {
   const env = await testEnv(t);
-  const admin = new Redis(env.redisUrl);
-  t.teardown(() => admin.disconnect());
-  const user = `r${env.redisPrefix.replace(/\W/g, '')}`;
-  await admin.call('ACL', 'SETUSER', user, 'on', 'nopass', `~${env.redisPrefix}*`, '+@all', '-hgetall');
-  t.teardown(() => admin.call('ACL', 'DELUSER', user));
-  const u = new URL(env.redisUrl);
-  u.username = user;
-  const { log, lines } = capturedLog();
-  const c = new Cache({ redisUrl: u.toString(), prefix: env.redisPrefix, log });
-  t.teardown(() => c.close());
-  await ready(c);
+  const { c, lines } = await limitedCache(t, env, 'r', ['-hgetall']);
   const k = cacheKeys.card(env.redisPrefix, '8860000000000031');
   t.equal(await c.getHash(k), null, 'a refused read answers "unknown"');
   t.same(lines, [], 'one failure: nothing warned');
