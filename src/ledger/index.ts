@@ -67,6 +67,15 @@ class GoodCards {
   saw(cardNo: string, out: { ok: boolean; balancePoints?: number } | undefined, now: number): void {
     if (!out) return;
     if (out.ok && typeof out.balancePoints === 'number') {
+      // In place when the card is known: a new entry per purchase in this long-lived map outlived the young
+      // generation and was promoted, only to be garbage at the card's next purchase (old-generation churn that
+      // made the switch's major collections, and its latency spikes, more frequent).
+      const e = this.m.get(cardNo);
+      if (e) {
+        e.balance = out.balancePoints;
+        e.until = now + this.ttlMs;
+        return;
+      }
       if (this.m.size >= this.max) this.m.clear();
       this.m.set(cardNo, { balance: out.balancePoints, until: now + this.ttlMs });
     } else {

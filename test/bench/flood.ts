@@ -10,7 +10,8 @@
 //     addresses, 127.0.1.1 …, so that no one address's budget holds it) or sign-on (sign-ons for the good
 //     terminals' own numbers: no MAC needed, answered 00).
 // Printed: the good terminals' answers and p99 second by second in every run, side by side, and over the
-// flood's seconds, with what each flood itself got. The limits at work: cardInFlightMax, inFlightPerAddressMax,
+// flood's seconds, with what each flood itself got. Before run 1, after a 5 s warm-up, BENCH_FLOOD_WAL_WARMUP_MB
+// (default 1024; 0 skips it) of WAL and a checkpoint, as in bench:switch (wal.ts). The limits at work: cardInFlightMax, inFlightPerAddressMax,
 // terminalRequestsPerSecondMax and refusalsPerAddressPerSecondMax (README, "What the switch does with a request").
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -18,10 +19,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { runLoad } from '../../simulators/load.js';
 import { goodRun, phase, summary, type GoodRunOptions } from './good-run.js';
-import { entry, run, startSwitchProcess } from './switch-process.js';
+import pg from 'pg';
+import { embeddedPgUrl, entry, run, startSwitchProcess } from './switch-process.js';
+import { prepareWal } from './wal.js';
 
 const rate = Number(process.env.BENCH_FLOOD_RATE ?? 3000);
 const seconds = Number(process.env.BENCH_FLOOD_SECONDS ?? 24);
+const walWarmupMb = Number(process.env.BENCH_FLOOD_WAL_WARMUP_MB ?? 1024);
 const terminals = 64;
 const cards = 10_000;
 
@@ -79,6 +83,18 @@ async function main(): Promise<number> {
     log(`switch ready (POS ${sw.posPort}); warm-up 5 s at ${rate}/s`);
     const stateDir = path.join(scratch, 'sim-state');
     await runLoad({ host: '127.0.0.1', port: sw.posPort, terminals, cards, durationS: 5, rate, mix: { purchase: 100, balance: 0, void: 0 }, connectionsPerTerminal: 1, stateDir, reconcile: false, timeoutMs: 30_000 });
+    if (walWarmupMb > 0) {
+      // As bench:switch does (wal.ts): a fresh data directory would create a WAL segment every few seconds, every
+      // commit waiting, which a running switch's Postgres does not.
+      const c = new pg.Client({ connectionString: embeddedPgUrl(dataDir) });
+      await c.connect();
+      try {
+        const ready = await prepareWal(c, walWarmupMb);
+        log(`WAL warm-up: ${walWarmupMb} MB written and a checkpoint; ${ready.segmentsAhead} segments ready for reuse (${(ready.ms / 1000).toFixed(1)} s)`);
+      } finally {
+        await c.end();
+      }
+    }
     log(`run 1: ${rate}/s for ${seconds} s, no flood (the baseline)`);
     const runOptions: Omit<GoodRunOptions, 'label'> = { port: sw.posPort, stateDir, rate, seconds, terminals, cards, log };
     const alone = await goodRun({ ...runOptions, label: 'alone' });

@@ -4,7 +4,11 @@
 //     PostgreSQL with its default settings (fsync on, synchronous_commit on) and redis-server from PATH,
 //  3. a warm-up, not measured: the simulator flat out for BENCH_SWITCH_WARMUP_SECONDS (default 5), so the
 //     first round does not pay for the switch's JIT compilation and first sight of every card (pgbench, in C
-//     on the same warm Postgres, has neither);
+//     on the same warm Postgres, has neither); then BENCH_SWITCH_WAL_WARMUP_MB (default 1024) of WAL written
+//     and a checkpoint (`wal.ts`), so that the runs reuse WAL segments as a Postgres that has been running does,
+//     instead of creating a 16 MB segment every few seconds with every commit waiting, as a fresh data directory
+//     does until its first checkpoint cycle. Every run reports the WAL it wrote, the segments created during it
+//     (PostgreSQL 18's pg_stat_io; 0 expected) and the checkpoints that overlapped it (`checkpoints.ts`);
 //  4. in turns, BENCH_SWITCH_ROUNDS times (default 3): the simulator's load mode flat out on 64 connections
 //     (all purchases; balances reconciled before and after), then pgbench on the same PostgreSQL: one
 //     transaction per debit (UPDATE balance … WHERE balance >= …; INSERT entry) at 64 clients, the baseline
@@ -39,6 +43,8 @@ import pg from 'pg';
 import { embeddedPgUrl, entry, run, startSwitchProcess, type RunningSwitch } from './switch-process.js';
 import { formatReport, runLoad, summarise, type LatencySummary, type LoadOptions, type LoadReport } from '../../simulators/load.js';
 import { formatDiskReport, type DiskProbeReport } from './disk-probe.js';
+import { formatWal, prepareWal, walMark, walUse, type WalUse } from './wal.js';
+import { formatCheckpoints, overlapping, watchCheckpoints, type CheckpointWatch } from './checkpoints.js';
 import { cpuPercent, exitedChildrenCpuSeconds, treeCpuSeconds } from './proc-cpu.js';
 
 const seconds = Number(process.env.BENCH_SWITCH_SECONDS ?? 20);
@@ -49,12 +55,16 @@ const roundsCount = Number(process.env.BENCH_SWITCH_ROUNDS ?? 3);
 const warmupSeconds = Number(process.env.BENCH_SWITCH_WARMUP_SECONDS ?? 5);
 const switchLogLevel = process.env.BENCH_SWITCH_LOG_LEVEL ?? 'info';
 const resendPercent = Number(process.env.BENCH_SWITCH_RESEND_PERCENT ?? 10);
+const walWarmupMb = Number(process.env.BENCH_SWITCH_WAL_WARMUP_MB ?? 1024);
 if (!(resendPercent >= 0 && resendPercent < 100)) {
   process.stderr.write(`bench:switch: BENCH_SWITCH_RESEND_PERCENT=${process.env.BENCH_SWITCH_RESEND_PERCENT} is not a share from 0 to 99\n`);
   process.exit(2);
 }
 
 function log(s: string): void { process.stderr.write(`bench:switch: ${s}\n`); }
+
+/** A run's start and end, epoch ms. */
+interface Window { from: number; to: number }
 
 /** Lines in a file, read in chunks (the switch's log runs to hundreds of megabytes). */
 function logLines(file: string): number {
@@ -177,6 +187,8 @@ async function main(): Promise<number> {
   const dataDir = path.join(scratch, 'data');
   const switchLog = process.env.BENCH_SWITCH_LOG_FILE ?? '/dev/null';
   let sw: RunningSwitch | null = null;
+  let watch: CheckpointWatch | null = null;
+  let pgc: pg.Client | null = null;
   try {
     log(`seeding ${dataDir}: ${terminals} load terminals, ${cards} load cards`);
     run([...main, 'seed', '--demo', '--load-terminals', String(terminals), '--load-cards', String(cards), '--data-dir', dataDir]);
@@ -188,7 +200,8 @@ async function main(): Promise<number> {
     const c = new pg.Client({ connectionString: pgUrl });
     await c.connect();
     const settings = Object.fromEntries((await c.query("SELECT name, setting FROM pg_settings WHERE name IN ('synchronous_commit', 'fsync', 'full_page_writes', 'server_version')")).rows.map((r: { name: string; setting: string }) => [r.name, r.setting]));
-    await c.end();
+    pgc = c;
+    watch = await watchCheckpoints(pgUrl);
     log(`postgres ${settings.server_version}: synchronous_commit=${settings.synchronous_commit}, fsync=${settings.fsync}, full_page_writes=${settings.full_page_writes}`);
 
     const stateDir = path.join(scratch, 'sim-state');
@@ -198,13 +211,15 @@ async function main(): Promise<number> {
     };
     const switchPid = child.pid!;
     // One run, with where the CPU went: the switch, its Postgres and Redis, and this process (the simulator).
-    const measured = async (o: LoadOptions): Promise<{ report: LoadReport; cpu: Record<string, number> }> => {
+    const measured = async (o: LoadOptions): Promise<{ report: LoadReport; cpu: Record<string, number>; window: Window; wal: WalUse }> => {
+      const mark = await walMark(c);
       const before = treeCpuSeconds(switchPid);
       const started = Date.now();
       const report = await runLoad(o);
       const cpu = cpuPercent(before, treeCpuSeconds(switchPid), (Date.now() - started) / 1000);
       cpu.simulator = report.clientCpuPercent;
-      return { report, cpu };
+      const window = { from: started, to: Date.now() };
+      return { report, cpu, window, wal: await walUse(c, mark) };
     };
     // The machine's speed drifts (other tenants, disk): the switch's peak and pgbench are measured in turns,
     // `rounds` times, and compared round by round; the medians are the headline.
@@ -214,8 +229,16 @@ async function main(): Promise<number> {
       const w = await runLoad({ ...common, durationS: warmupSeconds, rate: 'max', reconcile: false });
       log(`warm-up: ${Math.round(w.purchasesApprovedPerS)} purchases/s`);
     }
+    // A fresh data directory has no WAL segments to reuse: PostgreSQL would create one (16 MB, zero-filled and
+    // fsynced, every commit waiting) every few seconds of every run until its first checkpoint cycle, which a
+    // running switch's Postgres long since had (wal.ts). Both sides meet the same steady state.
+    if (walWarmupMb > 0) {
+      log(`WAL warm-up: writing ${walWarmupMb} MB of WAL and checkpointing, so the runs reuse segments as a running Postgres does`);
+      const ready = await prepareWal(c, walWarmupMb);
+      log(`WAL warm-up: ${ready.segmentsAhead} segments ready for reuse (${(ready.ms / 1000).toFixed(1)} s)`);
+    }
     type Disk = DiskProbeReport | { absent: string };
-    const rounds: Array<{ peak: LoadReport; cpu: Record<string, number>; pgbench: PgbenchResult | { absent: string }; pgCpu: Record<string, number>; switchFirst: boolean; disk: Disk; pgbenchDisk: Disk }> = [];
+    const rounds: Array<{ peak: LoadReport; cpu: Record<string, number>; pgbench: PgbenchResult | { absent: string }; pgCpu: Record<string, number>; switchFirst: boolean; disk: Disk; pgbenchDisk: Disk; window: Window; pgbenchWindow: Window; wal: WalUse; pgbenchWal: WalUse }> = [];
     const switchPeak = async (i: number) => {
       log(`round ${i}/${roundsCount}: switch at max rate, ${terminals} connections, ${seconds} s, the disk probe beside it`);
       const probe = startDiskProbe(scratch, seconds);
@@ -229,27 +252,30 @@ async function main(): Promise<number> {
       const probe = typeof pgbench === 'function' ? startDiskProbe(scratch, seconds + 1) : Promise.resolve({ absent: 'pgbench absent' });
       const pgBefore = treeCpuSeconds(switchPid);
       const clientBefore = exitedChildrenCpuSeconds();
+      const mark = await walMark(c);
       const pgStarted = Date.now();
       const base = typeof pgbench === 'function' ? pgbench() : pgbench;
+      const pgbenchWindow = { from: pgStarted, to: Date.now() };
+      const pgbenchWal = await walUse(c, mark);
       const pgSeconds = (Date.now() - pgStarted) / 1000;
       const pgCpu = cpuPercent(pgBefore, treeCpuSeconds(switchPid), pgSeconds);
       // pgbench's own client, comparable with the simulator's share in the switch run
       pgCpu.pgbench = Math.round(((exitedChildrenCpuSeconds() - clientBefore) / pgSeconds) * 100);
-      return { base, pgCpu, pgbenchDisk: await probe };
+      return { base, pgCpu, pgbenchDisk: await probe, pgbenchWindow, pgbenchWal };
     };
     // Which goes first alternates (switch, pgbench; then pgbench, switch; …): when the machine speeds up or slows
     // down through the bench, the one that always ran second would gain or lose in every round.
     for (let i = 1; i <= roundsCount; i++) {
       const switchFirst = i % 2 === 1;
       const first = switchFirst ? await switchPeak(i) : null;
-      const { base, pgCpu, pgbenchDisk } = await pgbenchPeak();
+      const { base, pgCpu, pgbenchDisk, pgbenchWindow, pgbenchWal } = await pgbenchPeak();
       const run = first ?? await switchPeak(i);
-      rounds.push({ peak: run.report, cpu: run.cpu, pgbench: base, pgCpu, switchFirst, disk: run.disk, pgbenchDisk });
+      rounds.push({ peak: run.report, cpu: run.cpu, pgbench: base, pgCpu, switchFirst, disk: run.disk, pgbenchDisk, window: run.window, pgbenchWindow, wal: run.wal, pgbenchWal });
     }
     const peakMedian = median(rounds.map((r) => r.peak.purchasesApprovedPerS));
     const half = Math.max(1, Math.round(peakMedian / 2));
-    const halves: Array<{ run: LoadReport; cpu: Record<string, number>; pgbench: PgbenchResult | { absent: string }; disk: Disk; pgbenchDisk: Disk }> = [];
-    const resends: Array<{ run: LoadReport; disk: Disk }> = [];
+    const halves: Array<{ run: LoadReport; cpu: Record<string, number>; pgbench: PgbenchResult | { absent: string }; disk: Disk; pgbenchDisk: Disk; window: Window; pgbenchWindow: Window | null; wal: WalUse; pgbenchWal: WalUse | null }> = [];
+    const resends: Array<{ run: LoadReport; disk: Disk; window: Window; wal: WalUse }> = [];
     for (let i = 1; i <= roundsCount; i++) {
       log(`half-rate round ${i}/${roundsCount}: switch at ${half}/s (half the median peak), ${seconds} s, the disk probe beside it`);
       const probe = startDiskProbe(scratch, seconds);
@@ -263,18 +289,27 @@ async function main(): Promise<number> {
         const r = await measured({ ...common, rate: half, mix: { purchase: 100 - resendPercent, balance: 0, void: 0, resend: resendPercent }, onProgress: progress(`resend ${i}`) });
         const rDisk = await rProbe;
         process.stdout.write(`${formatReport(r.report)}\n${'absent' in rDisk ? rDisk.absent : formatDiskReport(rDisk)}\n\n`);
-        resends.push({ run: r.report, disk: rDisk });
+        resends.push({ run: r.report, disk: rDisk, window: r.window, wal: r.wal });
       }
       let pgbenchDisk: Disk = { absent: 'pgbench absent' };
       let pgbenchHalf: PgbenchResult | { absent: string } = pgbench as { absent: string };
+      let pgbenchWindow: Window | null = null;
+      let pgbenchWal: WalUse | null = null;
       if (typeof pgbench === 'function') {
         const pgProbe = startDiskProbe(scratch, seconds);
+        const mark = await walMark(c);
+        const from = Date.now();
         pgbenchHalf = pgbench(half);
+        pgbenchWindow = { from, to: Date.now() };
+        pgbenchWal = await walUse(c, mark);
         pgbenchDisk = await pgProbe;
       }
-      halves.push({ run: m.report, cpu: m.cpu, pgbench: pgbenchHalf, disk, pgbenchDisk });
+      halves.push({ run: m.report, cpu: m.cpu, pgbench: pgbenchHalf, disk, pgbenchDisk, window: m.window, pgbenchWindow, wal: m.wal, pgbenchWal });
     }
 
+    await watch.stop();
+    const checkpoints = watch.done;
+    const checkpointText = (w: Window) => formatCheckpoints(overlapping(checkpoints, w.from, w.to), w.from);
     const diskText = (d: Disk) => ('absent' in d ? d.absent : `max ${d.latency?.maxMs ?? '-'} ms, ${d.over25} over 25 ms, ${d.over100} over 100 ms`);
     const cpuText = (cpu: Record<string, number>) => Object.entries(cpu).map(([k, v]) => `${k} ${v}%`).join(', ');
     const lat = (r: LoadReport) => `p50 ${r.latency?.p50Ms} ms  p90 ${r.latency?.p90Ms}  p99 ${r.latency?.p99Ms}  p99.9 ${r.latency?.p999Ms}  max ${r.latency?.maxMs}`;
@@ -289,6 +324,7 @@ async function main(): Promise<number> {
       lines.push(`  ${String(i + 1).padStart(5)}   ${String(Math.round(r.peak.purchasesApprovedPerS)).padStart(18)}   ${String(p).padStart(16)}   ${(r.peak.purchasesApprovedPerS / p).toFixed(2).padStart(14)}   ${lat(r.peak)}   ${r.peak.ok ? 'reconciled' : 'NOT RECONCILED'}   ${r.switchFirst ? 'switch first' : 'pgbench first'}`);
       lines.push(`          CPU (% of one core) switch run: ${cpuText(r.cpu)}; pgbench run: postgres ${r.pgCpu.postgres ?? '?'}%, pgbench client ${r.pgCpu.pgbench ?? '?'}%`);
       lines.push(`          disk (8 KB write + fdatasync, 100/s): during the switch's run ${diskText(r.disk)}; during pgbench's ${diskText(r.pgbenchDisk)}`);
+      lines.push(`          PostgreSQL: during the switch's run ${formatWal(r.wal)}, ${checkpointText(r.window)}; during pgbench's ${formatWal(r.pgbenchWal)}, ${checkpointText(r.pgbenchWindow)}`);
     });
     const pgMedian = median(rounds.map((r) => pgTps(r.pgbench)));
     const ratios = rounds.map((r) => r.peak.purchasesApprovedPerS / pgTps(r.pgbench));
@@ -303,6 +339,7 @@ async function main(): Promise<number> {
       lines.push(`  ${String(i + 1).padStart(5)}   ${String(Math.round(h.run.purchasesApprovedPerS)).padStart(18)}   ${lat(h.run).padEnd(62)}   ${pgLat(h.pgbench)}   ${h.run.ok ? 'reconciled' : 'NOT RECONCILED'}`);
       lines.push(`          CPU (% of one core): ${cpuText(h.cpu)}`);
       lines.push(`          disk (8 KB write + fdatasync, 100/s): during the switch's run ${diskText(h.disk)}; during pgbench's ${diskText(h.pgbenchDisk)}`);
+      lines.push(`          PostgreSQL: during the switch's run ${formatWal(h.wal)}, ${checkpointText(h.window)}; during pgbench's ${h.pgbenchWindow && h.pgbenchWal ? `${formatWal(h.pgbenchWal)}, ${checkpointText(h.pgbenchWindow)}` : 'pgbench absent'}`);
     });
     const p99s = halves.map((h) => h.run.latency?.p99Ms ?? Number.NaN);
     const pgP99s = halves.map((h) => ('absent' in h.pgbench || !h.pgbench.latency ? Number.NaN : h.pgbench.latency.p99Ms));
@@ -316,7 +353,7 @@ async function main(): Promise<number> {
       resends.forEach((r, i) => {
         const rs = r.run.byType.resend;
         lines.push(`  ${String(i + 1).padStart(5)}   ${String(Math.round(r.run.throughputPerS)).padStart(9)}   ${lat(r.run).padEnd(62)}   ${rs?.sent ?? 0} sent, ${r.run.resendMismatches === 0 ? 'each answered with its original approval' : `${r.run.resendMismatches} NOT answered with their original approval`}   ${r.run.ok ? 'reconciled' : 'NOT RECONCILED'}`);
-        lines.push(`          disk (8 KB write + fdatasync, 100/s): ${diskText(r.disk)}`);
+        lines.push(`          disk (8 KB write + fdatasync, 100/s): ${diskText(r.disk)}; PostgreSQL: ${formatWal(r.wal)}, ${checkpointText(r.window)}`);
       });
       const rp99 = resends.map((r) => r.run.latency?.p99Ms ?? Number.NaN);
       lines.push(`  median p99 with retransmissions ${r3(median(rp99))} ms, without (the half-rate rounds above, each just before) ${r3(median(p99s))} ms`);
@@ -326,10 +363,12 @@ async function main(): Promise<number> {
     process.stdout.write(`${summary}\n`);
     mkdirSync('bench-results', { recursive: true });
     const file = path.join('bench-results', `switch-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, postgres: settings, switchLog: { level: switchLogLevel, to: switchLog }, rounds, halfRate: half, halves, resendPercent, resends }, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, postgres: settings, switchLog: { level: switchLogLevel, to: switchLog }, rounds, walWarmupMb, halfRate: half, halves, resendPercent, resends, checkpoints }, null, 2)}\n`);
     log(`written ${file}`);
     return rounds.every((r) => r.peak.ok) && halves.every((h) => h.run.ok) && resends.every((r) => r.run.ok) ? 0 : 1;
   } finally {
+    await watch?.stop();
+    await pgc?.end().catch(() => {});
     await sw?.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
