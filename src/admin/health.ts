@@ -1,6 +1,9 @@
 // GET /health: is this switch up, and what does it run on. 200 when ready, 503 while starting or stopping and while
 // Postgres does not answer (nothing can be approved without the ledger). A Redis outage leaves it ready (200,
-// redisUp false): the switch serves from Postgres meanwhile.
+// redisUp false): the switch serves from Postgres meanwhile. That is readiness: whether to send terminals here.
+// GET /health/live is liveness: 200 whenever the process answers HTTP at all, asking nothing of Postgres or Redis,
+// for a restart policy (a Kubernetes livenessProbe): restarting a switch because its Postgres is away brings nothing
+// back and drops the connections it holds.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
@@ -18,9 +21,18 @@ const Health = z.object({
   connectionsOpen: z.number().int(),
 });
 
+const Live = z.object({
+  status: z.literal('alive'),
+  uptimeSeconds: z.number().int().describe('seconds since the process started'),
+});
+
 export const healthPlugin: FastifyPluginAsyncZod<{ health: HealthSource }> = async (app, opts) => {
+  app.get('/health/live', {
+    schema: { tags: ['operations'], summary: 'Liveness: the process answers (nothing else is asked)', response: { 200: Live } },
+  }, async () => ({ status: 'alive' as const, uptimeSeconds: Math.floor(process.uptime()) }));
+
   app.get('/health', {
-    schema: { tags: ['operations'], summary: 'Liveness and readiness', response: { 200: Health, 503: Health } },
+    schema: { tags: ['operations'], summary: 'Readiness: ready, and Postgres answers (503 otherwise)', response: { 200: Health, 503: Health } },
   }, async (_req, reply) => {
     const h = opts.health();
     const databaseUp = await h.databaseUp();

@@ -29,6 +29,23 @@ t.test('/health answers 200 with what the switch runs on when ready, 503 when no
   t.same([d.json().status, d.json().databaseUp], ['unavailable', false]);
 });
 
+t.test('/health/live answers 200 without asking Postgres, even when /health says 503', async (t) => {
+  let asked = 0;
+  const a = await buildAdminApp({
+    log: silentLogger,
+    metrics: new SwitchMetrics(),
+    health: () => ({ ready: false, database: 'embedded', databaseUp: async () => { asked++; return false; }, redis: 'none', redisUp: null, posPort: 8583, connectionsOpen: 0 }),
+  });
+  t.teardown(() => a.close());
+  const live = await a.inject({ method: 'GET', url: '/health/live' });
+  t.equal(live.statusCode, 200);
+  t.equal(live.json().status, 'alive');
+  t.ok(Number.isInteger(live.json().uptimeSeconds) && live.json().uptimeSeconds >= 0, 'uptime in whole seconds');
+  t.equal(asked, 0, 'liveness does not ask Postgres');
+  t.equal((await a.inject({ method: 'GET', url: '/health' })).statusCode, 503, 'readiness says 503 at the same time');
+  t.equal(asked, 1);
+});
+
 t.test('/metrics exposes transactions by type and response code in Prometheus text', async (t) => {
   const { a, metrics } = await app();
   metrics.transactions.inc({ type: 'purchase', response_code: '00' });
@@ -48,6 +65,7 @@ t.test('the OpenAPI document lists the routes and /docs serves the UI', async (t
   const doc = await a.inject({ method: 'GET', url: '/docs/json' });
   t.equal(doc.statusCode, 200);
   t.ok(doc.json().paths['/health'], '/health is documented');
+  t.ok(doc.json().paths['/health/live'], '/health/live is documented');
   const ui = await a.inject({ method: 'GET', url: '/docs/' });
   t.equal(ui.statusCode, 200);
 });
