@@ -9,6 +9,8 @@
 //  4. the good terminals again, while the crowd purchases in turn at BENCH_CONNECTIONS_CROWD_RATE a second over
 //     all its terminals (default one purchase per terminal every 30 s), on cards of its own (cold in the cache);
 //  5. the crowd closes every connection at once: how long until the switch has seen them all closed.
+// After the warm-up, BENCH_CONNECTIONS_WAL_WARMUP_MB (default 1024; 0 skips it) of WAL and a checkpoint, as in
+// bench:switch (wal.ts).
 // Printed: the switch's open connections and resident memory before and with the crowd, the crowd's sign-on
 // rate and latency, and the good terminals' rate and latency in both runs, second by second and whole.
 import { spawn } from 'node:child_process';
@@ -18,11 +20,13 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { runLoad } from '../../simulators/load.js';
 import { goodRun, phase, summary } from './good-run.js';
-import { entry, run, startSwitchProcess } from './switch-process.js';
+import { embeddedPgUrl, entry, run, startSwitchProcess } from './switch-process.js';
+import { warmWal } from './wal.js';
 
 const rate = Number(process.env.BENCH_CONNECTIONS_RATE ?? 3000);
 const seconds = Number(process.env.BENCH_CONNECTIONS_SECONDS ?? 20);
 const crowd = Number(process.env.BENCH_CONNECTIONS_CROWD ?? 8000);
+const walWarmupMb = Number(process.env.BENCH_CONNECTIONS_WAL_WARMUP_MB ?? 1024);
 const crowdRate = Number(process.env.BENCH_CONNECTIONS_CROWD_RATE ?? Math.round(crowd / 30));
 const terminals = 64;
 const cards = 10_000;
@@ -60,6 +64,8 @@ async function main(): Promise<number> {
     log(`switch ready (POS ${sw.posPort}); warm-up 5 s at ${rate}/s`);
     const stateDir = path.join(scratch, 'sim-state');
     await runLoad({ host: '127.0.0.1', port: sw.posPort, terminals, cards, durationS: 5, rate, mix: { purchase: 100, balance: 0, void: 0 }, connectionsPerTerminal: 1, stateDir, reconcile: false, timeoutMs: 30_000 });
+    // As bench:switch does (wal.ts): WAL segments to reuse, as a running switch's Postgres has.
+    await warmWal(embeddedPgUrl(dataDir), walWarmupMb, log);
     const runOptions = { port: sw.posPort, stateDir, rate, seconds, terminals, cards, log };
     log(`run 1: ${rate}/s for ${seconds} s, the good terminals alone`);
     const idle = await gauges(sw.adminPort);

@@ -19,9 +19,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { runLoad } from '../../simulators/load.js';
 import { goodRun, phase, summary, type GoodRunOptions } from './good-run.js';
-import pg from 'pg';
 import { embeddedPgUrl, entry, run, startSwitchProcess } from './switch-process.js';
-import { prepareWal } from './wal.js';
+import { warmWal } from './wal.js';
 
 const rate = Number(process.env.BENCH_FLOOD_RATE ?? 3000);
 const seconds = Number(process.env.BENCH_FLOOD_SECONDS ?? 24);
@@ -83,18 +82,9 @@ async function main(): Promise<number> {
     log(`switch ready (POS ${sw.posPort}); warm-up 5 s at ${rate}/s`);
     const stateDir = path.join(scratch, 'sim-state');
     await runLoad({ host: '127.0.0.1', port: sw.posPort, terminals, cards, durationS: 5, rate, mix: { purchase: 100, balance: 0, void: 0 }, connectionsPerTerminal: 1, stateDir, reconcile: false, timeoutMs: 30_000 });
-    if (walWarmupMb > 0) {
-      // As bench:switch does (wal.ts): a fresh data directory would create a WAL segment every few seconds, every
-      // commit waiting, which a running switch's Postgres does not.
-      const c = new pg.Client({ connectionString: embeddedPgUrl(dataDir) });
-      await c.connect();
-      try {
-        const ready = await prepareWal(c, walWarmupMb);
-        log(`WAL warm-up: ${walWarmupMb} MB written and a checkpoint; ${ready.segmentsAhead} segments ready for reuse (${(ready.ms / 1000).toFixed(1)} s)`);
-      } finally {
-        await c.end();
-      }
-    }
+    // As bench:switch does (wal.ts): a fresh data directory would create a WAL segment every few seconds, every
+    // commit waiting, which a running switch's Postgres does not.
+    await warmWal(embeddedPgUrl(dataDir), walWarmupMb, log);
     log(`run 1: ${rate}/s for ${seconds} s, no flood (the baseline)`);
     const runOptions: Omit<GoodRunOptions, 'label'> = { port: sw.posPort, stateDir, rate, seconds, terminals, cards, log };
     const alone = await goodRun({ ...runOptions, label: 'alone' });

@@ -6,7 +6,7 @@
 // which alone put a run's p99 over 25 ms. A Postgres that has been running reuses (recycles) the segments its
 // checkpoints leave behind and creates none; a fresh data directory, as every bench starts with, has none to
 // reuse until its first checkpoint cycle. `prepareWal` gives the bench that steady state before it measures.
-import type pg from 'pg';
+import pg from 'pg';
 
 export interface WalMark { lsn: string; created: number | null; at: number }
 export interface WalUse {
@@ -50,6 +50,19 @@ export async function prepareWal(c: pg.Client, mb: number): Promise<{ segmentsAh
   await c.query('CHECKPOINT');
   const r = await c.query<{ ahead: string }>("SELECT count(*) AS ahead FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' AND name > pg_walfile_name(pg_current_wal_lsn())");
   return { segmentsAhead: Number(r.rows[0]!.ahead), ms: Date.now() - started };
+}
+
+/** `prepareWal` on its own connection, told in one log line (the benches that keep no client of their own). */
+export async function warmWal(url: string, mb: number, log: (s: string) => void): Promise<void> {
+  if (!(mb > 0)) return;
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const ready = await prepareWal(c, mb);
+    log(`WAL warm-up: ${mb} MB written and a checkpoint; ${ready.segmentsAhead} segments ready for reuse (${(ready.ms / 1000).toFixed(1)} s)`);
+  } finally {
+    await c.end();
+  }
 }
 
 export function formatWal(w: WalUse): string {
