@@ -4,8 +4,8 @@
 // change. Either can hold up commits on the same disk, so a bench run's tail is read beside the checkpoints that
 // overlapped it.
 //
-// Polls `pg_control_checkpoint()` (the last completed checkpoint's start time, changed when a checkpoint is done)
-// and the checkpointer's wait event every `everyMs`.
+// Polls `pg_control_checkpoint()` (the last completed checkpoint's location, which changes when a checkpoint is
+// done, and its start time, in whole seconds) and the checkpointer's wait event every `everyMs`.
 import pg from 'pg';
 
 export interface Checkpoint {
@@ -21,7 +21,7 @@ export interface CheckpointWatch {
   stop(): Promise<void>;
 }
 
-interface Sample { began: Date; busy: boolean }
+interface Sample { lsn: string; began: Date; busy: boolean }
 
 export async function watchCheckpoints(url: string, everyMs = 250): Promise<CheckpointWatch> {
   const c = new pg.Client({ connectionString: url });
@@ -29,10 +29,10 @@ export async function watchCheckpoints(url: string, everyMs = 250): Promise<Chec
   // pg_stat_clear_snapshot(): no cached copy of the activity view hides a change.
   // A spread checkpoint (timed, or asked for by the WAL's volume) paces its writes, sleeping on CheckpointWriteDelay:
   // how one under way is seen before pg_control records it. An immediate one is over within a poll or two.
-  const sql = `SELECT checkpoint_time AS began, EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'checkpointer' AND wait_event = 'CheckpointWriteDelay') AS busy FROM pg_control_checkpoint(), pg_stat_clear_snapshot()`;
+  const sql = `SELECT checkpoint_lsn::text AS lsn, checkpoint_time AS began, EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'checkpointer' AND wait_event = 'CheckpointWriteDelay') AS busy FROM pg_control_checkpoint(), pg_stat_clear_snapshot()`;
   const read = async (): Promise<Sample> => {
-    const r = (await c.query<{ began: Date; busy: boolean | null }>(sql)).rows[0]!;
-    return { began: r.began, busy: r.busy === true };
+    const r = (await c.query<{ lsn: string; began: Date; busy: boolean | null }>(sql)).rows[0]!;
+    return { lsn: r.lsn, began: r.began, busy: r.busy === true };
   };
   let last = await read();
   const done: Checkpoint[] = [];
@@ -42,7 +42,8 @@ export async function watchCheckpoints(url: string, everyMs = 250): Promise<Chec
   let polling: Promise<void> = Promise.resolve();
   const tick = async () => {
     const now = await read();
-    if (now.began.getTime() !== last.began.getTime()) {
+    // By location: two checkpoints within one second have the same checkpoint_time.
+    if (now.lsn !== last.lsn) {
       done.push({ began: now.began.toISOString(), doneBy: new Date().toISOString() });
       underWaySince = null;
     }

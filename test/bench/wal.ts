@@ -25,7 +25,8 @@ export async function walMark(c: pg.Client): Promise<WalMark> {
   const init = (await major(c)) >= 18
     ? "(SELECT sum(writes)::bigint FROM pg_stat_io WHERE object = 'wal' AND context = 'init')"
     : 'NULL::bigint';
-  const r = (await c.query<{ lsn: string; created: string | null }>(`SELECT pg_current_wal_lsn()::text AS lsn, ${init} AS created FROM pg_stat_clear_snapshot()`)).rows[0]!;
+  // The insert position: what has been written into the WAL, flushed or not yet.
+  const r = (await c.query<{ lsn: string; created: string | null }>(`SELECT pg_current_wal_insert_lsn()::text AS lsn, ${init} AS created FROM pg_stat_clear_snapshot()`)).rows[0]!;
   return { lsn: r.lsn, created: r.created === null ? null : Number(r.created), at: Date.now() };
 }
 
