@@ -34,7 +34,7 @@
 // BENCH_SWITCH_LOG_FILE, default /dev/null: the CPU of making and writing every line is counted, but not a disk
 // for them (a deployment ships them off the database's disk; on this machine's one disk, 190 MB of log per
 // bench held up Postgres's commits, pgbench's included).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -112,7 +112,20 @@ interface PgbenchResult {
   /** Only when held to a rate: percentiles from the per-transaction log, scheduled start to end. */
   rate?: number; latency?: LatencySummary | null;
 }
-type Pgbench = (rate?: number) => PgbenchResult | { absent: string };
+type Pgbench = (rate?: number) => Promise<PgbenchResult | { absent: string }>;
+
+/** Runs a command to its end without blocking this process (the checkpoint watch polls meanwhile). */
+function runAsync(bin: string, args: string[], o: { env: NodeJS.ProcessEnv; cwd: string }): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(bin, args, { ...o, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.once('error', (e) => resolve({ status: null, stdout, stderr: `${stderr}${e.message}` }));
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
 /** Creates pgbench's tables and script once; returns a function that runs it once, or why it cannot. */
 async function pgbenchSetup(url: string, scratch: string): Promise<Pgbench | { absent: string }> {
@@ -142,13 +155,13 @@ async function pgbenchSetup(url: string, scratch: string): Promise<Pgbench | { a
   chmodSync(scratch, 0o755);
   const u = new URL(url);
   const logDir = path.join(scratch, 'pgbench-log');
-  return (rate?: number) => {
+  return async (rate?: number) => {
     log(`pgbench: ${pgbenchClients} clients, ${seconds} s, one debit per transaction${rate ? `, held to ${rate}/s` : ''}`);
     const rated = rate ? ['-R', String(rate), '-l', '--log-prefix', path.join(logDir, 'tx')] : [];
     if (rate) { rmSync(logDir, { recursive: true, force: true }); mkdirSync(logDir); chmodSync(logDir, 0o777); }
-    const r = spawnSync(bin, ['-n', '-M', 'prepared', '-c', String(pgbenchClients), '-j', String(Math.min(pgbenchClients, os.cpus().length * 2)), '-T', String(seconds), '-f', script,
+    const r = await runAsync(bin, ['-n', '-M', 'prepared', '-c', String(pgbenchClients), '-j', String(Math.min(pgbenchClients, os.cpus().length * 2)), '-T', String(seconds), '-f', script,
       ...rated, '-h', u.hostname, '-p', u.port, '-U', decodeURIComponent(u.username), u.pathname.slice(1)], {
-      env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) }, encoding: 'utf8', cwd: scratch,
+      env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) }, cwd: scratch,
     });
     if (r.status !== 0) return { absent: `pgbench failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}` };
     const out = r.stdout;
@@ -254,7 +267,7 @@ async function main(): Promise<number> {
       const clientBefore = exitedChildrenCpuSeconds();
       const mark = await walMark(c);
       const pgStarted = Date.now();
-      const base = typeof pgbench === 'function' ? pgbench() : pgbench;
+      const base = typeof pgbench === 'function' ? await pgbench() : pgbench;
       const pgbenchWindow = { from: pgStarted, to: Date.now() };
       const pgbenchWal = await walUse(c, mark);
       const pgSeconds = (Date.now() - pgStarted) / 1000;
@@ -299,7 +312,7 @@ async function main(): Promise<number> {
         const pgProbe = startDiskProbe(scratch, seconds);
         const mark = await walMark(c);
         const from = Date.now();
-        pgbenchHalf = pgbench(half);
+        pgbenchHalf = await pgbench(half);
         pgbenchWindow = { from, to: Date.now() };
         pgbenchWal = await walUse(c, mark);
         pgbenchDisk = await pgProbe;
