@@ -68,8 +68,8 @@ class GoodCards {
     if (!out) return;
     if (out.ok && typeof out.balancePoints === 'number') {
       // In place when the card is known: a new entry per purchase in this long-lived map outlived the young
-      // generation and was promoted, only to be garbage at the card's next purchase (old-generation churn that
-      // made the switch's major collections, and its latency spikes, more frequent).
+      // generation and was promoted, only to be garbage at the card's next purchase (old-generation garbage that
+      // only a major collection frees; the sampling heap profiler counted it among what the hot path promotes).
       const e = this.m.get(cardNo);
       if (e) {
         e.balance = out.balancePoints;

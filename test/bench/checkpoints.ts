@@ -56,7 +56,9 @@ export async function watchCheckpoints(url: string, everyMs = 250): Promise<Chec
   }, everyMs);
   return {
     done,
+    /** Ends the watch; a second call does nothing. */
     async stop() {
+      if (stopped) return;
       stopped = true;
       clearInterval(timer);
       await polling;

@@ -224,15 +224,20 @@ async function main(): Promise<number> {
     };
     const switchPid = child.pid!;
     // One run, with where the CPU went: the switch, its Postgres and Redis, and this process (the simulator).
-    const measured = async (o: LoadOptions): Promise<{ report: LoadReport; cpu: Record<string, number>; window: Window; wal: WalUse }> => {
+    // Any run (the switch's or pgbench's), with when it ran and the WAL it wrote.
+    const inPostgres = async <T>(run: () => Promise<T>): Promise<{ result: T; window: Window; wal: WalUse }> => {
       const mark = await walMark(c);
+      const from = Date.now();
+      const result = await run();
+      const window = { from, to: Date.now() };
+      return { result, window, wal: await walUse(c, mark) };
+    };
+    const measured = async (o: LoadOptions): Promise<{ report: LoadReport; cpu: Record<string, number>; window: Window; wal: WalUse }> => {
       const before = treeCpuSeconds(switchPid);
-      const started = Date.now();
-      const report = await runLoad(o);
-      const cpu = cpuPercent(before, treeCpuSeconds(switchPid), (Date.now() - started) / 1000);
+      const { result: report, window, wal } = await inPostgres(() => runLoad(o));
+      const cpu = cpuPercent(before, treeCpuSeconds(switchPid), (window.to - window.from) / 1000);
       cpu.simulator = report.clientCpuPercent;
-      const window = { from: started, to: Date.now() };
-      return { report, cpu, window, wal: await walUse(c, mark) };
+      return { report, cpu, window, wal };
     };
     // The machine's speed drifts (other tenants, disk): the switch's peak and pgbench are measured in turns,
     // `rounds` times, and compared round by round; the medians are the headline.
@@ -265,12 +270,8 @@ async function main(): Promise<number> {
       const probe = typeof pgbench === 'function' ? startDiskProbe(scratch, seconds + 1) : Promise.resolve({ absent: 'pgbench absent' });
       const pgBefore = treeCpuSeconds(switchPid);
       const clientBefore = exitedChildrenCpuSeconds();
-      const mark = await walMark(c);
-      const pgStarted = Date.now();
-      const base = typeof pgbench === 'function' ? await pgbench() : pgbench;
-      const pgbenchWindow = { from: pgStarted, to: Date.now() };
-      const pgbenchWal = await walUse(c, mark);
-      const pgSeconds = (Date.now() - pgStarted) / 1000;
+      const { result: base, window: pgbenchWindow, wal: pgbenchWal } = await inPostgres(async () => (typeof pgbench === 'function' ? pgbench() : pgbench));
+      const pgSeconds = (pgbenchWindow.to - pgbenchWindow.from) / 1000;
       const pgCpu = cpuPercent(pgBefore, treeCpuSeconds(switchPid), pgSeconds);
       // pgbench's own client, comparable with the simulator's share in the switch run
       pgCpu.pgbench = Math.round(((exitedChildrenCpuSeconds() - clientBefore) / pgSeconds) * 100);
@@ -310,11 +311,7 @@ async function main(): Promise<number> {
       let pgbenchWal: WalUse | null = null;
       if (typeof pgbench === 'function') {
         const pgProbe = startDiskProbe(scratch, seconds);
-        const mark = await walMark(c);
-        const from = Date.now();
-        pgbenchHalf = await pgbench(half);
-        pgbenchWindow = { from, to: Date.now() };
-        pgbenchWal = await walUse(c, mark);
+        ({ result: pgbenchHalf, window: pgbenchWindow, wal: pgbenchWal } = await inPostgres(() => pgbench(half)));
         pgbenchDisk = await pgProbe;
       }
       halves.push({ run: m.report, cpu: m.cpu, pgbench: pgbenchHalf, disk, pgbenchDisk, window: m.window, pgbenchWindow, wal: m.wal, pgbenchWal });

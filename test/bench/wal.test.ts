@@ -8,7 +8,7 @@ import pg from 'pg';
 import t from 'tap';
 import { startEmbeddedPostgres } from '../../src/db/embedded.js';
 import { formatCheckpoints, overlapping, watchCheckpoints, type Checkpoint } from './checkpoints.js';
-import { formatWal, prepareWal, walMark, walUse } from './wal.js';
+import { formatWal, prepareWal, walMark, walUse, writeWal } from './wal.js';
 import { until } from '../support/wait.js';
 
 t.test('overlapping and formatCheckpoints: which checkpoints a run met, relative to its start', async (t) => {
@@ -42,12 +42,9 @@ t.test('a fresh cluster creates WAL segments as its WAL grows; after prepareWal 
   });
   await c.connect();
   const major = Math.floor(Number((await c.query("SELECT current_setting('server_version_num') AS v")).rows[0].v) / 10000);
-  const emit = async (mb: number) => {
-    for (let i = 0; i < mb; i++) await c.query("SELECT pg_logical_emit_message(false, 'test', repeat('x', 1000000))");
-  };
 
   const fresh = await walMark(c);
-  await emit(40);
+  await writeWal(c, 40);
   const grown = await walUse(c, fresh);
   t.ok(grown.mb >= 40 && grown.mb < 42, `${grown.mb} MB of WAL for 40 MB of messages`);
   if (major >= 18) t.ok((grown.created ?? 0) >= 1, `${grown.created} segments created for 40 MB on a fresh cluster`);
@@ -56,7 +53,7 @@ t.test('a fresh cluster creates WAL segments as its WAL grows; after prepareWal 
   const ready = await prepareWal(c, 64);
   t.ok(ready.segmentsAhead >= 3, `${ready.segmentsAhead} segments ready for reuse after 64 MB and a checkpoint`);
   const before = await walMark(c);
-  await emit(40);
+  await writeWal(c, 40);
   const reused = await walUse(c, before);
   t.ok(reused.mb >= 40, `${reused.mb} MB`);
   if (major >= 18) t.equal(reused.created, 0, 'the next 40 MB reused segments: none created');

@@ -36,6 +36,11 @@ export async function walUse(c: pg.Client, before: WalMark): Promise<WalUse> {
   return { mb: Math.round(bytes / 1e5) / 10, created: after.created === null || before.created === null ? null : after.created - before.created };
 }
 
+/** Writes `mb` MB of WAL and nothing else: logical-decoding messages of 1 MB, not kept in any table. */
+export async function writeWal(c: pg.Client, mb: number): Promise<void> {
+  for (let i = 0; i < mb; i++) await c.query("SELECT pg_logical_emit_message(false, 'pointswitch-bench-wal', repeat('x', 1000000))");
+}
+
 /**
  * Brings a fresh database's WAL to the steady state of a running one: writes `mb` MB of WAL (logical-decoding
  * messages: WAL records only, no table pages) and checkpoints, so that the segments written are kept for reuse
@@ -44,10 +49,7 @@ export async function walUse(c: pg.Client, before: WalMark): Promise<WalUse> {
  */
 export async function prepareWal(c: pg.Client, mb: number): Promise<{ segmentsAhead: number; ms: number }> {
   const started = Date.now();
-  const chunk = 1_000_000;
-  for (let written = 0; written < mb * 1e6; written += chunk) {
-    await c.query("SELECT pg_logical_emit_message(false, 'pointswitch-bench-wal-warm-up', repeat('x', $1))", [chunk]);
-  }
+  await writeWal(c, mb);
   await c.query('CHECKPOINT');
   const r = await c.query<{ ahead: string }>("SELECT count(*) AS ahead FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' AND name > pg_walfile_name(pg_current_wal_lsn())");
   return { segmentsAhead: Number(r.rows[0]!.ahead), ms: Date.now() - started };
