@@ -3,7 +3,7 @@
 // A request whose answer does not arrive within its timeout resolves as `timeout`; a late answer is counted.
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { decode, Deframer, frame, type CodecError, type IsoMessage } from '../protocol/index.js';
+import { decode, Deframer, frame, isRequestMti, responseMti, type CodecError, type IsoMessage } from '../protocol/index.js';
 
 export const frameBytesMax = 8192;
 export const connectTimeoutMsDefault = 5000;
@@ -155,8 +155,7 @@ export class Link {
 export function answerMtiFor(body: Buffer): string | null {
   if (body.length < 13) return null;
   const mti = body.subarray(11, 13).toString('hex');
-  const third = Number(mti[2]);
-  return /^\d{4}$/.test(mti) ? `${mti.slice(0, 2)}${third + 1}${mti[3]}` : null;
+  return isRequestMti(mti) ? responseMti(mti) : null;
 }
 
 /** Field 11 of an encoded request, for matching its answer (decode is cheap next to a network round trip). */

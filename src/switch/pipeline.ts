@@ -7,7 +7,7 @@ import { writeTxnLine } from '../log.js';
 import { businessDate } from './clock.js';
 import { text } from './handlers/fields.js';
 import type { SwitchMetrics } from './metrics.js';
-import { buildFormatError, buildResponse, type MacKey } from './respond.js';
+import { buildFormatError, buildResponse, declined, formatErrorCode, reasonOf, type MacKey } from './respond.js';
 import { route } from './router.js';
 import { checkSession, TerminalCache } from './session.js';
 import type { ConnectionInfo, FrameAnswer, FrameHandler } from './server.js';
@@ -55,8 +55,8 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
       const p = error.partial;
       const fields = { conn: conn.id, remote: conn.remote, kind: error.kind, field: error.field, offset: error.offset, mti: p?.mti };
       if (p?.tpdu && p.header !== undefined && p.mti && /^\d{4}$/.test(p.mti)) {
-        log.warn({ ...fields, responseCode: '30' }, 'unparseable request answered with format error');
-        metrics.transactions.inc({ type: `mti-${p.mti}`, response_code: '30' });
+        log.warn({ ...fields, responseCode: formatErrorCode }, 'unparseable request answered with format error');
+        metrics.transactions.inc({ type: `mti-${p.mti}`, response_code: formatErrorCode });
         return { body: buildFormatError({ tpdu: p.tpdu, header: p.header, mti: p.mti }) };
       }
       log.warn(fields, 'unparseable request without a readable MTI; closing connection');
@@ -73,15 +73,18 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
       log.error({ err, conn: conn.id }, 'terminal lookup failed');
       return null;
     });
-    if (!session) return finish(deps, conn, msg, `mti-${msg.mti}`, { responseCode: '96' }, null, started);
+    if (!session) return finish(deps, conn, msg, `mti-${msg.mti}`, declined({ kind: 'system-error', detail: 'terminal lookup failed' }), null, started);
     if (!session.ok) {
       refusals?.refuse(conn, admission);
-      return finish(deps, conn, msg, route(msg)?.type ?? `mti-${msg.mti}`, { responseCode: session.responseCode }, session.mac, started, session.reason);
+      return finish(deps, conn, msg, route(msg)?.type ?? `mti-${msg.mti}`, declined(session.refusal), session.mac, started, reasonOf(session.refusal));
     }
     // A MAC that verified proves the terminal's keys: its connection may pipeline (a sign-on proves nothing).
     if (session.mac && msg.fields[64] !== undefined) conn.trust();
     const r = route(msg);
-    if (!r) return finish(deps, conn, msg, `mti-${msg.mti}`, { responseCode: '40' }, session.mac, started, 'function not supported');
+    if (!r) {
+      const refusal = { kind: 'function-not-supported' } as const;
+      return finish(deps, conn, msg, `mti-${msg.mti}`, declined(refusal), session.mac, started, reasonOf(refusal));
+    }
     // A write to the terminal without a MAC (a sign-on, a sign-off without one): anyone may ask, so in its turn.
     if (deps.signOns && r.changesTerminal && msg.fields[64] === undefined) {
       const waitMs = deps.signOns.take(conn.remote);
@@ -94,11 +97,11 @@ export function createFrameHandler(deps: PipelineDeps): FrameHandler {
     } catch (err) {
       log.error({ err, conn: conn.id, terminal: session.terminal.terminalId, mti: msg.mti, trace: text(msg, 11) }, `${r.type} failed in the ledger`);
       // Money in doubt: say nothing, so the terminal reverses; otherwise a plain system malfunction.
-      reply = { responseCode: '96' };
+      reply = declined({ kind: 'system-error', detail: `${r.type} failed in the ledger` });
     }
     // A system error on a money request leaves its outcome in doubt (the commit may have happened): answer
     // nothing and close, so the terminal sends a reversal, which is safe whether or not the debit happened.
-    if (r.movesMoney && reply.responseCode === '96') reply = { ...reply, close: true };
+    if (r.movesMoney && reply.refusal?.kind === 'system-error') reply = { ...reply, close: true };
     return finish(deps, conn, msg, r.type, reply, session.mac, started);
   };
 }

@@ -3,7 +3,7 @@
 // a good one up to the refusal (a decode, a terminal lookup that for an unknown number reaches Postgres, a MAC
 // check or two, an answer, a log line) and is charged to no terminal: its terminal number is whatever the
 // client wrote. So a client cycling through terminal numbers escapes every terminal's budget, and one pipelining
-// refused requests from 64 connections took good terminals from 3,125 to about 600 purchases/s.
+// refused requests from many connections took most of good terminals' throughput.
 //
 // Each refusal takes a turn from its client address's budget (`ratePerS`, bursts of `burst`). Requests on the
 // connections that are refusing pay their turn up front, before any work is done on them (not even the
@@ -38,8 +38,8 @@ export interface Admission {
 export interface RefusalGuardOptions {
   /**
    * Refusals at once from one address: a tenth of a second's worth, at least a connection's pipeline (32). (A
-   * second's worth let a flood's first moment through: 200 refused lookups, with one each for its 160 new
-   * connections, held the good terminals' p99 near 130 ms for a second.)
+   * second's worth let a flood's first moment through: its refused lookups, with one for each new connection,
+   * raised good terminals' latency for that second.)
    */
   burst?: number;
   /** Refusals a second the whole switch takes, from all addresses together; default none beyond the addresses'. */

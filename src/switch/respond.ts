@@ -1,11 +1,10 @@
 // Typed outcome -> response message. The one place that decides which request fields a response echoes, what an
 // approval adds (37 RRN, 38 authorisation code), field 54, and the MAC.
 import {
-  encode, encodeWithMac, responseTpdu,
+  encode, encodeWithMac, isRequestMti, responseMti, responseTpdu,
   type FieldValue, type IsoMessage, type MacAlgorithm, type Tpdu,
 } from '../../protocol/index.js';
-import type { Decline } from '../ledger/index.js';
-import { responseCodeFor } from '../ledger/index.js';
+import { responseCodeFor, type Refusal } from '../ledger/decline.js';
 import { localDateMMDD, localTimeHHMMSS } from './clock.js';
 import type { Reply } from './types.js';
 
@@ -13,18 +12,25 @@ import type { Reply } from './types.js';
 const echoed = [3, 4, 11, 12, 13, 25, 32, 41, 42, 49, 60] as const;
 
 export const approved = '00';
+/** Field 39 of an unparseable request's answer (the refusal 'format-error'). */
+export const formatErrorCode = responseCodeFor({ kind: 'format-error', detail: '' });
 
-/** 0200 -> 0210, 0800 -> 0810 … (a request MTI has an even third digit). */
-export function responseMti(mti: string): string {
-  if (!/^\d{4}$/.test(mti)) return '0000';
-  const function_ = Number(mti[2]);
-  return function_ % 2 === 0 ? `${mti.slice(0, 2)}${function_ + 1}${mti[3]}` : mti;
+/** A message that is not a request (a response sent to the switch) is answered under its own MTI. */
+function answerMti(mti: string): string {
+  return isRequestMti(mti) ? responseMti(mti) : mti;
 }
 
-export function declined(decline: Decline, extra: Partial<Reply> = {}): Reply {
+/** The answer to a refused request: the ledger's decline or the switch's own refusal, with its code. */
+export function declined(refusal: Refusal, extra: Partial<Reply> = {}): Reply {
   const fields = { ...extra.fields };
-  if (decline.kind === 'insufficient-points') fields[54] = balanceField(decline.balancePoints);
-  return { ...extra, responseCode: responseCodeFor(decline), fields };
+  if (refusal.kind === 'insufficient-points') fields[54] = balanceField(refusal.balancePoints);
+  return { ...extra, responseCode: responseCodeFor(refusal), refusal, fields };
+}
+
+/** A refusal as the log line's `reason`: its kind, with its detail or the terminal's status when it has one. */
+export function reasonOf(refusal: Refusal): string {
+  const more = 'detail' in refusal ? refusal.detail : 'status' in refusal ? refusal.status : '';
+  return more ? `${refusal.kind}: ${more}` : refusal.kind;
 }
 
 /** Field 54: account type 10 + amount type 02 + currency 156 + sign C/D + 12-digit balance in points. */
@@ -56,7 +62,7 @@ export function buildResponse(request: IsoMessage, reply: Reply, mac: MacKey | n
   const message: IsoMessage = {
     tpdu: responseTpdu(request.tpdu),
     header: request.header,
-    mti: responseMti(request.mti),
+    mti: answerMti(request.mti),
     fields,
   };
   return mac && !reply.noMac ? encodeWithMac(message, mac.algorithm, mac.mak) : encode(message);
@@ -67,7 +73,7 @@ export function buildFormatError(partial: { tpdu: Tpdu; header: string; mti: str
   return encode({
     tpdu: responseTpdu(partial.tpdu),
     header: partial.header,
-    mti: responseMti(partial.mti),
-    fields: { 12: localTimeHHMMSS(now), 13: localDateMMDD(now), 39: '30' },
+    mti: answerMti(partial.mti),
+    fields: { 12: localTimeHHMMSS(now), 13: localDateMMDD(now), 39: formatErrorCode },
   });
 }

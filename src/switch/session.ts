@@ -2,6 +2,7 @@
 // sign on), its MAC must verify with the terminal's MAK and algorithm, and field 42 must be its merchant.
 // Terminal data comes from the ledger, which reads it through its cache (no per-message database query).
 import { verifyMac, type IsoMessage } from '../../protocol/index.js';
+import type { SwitchRefusal } from '../ledger/decline.js';
 import type { TerminalInfo } from '../ledger/index.js';
 import type { Logger } from '../log.js';
 import type { MacKey } from './respond.js';
@@ -15,8 +16,8 @@ const beforeSignOn = new Set(['0800']);
 
 export type SessionResult =
   | { ok: true; terminal: TerminalInfo; mac: MacKey | null }
-  /** refused: answer with this code; `mac` when the terminal's MAK can sign the answer */
-  | { ok: false; responseCode: string; terminal: TerminalInfo | null; mac: MacKey | null; reason: string };
+  /** refused: answer with this refusal's code; `mac` when the terminal's MAK can sign the answer */
+  | { ok: false; refusal: SwitchRefusal; terminal: TerminalInfo | null; mac: MacKey | null };
 
 /**
  * A short-lived in-process copy of terminal records in front of the ledger's (Redis) read-through cache, so the
@@ -97,14 +98,14 @@ export async function checkSession(terminals: TerminalCache, msg: IsoMessage, bo
 
 async function check(terminals: TerminalCache, msg: IsoMessage, body: Buffer, fresh: boolean, o: SessionOptions): Promise<SessionResult> {
   const terminalId = text(msg, 41);
-  if (!terminalId) return { ok: false, responseCode: '30', terminal: null, mac: null, reason: 'no terminal id (41)' };
+  if (!terminalId) return { ok: false, refusal: { kind: 'format-error', detail: 'no terminal id (41)' }, terminal: null, mac: null };
   const terminal = await terminals.get(terminalId, fresh);
-  if (!terminal) return { ok: false, responseCode: '97', terminal: null, mac: null, reason: 'unknown terminal' };
-  if (terminal.status !== 'active') return { ok: false, responseCode: '97', terminal, mac: null, reason: `terminal ${terminal.status}` };
+  if (!terminal) return { ok: false, refusal: { kind: 'unknown-terminal' }, terminal: null, mac: null };
+  if (terminal.status !== 'active') return { ok: false, refusal: { kind: 'terminal-inactive', status: terminal.status }, terminal, mac: null };
   let mac: MacKey | null = terminal.signedOn && terminal.keys ? { algorithm: terminal.macAlgorithm, mak: terminal.keys.mak } : null;
   let as = terminal;
   if (!beforeSignOn.has(msg.mti)) {
-    if (!mac) return { ok: false, responseCode: '97', terminal, mac: null, reason: 'not signed on' };
+    if (!mac) return { ok: false, refusal: { kind: 'not-signed-on' }, terminal, mac: null };
     if (msg.fields[64] !== undefined) {
       if (verifyMac(body, mac.algorithm, mac.mak)) {
         if (!terminal.keysProven) terminals.proven(terminal);
@@ -113,15 +114,15 @@ async function check(terminals: TerminalCache, msg: IsoMessage, body: Buffer, fr
         as = { ...terminal, keys: terminal.provenKeys };
         mac = { algorithm: terminal.macAlgorithm, mak: terminal.provenKeys.mak };
       } else {
-        return { ok: false, responseCode: 'A0', terminal, mac, reason: 'MAC does not verify' };
+        return { ok: false, refusal: { kind: 'mac-invalid' }, terminal, mac };
       }
     } else if (macRequired.has(msg.mti) || (msg.mti === '0820' && o.signOffMac === 'required')) {
-      return { ok: false, responseCode: 'A0', terminal, mac, reason: 'MAC missing' };
+      return { ok: false, refusal: { kind: 'mac-missing' }, terminal, mac };
     }
   }
   const merchantId = text(msg, 42);
   if (merchantId !== undefined && merchantId.trim() !== terminal.merchantId) {
-    return { ok: false, responseCode: '03', terminal: as, mac, reason: 'merchant (42) is not the terminal\'s' };
+    return { ok: false, refusal: { kind: 'merchant-not-terminals' }, terminal: as, mac };
   }
   return { ok: true, terminal: as, mac: beforeSignOn.has(msg.mti) ? null : mac };
 }

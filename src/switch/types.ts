@@ -1,5 +1,6 @@
 // Types shared by the switch's session, router, handlers and response mapping.
 import type { FieldValue, IsoMessage } from '../../protocol/index.js';
+import type { Refusal } from '../ledger/decline.js';
 import type { Ledger, TerminalInfo } from '../ledger/index.js';
 import type { Logger } from '../log.js';
 import type { CardGate } from './card-gate.js';
@@ -34,6 +35,8 @@ export interface TxnRequest {
 /** What a handler decided; respond.ts turns it into a message. */
 export interface Reply {
   responseCode: string;
+  /** Why the request was refused, when it was (responseCode is then this refusal's code). */
+  refusal?: Refusal;
   /** Fields to add or override (37, 38, 54, 48, 60, 62 …). */
   fields?: { [field: number]: FieldValue | undefined };
   /** The card number, for the (masked) log line only. */

@@ -1,9 +1,9 @@
 // 0500: batch settlement. The terminal's totals (48) are compared with the switch's own for that batch.
-// Answer (documented in the README): 39 = 00 and the totals echoed in 48 with settlement code 1 (balanced) or
+// Answer: 39 = 00 and the totals echoed in 48 with settlement code 1 (balanced) or
 // 2 (not balanced), UnionPay style, so the terminal uploads its batch when unbalanced; with
 // settlementUnbalancedCode = 95 an unbalanced batch is answered 95 (ISO 8583 "reconcile error") instead.
 import { formatSettlementTotals, parseSettlementTotals } from '../../../protocol/index.js';
-import { approved } from '../respond.js';
+import { approved, declined } from '../respond.js';
 import type { Handler } from '../types.js';
 import { field60, text } from './fields.js';
 
@@ -15,7 +15,7 @@ export const settlement: Handler = async (ctx, req) => {
   } catch {
     totals = null;
   }
-  if (!totals) return { responseCode: '30' };
+  if (!totals) return declined({ kind: 'format-error', detail: 'settlement totals (48) unreadable' });
   const terminal = {
     debitFen: Number(totals.debitFen), debitCount: totals.debitCount,
     creditFen: Number(totals.creditFen), creditCount: totals.creditCount,
