@@ -1,5 +1,6 @@
-// Demo and load data (`pointswitch seed --demo`), exactly as the team contract lists it. Idempotent: rows
-// that exist are left alone; new cards get their opening balance as a balanced 'opening' txn.
+// Demo and load data (`pointswitch seed --demo`): the merchants, terminals and cards the tests, simulators and
+// docs use. Idempotent: rows that exist are left alone; new cards get their opening balance as a balanced
+// 'opening' txn.
 import type { Pool } from '../db/pool.js';
 import type { Kek } from './kek.js';
 

@@ -1,4 +1,4 @@
-// The ledger's public types (the contract the switch codes against: /tmp/pointswitch-contracts.md).
+// The ledger's public types: the contract the switch and the admin API code against.
 import type { Logger } from '../log.js';
 import type { Decline } from './decline.js';
 import type { Kek } from './kek.js';
@@ -10,9 +10,10 @@ export interface LedgerOptions {
   /** Every Redis key starts with it (tests). */
   redisPrefix?: string;
   /** Key-encryption key for master/working keys and PIN verification at rest (default: dev key, with a warning). */
-  kekHex?: string;
+  kekHex?: string | undefined;
   /** The key-encryption key already made from the settings (wins over kekHex). */
   kek?: Kek;
+  // Unset settings take the config schema's defaults (src/config), or ledgerOnlyDefaults for those it lacks.
   batchDebitsMax?: number;
   batchWaitMs?: number;
   /** Batches in flight at once (each holds a pool connection while it runs). */
@@ -20,16 +21,16 @@ export interface LedgerOptions {
   poolSize?: number;
   /**
    * Reads of terminal numbers never found by this process that go to Postgres (Redis misses) at once, at most
-   * (default 4; keep below poolSize - batchInflightMax). A flood of unknown terminal numbers then cannot take the
+   * (keep below poolSize - batchInflightMax). A flood of unknown terminal numbers then cannot take the
    * pool from the debits. A number once found reads without waiting.
    */
   lookupsInFlightMax?: number;
-  /** 'batched' (default): debits share commits through the batcher. 'plain': one transaction per debit (baseline). */
+  /** 'batched': debits share commits through the batcher. 'plain': one transaction per debit (the baseline). */
   writePath?: 'batched' | 'plain';
   /**
    * After a batch met an existing key (a retransmission), batches go straight to the function that checks each
    * key first for this long (ms), instead of failing on the plain insert and running again; each batch that still
-   * finds one extends it. 0: never (every conflict costs the failed statement). Default 1000.
+   * finds one extends it. 0: never (every conflict costs the failed statement).
    */
   keyedAfterConflictMs?: number;
   /** How long a cached card entry lives (ms); entries are rewritten after every commit that changes the card. */
@@ -45,6 +46,8 @@ export interface PurchaseRequest { key: TxnKey; merchantId: string; cardNo: stri
 export interface VoidRequest { key: TxnKey; merchantId: string; cardNo: string; amountFen: number; original: { rrn?: string; batchNo: string; trace: string } }
 export interface RefundRequest { key: TxnKey; merchantId: string; cardNo: string; amountFen: number; original: { rrn: string; batchNo?: string; trace?: string; date?: string /* MMDD */ } }
 export interface ReversalRequest { original: TxnKey; kind: 'purchase' | 'void' | 'refund'; cardNo: string; amountFen: number; reasonCode?: string }
+/** Points credited outside a terminal (the admin API's opening balance), once per idempotency key. */
+export interface CreditRequest { cardNo: string; points: number; idempotencyKey: string; reason?: string }
 export interface UploadRequest { key: TxnKey; cardNo: string; amountFen: number; kind?: string; rrn?: string; authCode?: string; detail?: Record<string, unknown> }
 export interface Approval { rrn: string; authCode: string; points: number; amountFen: number; balancePoints: number; replayed: boolean }
 export interface SettlementTotals { debitFen: number; debitCount: number; creditFen: number; creditCount: number }
