@@ -2,8 +2,8 @@
 //
 // Why not OpenSSL (node:crypto): a MAC is two block encryptions of 8 bytes, and every request and answer has
 // one, on the switch and on the simulator. Through node:crypto each 8-byte update() crosses into C++ and
-// allocates its result; under load that cost about 9 µs a MAC on the switch and on the simulator, some 10 %
-// of the whole machine's CPU per purchase. Here a block is 16 rounds of eight table look-ups on 32-bit
+// allocates its result, and with four MACs a purchase that crossing was a large share of the switch's and the
+// simulator's CPU per purchase. Here a block is 16 rounds of eight table look-ups on 32-bit
 // integers, with each key's schedule made once and kept: `npm run bench:codec` measures both in the same run.
 // The test (test/protocol/des.test.ts) checks every function against OpenSSL (test/protocol/openssl-des.ts)
 // on random keys and data and on the published vectors.
@@ -141,8 +141,8 @@ function reversed(ks: Uint8Array): Uint8Array {
 // One schedule per key and direction, made once: the keys are the ones the caller already holds in memory.
 // Found by a hash of the key's bytes (no string made per call), then the bytes compared; a bounded map.
 interface Held { key: Uint8Array; encrypt: Plan | null; decrypt: Plan | null }
-// Bounded: past this many keys in use the map is cleared and schedules are remade, about 10 µs a key
-// (measured cycling through 40,000 keys; below the bound a 3DES block is about 0.5 µs).
+// Bounded: past this many keys in use the map is cleared and schedules are remade, a cost per key far above a
+// block's, paid only by a switch serving more terminals than the bound at once.
 const heldMax = 16_384;
 const held = new Map<number, Held>();
 

@@ -1,4 +1,4 @@
-// The UnionPay POS ISO 8583 codec: pure (node built-ins only), no I/O. See README "Protocol codec".
+// The UnionPay POS ISO 8583 codec: pure (node built-ins only), no I/O. See protocol/README.md.
 export { type FieldValue, type IsoMessage, type DecodeResult, type CompiledTable, encode, decode, compile, unionPayPos, TPDU_BYTES, HEADER_BYTES, MTI_OFFSET, BITMAP_OFFSET } from './codec.js';
 export { CodecError, type CodecErrorKind, type PartialMessage } from './errors.js';
 export { type Tpdu, responseTpdu } from './tpdu.js';

@@ -33,8 +33,8 @@
 // pgbench's beside them as the baseline). BENCH_SWITCH_SECONDS: the length of each run (default 20).
 // The switch logs at BENCH_SWITCH_LOG_LEVEL (default info, the deployed default: one line per transaction) to
 // BENCH_SWITCH_LOG_FILE, default /dev/null: the CPU of making and writing every line is counted, but not a disk
-// for them (a deployment ships them off the database's disk; on this machine's one disk, 190 MB of log per
-// bench held up Postgres's commits, pgbench's included).
+// for them (a deployment ships them off the database's disk; on a machine with one disk, a bench's hundreds of
+// megabytes of log held up PostgreSQL's commits, pgbench's included).
 import { spawn } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
