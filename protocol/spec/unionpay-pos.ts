@@ -1,5 +1,5 @@
 // The UnionPay POS profile: every field 1-128. ISO 8583:1987 formats where the profile does not override them
-// (public UnionPay POS material and messages seen from real terminals). Field 1 is the secondary bitmap, handled by
+// (protocol/README.md, from public UnionPay POS material). Field 1 is the secondary bitmap, handled by
 // the codec itself. Lengths: digits for n/z, characters for an/ans, BYTES for b (so ISO "b64" is 8 here).
 // ISO "x+n" amounts (28-31, 97) carry a C/D sign, so they are an here; ISO "ns" (34) is ans.
 import type { FieldSpec, FieldTable } from './types.js';

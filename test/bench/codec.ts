@@ -1,18 +1,32 @@
 // `npm run bench:codec`: encode+decode pairs per second on one core, for a typical purchase request in our
-// codec and for the `iso_8583` npm package on the nearest ASCII equivalent, in the same run. Prints figures;
-// asserts nothing about time.
+// codec and for the `iso_8583` npm package on the nearest ASCII equivalent, in the same run; then field 64 MACs
+// per second through our table-driven DES and through OpenSSL. Prints figures (and writes them with
+// `-- --json FILE`); asserts nothing about time.
+import { readFileSync } from 'node:fs';
 import iso8583 from 'iso_8583';
 import { computeMac, decode, encode, MAC_BYTES, MTI_OFFSET } from '../../protocol/index.js';
 import { opensslEcbMac } from '../protocol/openssl-des.js';
 import { purchase } from '../protocol/messages.js';
+import { jsonFileOption, writeBenchJson } from './json-out.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+const jsonFile = jsonFileOption('bench:codec');
+const targetPairsPerS = 300_000;
+const iso8583Version = ((): string => {
+  try {
+    return (JSON.parse(readFileSync('node_modules/iso_8583/package.json', 'utf8')) as { version: string }).version;
+  } catch {
+    return '';
+  }
+})();
+
+interface Rate { perCorePerS: number; wallPerS: number }
 
 /**
  * Runs `pair` for `seconds` and returns pairs per CPU-second of this (single-threaded) process: "on one core",
  * and not depressed by other processes sharing the machine. The wall-clock rate is printed beside it.
  */
-function measure(name: string, pair: () => unknown, unit = 'pairs'): number {
+function measure(name: string, pair: () => unknown, unit = 'pairs'): Rate {
   for (let i = 0; i < 20_000; i++) pair(); // warm up
   let n = 0;
   const start = process.hrtime.bigint();
@@ -29,7 +43,7 @@ function measure(name: string, pair: () => unknown, unit = 'pairs'): number {
   const wallRate = n / (Number(now - start) / 1e9);
   const fmt = (v: number) => Math.round(v).toLocaleString('en-US').padStart(10);
   process.stdout.write(`${name.padEnd(44)} ${fmt(cpuRate)} ${unit}/s per core (cpu time)  ${fmt(wallRate)} ${unit}/s wall\n`);
-  return cpuRate;
+  return { perCorePerS: Math.round(cpuRate), wallPerS: Math.round(wallRate) };
 }
 
 // Ours: the purchase request of the POS set (2, 3, 4, 11, 14, 22, 25, 26, 35, 41, 42, 49, 52, 53, 60, 64).
@@ -51,13 +65,14 @@ const custom = {
 };
 const check = new iso8583(undefined, custom).getIsoJSON(new iso8583(data, custom).getBufferMessage(), custom);
 if (check.error || check['2'] !== data[2]) throw new Error(`iso_8583 round trip failed: ${JSON.stringify(check)}`);
-const theirs = measure(`iso_8583 ${process.env.npm_package_devDependencies_iso_8583 ?? ''} (ASCII equivalent)`.replace('  ', ' '), () => {
+const theirs = measure(`iso_8583 ${iso8583Version} (ASCII equivalent)`.replace('  ', ' '), () => {
   const wire = new iso8583(data, custom).getBufferMessage();
   const r = new iso8583(undefined, custom).getIsoJSON(wire, custom);
   sink += (r['0'] as string).length;
 });
 
-process.stdout.write(`encode+decode pairs; ratio ${(ours / theirs).toFixed(1)}x · target >= 300,000 pairs/s: ${ours >= 300_000 ? 'met' : 'NOT met'} · node ${process.version} · ${seconds}s each (sink ${sink > 0})\n`);
+const pairRatio = ours.perCorePerS / theirs.perCorePerS;
+process.stdout.write(`encode+decode pairs; ratio ${pairRatio.toFixed(1)}x · target >= ${targetPairsPerS.toLocaleString('en-US')} pairs/s: ${ours.perCorePerS >= targetPairsPerS ? 'met' : 'NOT met'} · node ${process.version} · ${seconds}s each (sink ${sink > 0})\n`);
 
 // The field 64 MAC (ECB algorithm, double-length MAK) of the same purchase, through our table-driven DES and
 // through OpenSSL (node:crypto, one cipher per key kept and reused, as the switch did before), in this run.
@@ -66,4 +81,17 @@ const mab = body.subarray(MTI_OFFSET, body.length - MAC_BYTES);
 if (!opensslEcbMac(mak, mab).equals(computeMac('ecb', mak, mab))) throw new Error('the two MACs differ');
 const macOurs = measure(`MAC ecb, table-driven DES (${mab.length}-byte MAB)`, () => { sink += computeMac('ecb', mak, mab)[0]!; }, 'MACs');
 const macOpenssl = measure('MAC ecb, OpenSSL des-ede3 (cipher kept per key)', () => { sink += opensslEcbMac(mak, mab)[0]!; }, 'MACs');
-process.stdout.write(`MACs; ratio ${(macOurs / macOpenssl).toFixed(1)}x (four a purchase: the terminal's, the switch's check, the answer's, the terminal's check)\n`);
+const macRatio = macOurs.perCorePerS / macOpenssl.perCorePerS;
+process.stdout.write(`MACs; ratio ${macRatio.toFixed(1)}x (four a purchase: the terminal's, the switch's check, the answer's, the terminal's check)\n`);
+
+if (jsonFile) {
+  const round1 = (x: number) => Math.round(x * 10) / 10;
+  writeBenchJson(jsonFile, 'bench:codec', {
+    secondsEach: seconds,
+    pairs: { codec: 'pointswitch protocol/', message: `purchase request, ${body.length}-byte body`, ...ours, targetPerCorePerS: targetPairsPerS, targetMet: ours.perCorePerS >= targetPairsPerS, ratioToBaseline: round1(pairRatio) },
+    macs: { mac: 'ecb, table-driven DES (protocol/des.ts)', mabBytes: mab.length, ...macOurs, ratioToBaseline: round1(macRatio) },
+  }, {
+    pairs: { codec: `iso_8583 ${iso8583Version}`.trim(), message: 'the same fields in its ASCII profile', ...theirs },
+    macs: { mac: 'ecb, OpenSSL des-ede3 through node:crypto, one cipher kept per key', ...macOpenssl },
+  });
+}

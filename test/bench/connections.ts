@@ -12,14 +12,16 @@
 // After the warm-up, BENCH_CONNECTIONS_WAL_WARMUP_MB (default 1024; 0 skips it) of WAL and a checkpoint, as in
 // bench:switch (wal.ts).
 // Printed: the switch's open connections and resident memory before and with the crowd, the crowd's sign-on
-// rate and latency, and the good terminals' rate and latency in both runs, second by second and whole.
+// rate and latency, and the good terminals' rate and latency in every run, second by second and whole;
+// `-- --json FILE` writes the same figures, the alone run beside as the baseline.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { runLoad } from '../../simulators/load.js';
-import { goodRun, phase, summary } from './good-run.js';
+import { goodRun, phase, runFigures, summary } from './good-run.js';
+import { jsonFileOption, writeBenchJson } from './json-out.js';
 import { embeddedPgUrl, entry, run, startSwitchProcess } from './switch-process.js';
 import { warmWal } from './wal.js';
 
@@ -30,6 +32,7 @@ const walWarmupMb = Number(process.env.BENCH_CONNECTIONS_WAL_WARMUP_MB ?? 1024);
 const crowdRate = Number(process.env.BENCH_CONNECTIONS_CROWD_RATE ?? Math.round(crowd / 30));
 const terminals = 64;
 const cards = 10_000;
+const jsonFile = jsonFileOption('bench:connections');
 
 function log(s: string): void { process.stderr.write(`bench:connections: ${s}\n`); }
 
@@ -122,6 +125,16 @@ async function main(): Promise<number> {
       out.push(`  ${`${name}:`.padEnd(18)} ${phase(r.seconds, 0, seconds)}; whole run ${Math.round(r.report.purchasesApprovedPerS)} purchases/s, ${summary(r.report)}`);
     }
     process.stdout.write(`${out.join('\n')}\n`);
+    if (jsonFile) {
+      const whole = (r: typeof alone) => runFigures(r, 0, seconds);
+      writeBenchJson(jsonFile, 'bench:connections', {
+        ratePerS: rate, secondsPerRun: seconds, terminals, crowd: { terminals: ready.terminals, signOnS: ready.signOnS, signOnsPerS: Math.round(ready.terminals / ready.signOnS), purchases: got },
+        connectionsOpen: { before: idle.connections, withCrowd: crowded.connections },
+        residentMemoryMb: { before: idle.rssMb, withCrowd: crowded.rssMb, afterCrowdPurchases: after.rssMb },
+        closedAtOnce: { connections: after.connections, stillOpen: open, seenClosedWithinMs: open === 0 ? closeMs : null },
+        crowdSilent: whole(silent), crowdPurchasing: whole(withCrowd),
+      }, { alone: whole(alone) });
+    }
     const crowdOk = Object.keys(got.codes).every((k) => k === '00');
     if (!crowdOk) log('some of the crowd\'s purchases were not approved (codes above)');
     return runs.every(([, r]) => r.report.ok) && crowdOk ? 0 : 1;

@@ -3,14 +3,19 @@
 // there is (PostgreSQL's WAL flush with synchronous_commit on is a write and an fdatasync of the WAL file), so a
 // stall seen here holds up every commit of every database on that disk, whatever the software above it does.
 //
-// `npm run bench:disk [-- --dir D --seconds S --hz H]`: a table for a person (is this disk fit for the latency
-// target?). `bench:switch` runs it beside each half-rate round (`--json`), as the control for the disk.
+// `npm run bench:disk [-- --dir D --seconds S --hz H --json FILE]`: a table for a person (is this disk fit for the
+// latency target?), and with `--json FILE` the same figures as JSON ("-": on stdout instead of the table).
+// `bench:switch` runs it beside each of its runs (`--json -`), as the control for the disk.
 // The probe itself adds HZ small flushes a second (100 by default) to the disk's load.
 import { closeSync, fdatasyncSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { summarise, type LatencySummary } from '../../simulators/load.js';
+import { jsonFileArg, writeBenchJson } from './json-out.js';
+
+/** A flush slower than this holds a commit past the switch's p99 target. */
+export const flushTargetMs = 25;
 
 export interface DiskProbeReport {
   dir: string;
@@ -33,7 +38,7 @@ export function diskReport(dir: string, hz: number, seconds: number, latencies: 
   let over100 = 0;
   let stalledMs = 0;
   for (const ms of latencies) {
-    if (ms > 25) { over25++; stalledMs += ms; }
+    if (ms > flushTargetMs) { over25++; stalledMs += ms; }
     if (ms > 100) over100++;
   }
   const worst = latencies.map((ms, i) => ({ at: new Date(startedAt[i] ?? 0).toISOString(), ms: Math.round(ms * 10) / 10 }))
@@ -114,12 +119,15 @@ function cli(args: string[]): number {
     const seconds = positive('--seconds', arg(args, '--seconds'), 60);
     const hz = positive('--hz', arg(args, '--hz'), 100);
     if (hz > 1000) throw new Error(`--hz: ${hz} is more than 1000`);
-    const json = args.includes('--json');
-    if (!json) process.stderr.write(`bench:disk: probing ${dir} for ${seconds} s\n`);
-    const report = probeDisk(dir, seconds, hz, json ? undefined : (s, last) => {
+    const jsonFile = jsonFileArg(args);
+    const quiet = jsonFile === '-';
+    if (!quiet) process.stderr.write(`bench:disk: probing ${dir} for ${seconds} s\n`);
+    const report = probeDisk(dir, seconds, hz, quiet ? undefined : (s, last) => {
       if (s % 5 === 0) process.stderr.write(`bench:disk: ${s} s, slowest flush of the last second ${Math.max(0, ...last).toFixed(1)} ms\n`);
     });
-    process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${formatDiskReport(report)}\n`);
+    if (!quiet) process.stdout.write(`${formatDiskReport(report)}\n`);
+    // No software runs beside the probe: its baseline is the target a commit's flush is read against.
+    if (jsonFile) writeBenchJson(jsonFile, 'bench:disk', report, { flushTargetMs });
     return 0;
   } catch (err) {
     process.stderr.write(`bench:disk: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -12,13 +12,15 @@
 // Printed: the good terminals' answers and p99 second by second in every run, side by side, and over the
 // flood's seconds, with what each flood itself got. Before run 1, after a 5 s warm-up, BENCH_FLOOD_WAL_WARMUP_MB
 // (default 1024; 0 skips it) of WAL and a checkpoint, as in bench:switch (wal.ts). The limits at work: cardInFlightMax, inFlightPerAddressMax,
-// terminalRequestsPerSecondMax and refusalsPerAddressPerSecondMax (README, "What the switch does with a request").
+// terminalRequestsPerSecondMax, refusalsPerAddressPerSecondMax, refusalsPerSecondMax and the sign-on budgets
+// (src/switch/README.md, "Limits"). `-- --json FILE` writes the figures, the alone run beside as the baseline.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runLoad } from '../../simulators/load.js';
-import { goodRun, phase, summary, type GoodRunOptions } from './good-run.js';
+import { goodRun, phase, runFigures, summary, type GoodRunOptions } from './good-run.js';
+import { jsonFileOption, writeBenchJson } from './json-out.js';
 import { embeddedPgUrl, entry, run, startSwitchProcess } from './switch-process.js';
 import { warmWal } from './wal.js';
 
@@ -27,6 +29,7 @@ const seconds = Number(process.env.BENCH_FLOOD_SECONDS ?? 24);
 const walWarmupMb = Number(process.env.BENCH_FLOOD_WAL_WARMUP_MB ?? 1024);
 const terminals = 64;
 const cards = 10_000;
+const jsonFile = jsonFileOption('bench:flood');
 
 function log(s: string): void { process.stderr.write(`bench:flood: ${s}\n`); }
 
@@ -121,6 +124,13 @@ async function main(): Promise<number> {
       lines.push(`             the flood got ${'error' in got ? got.error : `${got.perS} answers/s, ${Object.entries(got.codes).map(([c, n]) => `${c}: ${n}`).join(', ')}`}`);
     }
     process.stdout.write(`${lines.join('\n')}\n`);
+    if (jsonFile) {
+      const during = (r: typeof alone) => runFigures(r, floodSeconds, 2 * floodSeconds + 1);
+      writeBenchJson(jsonFile, 'bench:flood', {
+        ratePerS: rate, secondsPerRun: seconds, floodFromSecond: floodSeconds, floodSeconds, terminals,
+        floods: flooded.map(({ kind, run, got }) => ({ kind, says: floodKinds[kind].says, goodTerminalsInTheFloodsSeconds: during(run), floodGot: got })),
+      }, { alone: during(alone) });
+    }
     return runs.every((r) => r.report.ok) ? 0 : 1;
   } finally {
     await sw?.stop();

@@ -39,11 +39,24 @@ export async function goodRun(o: GoodRunOptions): Promise<{ report: LoadReport; 
 }
 
 /** The seconds in (from, to]: mean answers a second and the worst recent p99. */
-export function phase(s: Second[], from: number, to: number): string {
+export function phaseFigures(s: Second[], from: number, to: number): { answeredPerS: number; worstRecentP99Ms: number } {
   const xs = s.filter((p) => p.at > from && p.at <= to);
   const answered = xs.reduce((n, p) => n + p.answered, 0) / Math.max(1, xs.length);
-  const p99 = Math.max(0, ...xs.map((p) => p.p99 ?? 0));
-  return `${Math.round(answered)}/s, worst recent p99 ${p99} ms`;
+  return { answeredPerS: Math.round(answered), worstRecentP99Ms: Math.max(0, ...xs.map((p) => p.p99 ?? 0)) };
+}
+
+export function phase(s: Second[], from: number, to: number): string {
+  const f = phaseFigures(s, from, to);
+  return `${f.answeredPerS}/s, worst recent p99 ${f.worstRecentP99Ms} ms`;
+}
+
+/** A good run as the benches' JSON gives it: the figures `phase` and `summary` print, and each second. */
+export function runFigures(run: { report: LoadReport; seconds: Second[] }, from: number, to: number): Record<string, unknown> {
+  const l = run.report.latency;
+  return {
+    ...phaseFigures(run.seconds, from, to), purchasesPerS: Math.round(run.report.purchasesApprovedPerS),
+    p50Ms: l?.p50Ms ?? null, p99Ms: l?.p99Ms ?? null, maxMs: l?.maxMs ?? null, ok: run.report.ok, seconds: run.seconds,
+  };
 }
 
 /** A run's latency and whether every request was answered and the balances reconciled. */

@@ -1,7 +1,8 @@
 // `npm run bench:ledger`: purchase debits per second at 1, 16 and 64 concurrent callers, through the batcher
 // (debits share commits) and through the plain one-transaction-per-debit path, in the same run, on a Postgres
 // with default durability (fsync on, synchronous_commit on: every commit waits for the WAL flush).
-// Redis is off: this measures the write path that decides debits, not the cache.
+// Redis is off: this measures the write path that decides debits, not the cache. `-- --json FILE` writes the
+// figures, the plain path's beside as the baseline.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,12 +13,14 @@ import { formatTable } from '../../src/ledger/audit.js';
 import { audit } from '../../src/ledger/audit.js';
 import { Kek, Ledger } from '../../src/ledger/index.js';
 import { loadCardNo, seedDemo } from '../../src/ledger/seed.js';
+import { jsonFileOption, writeBenchJson } from './json-out.js';
 
 const secondsPerRun = Number(process.env.BENCH_SECONDS ?? 5);
 const callersList = (process.env.BENCH_CALLERS ?? '1,16,64').split(',').map(Number);
 const cardsCount = 10_000;
 const merchantId = '898310048160001';
 const terminalId = '10000001';
+const jsonFile = jsonFileOption('bench:ledger');
 
 interface Result { path: string; callers: number; debits: number; seconds: number; perSecond: number; batchAvg: string }
 
@@ -99,6 +102,18 @@ async function main(): Promise<void> {
     out(`load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
     out(`audit after the bench: ${report.ok ? 'every invariant holds' : `${report.problems.length} PROBLEMS`}\n`);
     if (!report.ok) process.exitCode = 1;
+    if (jsonFile) {
+      const figures = (p: string) => results.filter((r) => r.path === p).map((r) => ({ callers: r.callers, debits: r.debits, seconds: Math.round(r.seconds * 100) / 100, debitsPerS: Math.round(r.perSecond), avgBatch: Number(r.batchAvg) }));
+      const speedUp = callersList.map((c) => {
+        const b = results.find((r) => r.path === 'batched' && r.callers === c)!;
+        const p = results.find((r) => r.path === 'plain' && r.callers === c)!;
+        return { callers: c, ratio: Math.round((b.perSecond / p.perSecond) * 100) / 100 };
+      });
+      writeBenchJson(jsonFile, 'bench:ledger', {
+        secondsPerRun, cards: cardsCount, postgres: Object.fromEntries(settings.map((s) => [s.name, s.setting])),
+        batched: figures('batched'), speedUp, auditOk: report.ok,
+      }, { plain: figures('plain') });
+    }
   } finally {
     await pg.stop().catch(() => {});
     await rm(scratch, { recursive: true, force: true }).catch(() => {});

@@ -29,11 +29,12 @@
 //     lost answer), the disk probe beside it. Each must be answered with its original approval and debit nothing
 //     (the run's reconciliation); its p99 sits beside the plain run's to show what retransmissions cost.
 // CPU by process (switch, postgres, redis, simulator) is read from /proc for every run. Figures are printed
-// and written to bench-results/switch-<time>.json. BENCH_SWITCH_SECONDS: the length of each run (default 20).
+// and written as JSON to `-- --json FILE`, by default bench-results/switch-<time>.json (the switch's figures,
+// pgbench's beside them as the baseline). BENCH_SWITCH_SECONDS: the length of each run (default 20).
 // The switch logs at BENCH_SWITCH_LOG_LEVEL (default info, the deployed default: one line per transaction) to
 // BENCH_SWITCH_LOG_FILE, default /dev/null: the CPU of making and writing every line is counted, but not a disk
-// for them (a deployment ships them off the database's disk; on this machine's one disk, 190 MB of log per
-// bench held up Postgres's commits, pgbench's included).
+// for them (a deployment ships them off the database's disk; on a machine with one disk, a bench's hundreds of
+// megabytes of log held up PostgreSQL's commits, pgbench's included).
 import { spawn } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -43,6 +44,7 @@ import pg from 'pg';
 import { embeddedPgUrl, entry, run, startSwitchProcess, type RunningSwitch } from './switch-process.js';
 import { formatReport, runLoad, summarise, type LatencySummary, type LoadOptions, type LoadReport } from '../../simulators/load.js';
 import { formatDiskReport, type DiskProbeReport } from './disk-probe.js';
+import { jsonFileOption, writeBenchJson, type BenchJson } from './json-out.js';
 import { formatWal, prepareWal, walMark, walUse, type WalUse } from './wal.js';
 import { formatCheckpoints, overlapping, watchCheckpoints, type CheckpointWatch } from './checkpoints.js';
 import { cpuPercent, exitedChildrenCpuSeconds, treeCpuSeconds } from './proc-cpu.js';
@@ -56,6 +58,7 @@ const warmupSeconds = Number(process.env.BENCH_SWITCH_WARMUP_SECONDS ?? 5);
 const switchLogLevel = process.env.BENCH_SWITCH_LOG_LEVEL ?? 'info';
 const resendPercent = Number(process.env.BENCH_SWITCH_RESEND_PERCENT ?? 10);
 const walWarmupMb = Number(process.env.BENCH_SWITCH_WAL_WARMUP_MB ?? 1024);
+const jsonFile = jsonFileOption('bench:switch');
 if (!(resendPercent >= 0 && resendPercent < 100)) {
   process.stderr.write(`bench:switch: BENCH_SWITCH_RESEND_PERCENT=${process.env.BENCH_SWITCH_RESEND_PERCENT} is not a share from 0 to 99\n`);
   process.exit(2);
@@ -85,7 +88,7 @@ function logLines(file: string): number {
  */
 function startDiskProbe(dir: string, secs: number): Promise<DiskProbeReport | { absent: string }> {
   const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'disk-probe.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', file, '--dir', dir, '--seconds', String(secs), '--hz', '100', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', file, '--dir', dir, '--seconds', String(secs), '--hz', '100', '--json', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
@@ -94,7 +97,7 @@ function startDiskProbe(dir: string, secs: number): Promise<DiskProbeReport | { 
     child.once('error', (e) => resolve({ absent: `disk probe: ${e.message}` }));
     child.once('close', (code) => {
       try {
-        resolve(code === 0 ? JSON.parse(out) as DiskProbeReport : { absent: `disk probe exited ${code}: ${err.trim().split('\n').slice(-1)[0] ?? ''}` });
+        resolve(code === 0 ? (JSON.parse(out) as BenchJson<DiskProbeReport, unknown>).figures : { absent: `disk probe exited ${code}: ${err.trim().split('\n').slice(-1)[0] ?? ''}` });
       } catch {
         resolve({ absent: `disk probe: unreadable report ${JSON.stringify(out.slice(0, 200))}` });
       }
@@ -371,10 +374,32 @@ async function main(): Promise<number> {
     if (rounds.some((r) => 'absent' in r.pgbench)) lines.push(`  pgbench ABSENT: ${(rounds[0]!.pgbench as { absent: string }).absent}`);
     const summary = lines.join('\n');
     process.stdout.write(`${summary}\n`);
-    mkdirSync('bench-results', { recursive: true });
-    const file = path.join('bench-results', `switch-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, postgres: settings, switchLog: { level: switchLogLevel, to: switchLog }, rounds, walWarmupMb, halfRate: half, halves, resendPercent, resends, checkpoints }, null, 2)}\n`);
-    log(`written ${file}`);
+    let file = jsonFile;
+    if (!file) {
+      mkdirSync('bench-results', { recursive: true });
+      file = path.join('bench-results', `switch-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    }
+    const r2 = (x: number) => Math.round(x * 100) / 100;
+    writeBenchJson(file, 'bench:switch', {
+      postgres: settings, switchLog: { level: switchLogLevel, to: switchLog }, secondsPerRun: seconds, terminals, cards, walWarmupMb,
+      peak: {
+        medianPurchasesPerS: Math.round(peakMedian), medianRatioToBaseline: r2(median(ratios)),
+        rounds: rounds.map((r) => ({ switchFirst: r.switchFirst, purchasesPerS: Math.round(r.peak.purchasesApprovedPerS), ratioToBaseline: r2(r.peak.purchasesApprovedPerS / pgTps(r.pgbench)), report: r.peak, cpu: r.cpu, disk: r.disk, wal: r.wal, window: r.window })),
+      },
+      halfRate: {
+        ratePerS: half, medianP99Ms: r3(median(p99s)), targetP99Ms: 25,
+        rounds: halves.map((h) => ({ p99Ms: h.run.latency?.p99Ms ?? null, report: h.run, cpu: h.cpu, disk: h.disk, wal: h.wal, window: h.window })),
+      },
+      resends: { percent: resendPercent, rounds: resends.map((r) => ({ p99Ms: r.run.latency?.p99Ms ?? null, report: r.run, disk: r.disk, wal: r.wal, window: r.window })) },
+      checkpoints,
+    }, {
+      pgbench: {
+        clients: pgbenchClients, medianDebitsPerS: Math.round(pgMedian),
+        peak: rounds.map((r) => ({ result: r.pgbench, cpu: r.pgCpu, disk: r.pgbenchDisk, wal: r.pgbenchWal, window: r.pgbenchWindow })),
+        halfRate: { medianP99Ms: r3(median(pgP99s)), rounds: halves.map((h) => ({ result: h.pgbench, disk: h.pgbenchDisk, wal: h.pgbenchWal, window: h.pgbenchWindow })) },
+      },
+    });
+    log(`written ${file === '-' ? 'the figures to stdout' : file}`);
     return rounds.every((r) => r.peak.ok) && halves.every((h) => h.run.ok) && resends.every((r) => r.run.ok) ? 0 : 1;
   } finally {
     await watch?.stop();

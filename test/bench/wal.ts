@@ -1,9 +1,9 @@
 // PostgreSQL's write-ahead log as the benches see it: how much a run wrote, and how many WAL segment files
 // PostgreSQL had to create (zero-fill and fsync, 16 MB each) during it.
 //
-// A segment is created when no older one is there to reuse. While it is created every commit waits: on this
-// machine a new segment every ~4.7 s at 3,900 purchases/s stalled the switch's commits 30-140 ms each time,
-// which alone put a run's p99 over 25 ms. A Postgres that has been running reuses (recycles) the segments its
+// A segment is created when no older one is there to reuse. While it is created every commit waits: at the
+// switch's peak a new segment every few seconds stalled its commits for tens of milliseconds each time, which
+// alone put a run's p99 over 25 ms. A Postgres that has been running reuses (recycles) the segments its
 // checkpoints leave behind and creates none; a fresh data directory, as every bench starts with, has none to
 // reuse until its first checkpoint cycle. `prepareWal` gives the bench that steady state before it measures.
 import pg from 'pg';
