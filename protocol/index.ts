@@ -2,6 +2,7 @@
 export { type FieldValue, type IsoMessage, type DecodeResult, type CompiledTable, encode, decode, compile, unionPayPos, TPDU_BYTES, HEADER_BYTES, MTI_OFFSET, BITMAP_OFFSET } from './codec.js';
 export { CodecError, type CodecErrorKind, type PartialMessage } from './errors.js';
 export { type Tpdu, responseTpdu } from './tpdu.js';
+export { isRequestMti, responseMti } from './mti.js';
 export { frame, unframe, Deframer, type DeframeItem, LENGTH_BYTES, FRAME_BODY_BYTES_LIMIT } from './framing.js';
 export { type MacAlgorithm, computeMac, encodeWithMac, verifyMac, xorBlocks, MAC_BYTES } from './mac.js';
 export { checkValue, wrapKey, unwrapKey, randomKey, withOddParity, formatSignOnKeys, parseSignOnKeys, CHECK_VALUE_BYTES } from './keys.js';
@@ -10,5 +11,6 @@ export { parseField60, formatField60, parseField61, formatField61, parseField63,
 export { maskPan, maskTrack, maskBytes, track2Pan } from './mask.js';
 export { describe, messageFromJson, formatOf, MASKED_FIELDS, type Described, type DescribedField } from './describe.js';
 export { unionPayPosFields } from './spec/unionpay-pos.js';
+export { unionPayPosRequests } from './spec/messages.js';
 export { field44, field48Settlement, field60, field61, field63, splitSubfields } from './spec/subfields.js';
 export type { FieldSpec, FieldTable, Encoding, Prefix, SubfieldSpec, SubfieldTable } from './spec/types.js';
