@@ -31,8 +31,8 @@ const postgresUrl = url(['postgres:', 'postgresql:'], {
 
 /**
  * The key-encryption key's one rule, which `Kek` (src/ledger/kek.ts) checks too: 32 or 48 hex digits (a double- or
- * triple-length 3DES key, as key ceremonies hand them out) or 64 (an AES-256 key). Kek derives its own AES and
- * HMAC keys from whichever it is given, so every length protects alike.
+ * triple-length 3DES key, as key ceremonies hand them out) or 64 (an AES-256 key). Kek derives its AES-256 and
+ * HMAC keys from whichever it is given (SHA-256), so each works; a longer one is the stronger secret.
  */
 export const kekHexPattern = /^(?:[0-9A-Fa-f]{32}|[0-9A-Fa-f]{48}|[0-9A-Fa-f]{64})$/;
 const kekHexProblem = 'must be 32 or 48 hex digits (a double- or triple-length 3DES key) or 64 (an AES-256 key)';
