@@ -9,7 +9,8 @@ import { migrate } from './db/migrate.js';
 import { findRedisServer, startRedisServer, type RedisServerHandle } from './cache/redis-server.js';
 import pg from 'pg';
 import type { Pool } from './db/pool.js';
-import { Kek, Ledger } from './ledger/index.js';
+import { Ledger } from './ledger/index.js';
+import { kekFromConfig, type Kek } from './ledger/kek.js';
 import { seedDemo } from './ledger/seed.js';
 import { bufferedStdout, createLogger, type Logger } from './log.js';
 import { buildAdminApp } from './admin/app.js';
@@ -74,7 +75,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
   };
   try {
     // One key-encryption key for the seed, the ledger and the admin API (a bad one fails before anything starts).
-    const kek = new Kek(config.kekHex ?? process.env.POINTSWITCH_KEK ?? null);
+    const kek = kekFromConfig(config, (warning) => log.warn(warning));
     const { url: databaseUrl, how: database, handle: pg } = await openDatabase(config, log);
     if (pg) cleanup.push(() => pg.stop());
     await migrate(databaseUrl, { quiet: true });

@@ -8,8 +8,8 @@ export type { Logger };
 // The keys that never reach a log line with their value: at the top of a line's object, one level down (any
 // object under a top-level key, e.g. {terminal: {mak}}), and an ISO message's card, track, PIN and chip fields
 // under `fields`. Same rule as pino's `redact` with the paths `pan`, `*.pan`, …, `fields.2`, …; pino's redact
-// (@pinojs/redact 0.4) re-parses its path list on every line, which at one line per transaction was a visible
-// share of the switch's CPU; this check is a few Set look-ups.
+// re-parses its paths on every line, a noticeable share of the switch's CPU at one line per transaction, where
+// this check is a few Set look-ups.
 const sensitiveKeys: ReadonlySet<string> = new Set(['pan', 'cardNo', 'card_no', 'track2', 'track3', 'pinBlock', 'pin', 'key', 'keys', 'tmk', 'mak', 'pik', 'tdk']);
 const sensitiveIsoFields: ReadonlySet<string> = new Set(['2', '35', '36', '52', '55', '62']);
 export const censor = '[redacted]';
@@ -50,7 +50,8 @@ const childGuards: Record<string, (v: unknown) => unknown> = Object.fromEntries(
 
 export function createLogger(options: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   const opts = {
-    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+    // The level is a setting (logLevel, LOG_LEVEL): src/config reads the environment, not this file.
+    level: options.level ?? 'info',
     base: { name: options.name ?? 'pointswitch' },
     formatters: { log: redact },
     // Child bindings do not pass through formatters.log; serializers apply to both, by top-level key.
@@ -98,8 +99,8 @@ export interface TxnLine {
  * Writes the one line per transaction at `info` through `log`'s own destination, the line pino would write
  * for `log.info({conn, terminal, …, card: maskPan(cardNo), reason}, 'txn')` (same keys in the same order, same
  * bindings, same time format; a test compares the two), made by hand. pino's generic path (serializers,
- * formatters, per-key type dispatch) was most of what a line cost the switch in a profile; this line
- * has a fixed shape and nothing in it to censor (the card is masked here), so it needs none of that.
+ * formatters, per-key type dispatch) was most of what a line cost the switch; this line has a fixed shape and
+ * nothing in it to censor (the card is masked here), so it needs none of that.
  * The caller checks `log.isLevelEnabled('info')` first.
  */
 export function writeTxnLine(log: Logger, t: TxnLine): void {
@@ -132,8 +133,8 @@ let exitHooked = false;
 
 /**
  * Standard output for the switch's log: lines gather up to 4 KB (about a dozen transaction lines) and go out in
- * one write, at the latest `maxDelayMs` after the first, and at once on `stop()` and at process exit: with a
- * write per line, `--log-level info` (one line per transaction) cost the switch a large share of its peak.
+ * one write, at the latest `maxDelayMs` after the first, and at once on `stop()` and at process exit. With a
+ * write per line, `--log-level info` (one line per transaction) cost the switch a large share of its peak rate.
  * The lines are kept in an array and joined once per write: pino's destination (sonic-boom) in its buffering
  * mode appends each line to one growing string and measures that string's byte length at every line, which
  * copies the whole buffer per line. The write itself goes through sonic-boom in its synchronous mode (pino's

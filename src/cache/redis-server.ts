@@ -12,8 +12,8 @@ export interface RedisServerHandle {
   url: string;
   /**
    * The same server on a Unix socket in its data directory (`unix:///…/redis.sock`, mode 0700), which the switch
-   * uses: it skips the TCP stack on every batch's cache write, which showed as more purchases a second in peak runs
-   * alternating TCP and socket on the same redis-server. Null when the path is too long for a socket address.
+   * uses: it skips the TCP stack on every batch's cache write, which raises the switch's peak rate. Null when the
+   * path is too long for a socket address.
    */
   socketUrl: string | null;
   binary: string;

@@ -1,13 +1,14 @@
-// `pointswitch seed --demo [--load-terminals N --load-cards M]`: the demo merchants, terminals and cards of the
-// team contract (the simulator's defaults), plus load-test terminals and cards. Idempotent.
+// `pointswitch seed --demo [--load-terminals N --load-cards M]`: the demo merchants, terminals and cards (the
+// simulator's defaults), plus load-test terminals and cards. Idempotent.
 import type { Command } from 'commander';
 import { keepExitCode, withDatabaseUrl } from '../db/connect.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
 import { formatTable } from '../ledger/audit.js';
-import { Kek } from '../ledger/kek.js';
+import { kekFromConfig } from '../ledger/kek.js';
 import { seedDemo } from '../ledger/seed.js';
 import { CliError } from './errors.js';
+import { commandConfig } from './settings.js';
 
 function refuse(message: string): CliError {
   keepExitCode(1);
@@ -21,23 +22,21 @@ function count(v: string): number {
 }
 
 export function register(program: Command): void {
-  program.command('seed')
+  const cmd = program.command('seed')
     .description('create the demo merchants, terminals and cards (and load-test ones); existing rows are kept')
     .option('--demo', 'the demo data set (required: the only one there is)')
     .option('--load-terminals <n>', 'also terminals 90000001… (merchant 898310048160001)', count, 0)
-    .option('--load-cards <n>', 'also cards 8861000000000001… with 10,000,000 points each', count, 0)
-    .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL, else the embedded PostgreSQL in the data directory)')
-    .option('--data-dir <dir>', 'data directory of the embedded PostgreSQL')
-    .option('--kek <hex>', 'key-encryption key for terminal master keys (default: POINTSWITCH_KEK, else the dev key)')
-    .action(async (o: { demo?: boolean; loadTerminals: number; loadCards: number; databaseUrl?: string; dataDir?: string; kek?: string }) => {
-      if (!o.demo) throw refuse('say --demo (the demo data set is the only one)');
-      const kek = new Kek(o.kek ?? process.env.POINTSWITCH_KEK ?? null);
-      if (kek.isDev) process.stderr.write('seed: POINTSWITCH_KEK is unset; terminal keys are encrypted under the development KEK\n');
-      const rows = await withDatabaseUrl(o, async (url) => {
-        await migrate(url, { quiet: true });
-        const pool = createPool(url, { poolSize: 2 });
-        try { return await seedDemo(pool, kek, { loadTerminals: o.loadTerminals, loadCards: o.loadCards }); } finally { await pool.end(); }
-      });
-      process.stdout.write(`${formatTable(['what', 'made', 'already there'], rows.map((r) => [r.what, String(r.made), String(r.existing)]))}\n`);
+    .option('--load-cards <n>', 'also cards 8861000000000001… with 10,000,000 points each', count, 0);
+  const configOf = commandConfig(cmd, ['databaseUrl', 'dataDir', 'kekHex']);
+  cmd.action(async (o: { demo?: boolean; loadTerminals: number; loadCards: number }) => {
+    const config = configOf(o);
+    if (!o.demo) throw refuse('say --demo (the demo data set is the only one)');
+    const kek = kekFromConfig(config, (warning) => process.stderr.write(`seed: ${warning}\n`));
+    const rows = await withDatabaseUrl(config, async (url) => {
+      await migrate(url, { quiet: true });
+      const pool = createPool(url, { poolSize: 2 });
+      try { return await seedDemo(pool, kek, { loadTerminals: o.loadTerminals, loadCards: o.loadCards }); } finally { await pool.end(); }
     });
+    process.stdout.write(`${formatTable(['what', 'made', 'already there'], rows.map((r) => [r.what, String(r.made), String(r.existing)]))}\n`);
+  });
 }

@@ -1,28 +1,18 @@
 // `pointswitch start`: the switch. Settings come from the environment and these flags (flags win); every
 // invalid one is reported at once. SIGTERM/SIGINT stop it gracefully.
 import type { Command } from 'commander';
-import { loadConfig, settings, type Config } from '../config/index.js';
 import { CliError } from './errors.js';
+import { commandConfig } from './settings.js';
 
 export function register(program: Command): void {
   const cmd = program.command('start')
     .description('run the switch: POS terminals on TCP (default 8583), admin HTTP (default 8080: /health, /metrics, /docs)');
-  for (const s of settings) {
-    const envs = s.env.join(' or ');
-    cmd.option(s.flag, `${s.help} [env ${envs}]`);
-  }
+  const configOf = commandConfig(cmd);
   cmd.action(async (opts: Record<string, unknown>) => {
-    const flags: Partial<Record<keyof Config, unknown>> = {};
-    for (const s of settings) if (opts[s.key] !== undefined) flags[s.key] = opts[s.key];
-    // commander turns `--no-redis` into `redis: false` (and defaults it to true)
-    if (opts.redis === false) flags.noRedis = true;
-    const loaded = loadConfig({ env: process.env, flags });
-    if (!loaded.ok) {
-      throw new CliError(`invalid configuration (${loaded.errors.length} problem${loaded.errors.length === 1 ? '' : 's'}):\n  - ${loaded.errors.join('\n  - ')}`, 2);
-    }
+    const config = configOf(opts);
     const { startApp } = await import('../app.js');
     const { takeOverStopSignals } = await import('../db/embedded.js');
-    const app = await startApp({ config: loaded.config, defaultMetrics: true }).catch((err: unknown) => {
+    const app = await startApp({ config, defaultMetrics: true }).catch((err: unknown) => {
       throw new CliError(`could not start: ${err instanceof Error ? err.message : String(err)}`);
     });
     await new Promise<void>((resolve) => {
@@ -31,7 +21,7 @@ export function register(program: Command): void {
         // A second signal does not cut the stop short (Node's default would kill the process and leave an
         // embedded Postgres behind): in-flight requests get at most shutdownGraceMs anyway.
         if (stopping) {
-          process.stderr.write(`pointswitch: ${signal} again; already shutting down (at most ${loaded.config.shutdownGraceMs} ms for requests in flight; SIGKILL stops at once)\n`);
+          process.stderr.write(`pointswitch: ${signal} again; already shutting down (at most ${config.shutdownGraceMs} ms for requests in flight; SIGKILL stops at once)\n`);
           return;
         }
         stopping = true;

@@ -1,6 +1,8 @@
-// The one description of pointswitch's settings: each has a zod type, the environment variables that set it,
-// the command-line flag that overrides them, and a line of help. `loadConfig` reads env + flags, validates all
-// of them at once and reports every problem in words (never only the first).
+// The one description of pointswitch's settings, for every command: each has a zod type with its default, the
+// environment variables that set it, the command-line flag that overrides them, and a line of help. The `Config`
+// type is inferred from the schema. `loadConfig` reads env + flags, validates them all at once and reports every
+// problem in words (never only the first); a command reads only the settings it uses (`only`), through
+// `commandConfig` in src/cli/settings.ts.
 import { parse as parsePgUrl } from 'pg-connection-string';
 import { z } from 'zod';
 
@@ -27,83 +29,90 @@ const postgresUrl = url(['postgres:', 'postgresql:'], {
   message: 'must be a PostgreSQL URL: postgres://user:password@host:port/database, or postgres://user@/database?host=/socket/directory',
 });
 
-export interface Setting {
-  key: keyof Config;
+/**
+ * The key-encryption key's one rule, which `Kek` (src/ledger/kek.ts) checks too: 32 or 48 hex digits (a double- or
+ * triple-length 3DES key, as key ceremonies hand them out) or 64 (an AES-256 key). Kek derives its AES-256 and
+ * HMAC keys from whichever it is given (SHA-256), so each works; a longer one is the stronger secret.
+ */
+export const kekHexPattern = /^(?:[0-9A-Fa-f]{32}|[0-9A-Fa-f]{48}|[0-9A-Fa-f]{64})$/;
+const kekHexProblem = 'must be 32 or 48 hex digits (a double- or triple-length 3DES key) or 64 (an AES-256 key)';
+
+interface SettingText {
   env: string[];
   /** commander flag, e.g. `--pos-port <port>` */
   flag: string;
   help: string;
-  schema: z.ZodType;
 }
 
-const s = <K extends keyof Config>(key: K, env: string[], flag: string, help: string, schema: z.ZodType): Setting =>
-  ({ key, env, flag, help, schema });
+const s = <S extends z.ZodType>(env: string[], flag: string, help: string, schema: S): SettingText & { schema: S } =>
+  ({ env, flag, help, schema });
 
-/** Every setting, in the order the help and the README list them. */
-export const settings: Setting[] = [
-  s('posPort', ['POS_PORT', 'PORT'], '--pos-port <port>', 'TCP port for POS terminals (0 picks a free one)', port.default(8583)),
-  s('posHost', ['POS_HOST'], '--pos-host <host>', 'address the POS listener binds', z.string().min(1).default('0.0.0.0')),
-  s('adminPort', ['ADMIN_PORT'], '--admin-port <port>', 'HTTP port for /health, /metrics, /docs and the admin API (0 picks a free one)', port.default(8080)),
-  s('adminHost', ['ADMIN_HOST'], '--admin-host <host>', 'address the admin HTTP server binds', z.string().min(1).default('0.0.0.0')),
-  s('databaseUrl', ['DATABASE_URL'], '--database-url <url>', 'PostgreSQL URL; unset: embedded PostgreSQL in the data directory', postgresUrl),
-  s('redisUrl', ['REDIS_URL'], '--redis-url <url>', 'Redis URL (redis://, rediss://, or unix:///path/to/redis.sock); unset: redis-server from PATH, else Postgres alone', url(['redis:', 'rediss:', 'unix:'])),
-  s('noRedis', ['POINTSWITCH_NO_REDIS'], '--no-redis', 'run on Postgres alone even when Redis is available', z.preprocess(toBool, z.boolean()).default(false)),
-  s('dataDir', ['POINTSWITCH_DATA_DIR'], '--data-dir <dir>', 'directory for embedded PostgreSQL and redis-server data', z.string().min(1).default('./.data')),
-  s('logLevel', ['LOG_LEVEL'], '--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent',
+/** Every setting, in the order the help and the README list them. Defaults live here and nowhere else. */
+const described = {
+  posPort: s(['POS_PORT', 'PORT'], '--pos-port <port>', 'TCP port for POS terminals (0 picks a free one)', port.default(8583)),
+  posHost: s(['POS_HOST'], '--pos-host <host>', 'address the POS listener binds', z.string().min(1).default('0.0.0.0')),
+  adminPort: s(['ADMIN_PORT'], '--admin-port <port>', 'HTTP port for /health, /metrics, /docs and the admin API (0 picks a free one)', port.default(8080)),
+  adminHost: s(['ADMIN_HOST'], '--admin-host <host>', 'address the admin HTTP server binds', z.string().min(1).default('0.0.0.0')),
+  databaseUrl: s(['DATABASE_URL'], '--database-url <url>', 'PostgreSQL URL; unset: embedded PostgreSQL in the data directory', postgresUrl),
+  redisUrl: s(['REDIS_URL'], '--redis-url <url>', 'Redis URL (redis://, rediss://, or unix:///path/to/redis.sock); unset: redis-server from PATH, else Postgres alone', url(['redis:', 'rediss:', 'unix:'])),
+  noRedis: s(['POINTSWITCH_NO_REDIS'], '--no-redis', 'run on Postgres alone even when Redis is available', z.preprocess(toBool, z.boolean()).default(false)),
+  dataDir: s(['POINTSWITCH_DATA_DIR'], '--data-dir <dir>', 'directory for embedded PostgreSQL and redis-server data', z.string().min(1).default('./.data')),
+  logLevel: s(['LOG_LEVEL'], '--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent',
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
-  s('kekHex', ['POINTSWITCH_KEK'], '--kek <hex>', 'key-encryption key for terminal keys at rest, 32 or 48 hex digits (unset: dev key, warned)',
-    z.preprocess(emptyToUndefined, z.string().regex(/^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{48})$/, { message: 'must be 32 or 48 hex digits' }).optional())),
-  s('frameBytesMax', ['POINTSWITCH_FRAME_BYTES_MAX'], '--frame-bytes-max <bytes>', 'largest message body accepted; a longer length prefix closes the connection',
+  kekHex: s(['POINTSWITCH_KEK'], '--kek <hex>', 'key-encryption key for terminal keys at rest: 32 or 48 hex digits (3DES), or 64 (AES-256); unset: the development key, warned',
+    z.preprocess(emptyToUndefined, z.string().regex(kekHexPattern, { message: kekHexProblem }).optional())),
+  frameBytesMax: s(['POINTSWITCH_FRAME_BYTES_MAX'], '--frame-bytes-max <bytes>', 'largest message body accepted; a longer length prefix closes the connection',
     z.coerce.number().int().min(64).max(65535).default(4096)),
-  s('connectionsMax', ['POINTSWITCH_CONNECTIONS_MAX'], '--connections-max <n>', 'open POS connections at most; at the limit a connection never trusted (no MAC verified on it) that is idle, refusing or only waiting for a budget is closed to make room, else the new one is refused; lowered at start to what the open-files limit leaves',
+  connectionsMax: s(['POINTSWITCH_CONNECTIONS_MAX'], '--connections-max <n>', 'open POS connections at most; at the limit a connection never trusted (no MAC verified on it) that is idle, refusing or only waiting for a budget is closed to make room, else the new one is refused; lowered at start to what the open-files limit leaves',
     positiveInt(1_000_000).default(10_000)),
-  s('connectionsPerAddressMax', ['POINTSWITCH_CONNECTIONS_PER_ADDRESS_MAX'], '--connections-per-address-max <n>',
+  connectionsPerAddressMax: s(['POINTSWITCH_CONNECTIONS_PER_ADDRESS_MAX'], '--connections-per-address-max <n>',
     'open POS connections from one remote address at most, so one client cannot take all of connectionsMax', positiveInt(1_000_000).default(2_000)),
-  s('inFlightPerConnectionMax', ['POINTSWITCH_IN_FLIGHT_PER_CONNECTION_MAX'], '--in-flight-per-connection-max <n>',
+  inFlightPerConnectionMax: s(['POINTSWITCH_IN_FLIGHT_PER_CONNECTION_MAX'], '--in-flight-per-connection-max <n>',
     'requests of one connection being processed at once; reading pauses at the limit', positiveInt(1024).default(32)),
-  s('cardInFlightMax', ['POINTSWITCH_CARD_IN_FLIGHT_MAX'], '--card-in-flight-max <n>',
+  cardInFlightMax: s(['POINTSWITCH_CARD_IN_FLIGHT_MAX'], '--card-in-flight-max <n>',
     'purchases, voids and refunds of one card being processed at once; more are declined 65 (over frequency limit), so one card hammered cannot hold the switch\'s in-flight slots',
     positiveInt(1_000_000).default(32)),
-  s('inFlightMax', ['POINTSWITCH_IN_FLIGHT_MAX'], '--in-flight-max <n>',
+  inFlightMax: s(['POINTSWITCH_IN_FLIGHT_MAX'], '--in-flight-max <n>',
     'requests being processed by the whole switch at once; reading pauses at the limit (backpressure when Postgres is slow)', positiveInt(1_000_000).default(4096)),
-  s('inFlightPerAddressMax', ['POINTSWITCH_IN_FLIGHT_PER_ADDRESS_MAX'], '--in-flight-per-address-max <n>',
+  inFlightPerAddressMax: s(['POINTSWITCH_IN_FLIGHT_PER_ADDRESS_MAX'], '--in-flight-per-address-max <n>',
     'requests from one remote address being processed at once; its connections are not read at the limit, so one client cannot take all of inFlightMax',
     positiveInt(1_000_000).default(1024)),
-  s('terminalRequestsPerSecondMax', ['POINTSWITCH_TERMINAL_REQUESTS_PER_SECOND_MAX'], '--terminal-requests-per-second-max <n>',
+  terminalRequestsPerSecondMax: s(['POINTSWITCH_TERMINAL_REQUESTS_PER_SECOND_MAX'], '--terminal-requests-per-second-max <n>',
     'requests a second one terminal may send from one client address (bursts of a tenth of that, at least 32); more wait their turn before any work is done on them',
     positiveInt(1_000_000).default(1000)),
-  s('refusalsPerAddressPerSecondMax', ['POINTSWITCH_REFUSALS_PER_ADDRESS_PER_SECOND_MAX'], '--refusals-per-address-per-second-max <n>',
+  refusalsPerAddressPerSecondMax: s(['POINTSWITCH_REFUSALS_PER_ADDRESS_PER_SECOND_MAX'], '--refusals-per-address-per-second-max <n>',
     'refused requests a second (unknown terminal, not signed on, bad MAC, unparseable) one client address may cost (bursts of a tenth of that, at least 32); beyond it, requests on its refusing connections wait their turn before any work is done on them',
     positiveInt(1_000_000).default(200)),
-  s('refusalsPerSecondMax', ['POINTSWITCH_REFUSALS_PER_SECOND_MAX'], '--refusals-per-second-max <n>',
+  refusalsPerSecondMax: s(['POINTSWITCH_REFUSALS_PER_SECOND_MAX'], '--refusals-per-second-max <n>',
     'refused requests a second the whole switch may cost, from all client addresses together (bursts of a tenth of that, at least 32); beyond it, requests on refusing connections, and on untrusted connections from addresses refused within the last second, wait their turn',
     positiveInt(1_000_000).default(1000)),
-  s('signOnsPerSecondMax', ['POINTSWITCH_SIGN_ONS_PER_SECOND_MAX'], '--sign-ons-per-second-max <n>',
+  signOnsPerSecondMax: s(['POINTSWITCH_SIGN_ONS_PER_SECOND_MAX'], '--sign-ons-per-second-max <n>',
     'sign-ons (and sign-offs without a MAC) a second the whole switch serves (bursts of a tenth of that, at least 32); more wait their turn. A sign-on needs no MAC, so anyone may ask for one, and each is a write of its own',
     positiveInt(1_000_000).default(200)),
-  s('signOnsPerAddressPerSecondMax', ['POINTSWITCH_SIGN_ONS_PER_ADDRESS_PER_SECOND_MAX'], '--sign-ons-per-address-per-second-max <n>',
+  signOnsPerAddressPerSecondMax: s(['POINTSWITCH_SIGN_ONS_PER_ADDRESS_PER_SECOND_MAX'], '--sign-ons-per-address-per-second-max <n>',
     'sign-ons (and sign-offs without a MAC) a second from one client address (bursts of a tenth of that, at least 32); more wait their turn. Behind a concentrator, raise it',
     positiveInt(1_000_000).default(50)),
-  s('idleTimeoutMs', ['POINTSWITCH_IDLE_TIMEOUT_MS'], '--idle-timeout-ms <ms>', 'a connection with no traffic for this long is closed', positiveInt(86_400_000).default(120_000)),
-  s('frameTimeoutMs', ['POINTSWITCH_FRAME_TIMEOUT_MS'], '--frame-timeout-ms <ms>', 'a started message must be complete within this time, or the connection is closed', positiveInt(3_600_000).default(10_000)),
-  s('shutdownGraceMs', ['POINTSWITCH_SHUTDOWN_GRACE_MS'], '--shutdown-grace-ms <ms>', 'on SIGTERM, how long in-flight requests may take before connections are cut', positiveInt(600_000).default(10_000)),
-  s('settlementUnbalancedCode', ['POINTSWITCH_SETTLEMENT_UNBALANCED_CODE'], '--settlement-unbalanced-code <code>',
+  idleTimeoutMs: s(['POINTSWITCH_IDLE_TIMEOUT_MS'], '--idle-timeout-ms <ms>', 'a connection with no traffic for this long is closed', positiveInt(86_400_000).default(120_000)),
+  frameTimeoutMs: s(['POINTSWITCH_FRAME_TIMEOUT_MS'], '--frame-timeout-ms <ms>', 'a started message must be complete within this time, or the connection is closed', positiveInt(3_600_000).default(10_000)),
+  shutdownGraceMs: s(['POINTSWITCH_SHUTDOWN_GRACE_MS'], '--shutdown-grace-ms <ms>', 'on SIGTERM, how long in-flight requests may take before connections are cut', positiveInt(600_000).default(10_000)),
+  settlementUnbalancedCode: s(['POINTSWITCH_SETTLEMENT_UNBALANCED_CODE'], '--settlement-unbalanced-code <code>',
     'field 39 of a 0510 whose totals disagree: 00 (UnionPay: 48 settlement code 2 says unbalanced) or 95 (ISO 8583 reconcile error)',
     z.enum(['00', '95']).default('00')),
-  s('signOffMac', ['POINTSWITCH_SIGN_OFF_MAC'], '--sign-off-mac <when>',
+  signOffMac: s(['POINTSWITCH_SIGN_OFF_MAC'], '--sign-off-mac <when>',
     'optional: a sign-off (0820) may come without a MAC, as in the profile (then anyone who knows a terminal\'s number can sign it off); required: it must carry one that verifies, else A0 and nothing changes',
     z.enum(['optional', 'required']).default('optional')),
-  s('demo', ['POINTSWITCH_DEMO'], '--demo <when>',
+  demo: s(['POINTSWITCH_DEMO'], '--demo <when>',
     'seed the demo merchants, terminals and cards at start (idempotent): auto = only on the embedded default database',
     z.enum(['auto', 'yes', 'no']).default('auto')),
-  s('batchDebitsMax', ['POINTSWITCH_BATCH_DEBITS_MAX'], '--batch-debits-max <n>', 'debits per ledger commit at most', positiveInt(10_000).default(64)),
-  s('batchWaitMs', ['POINTSWITCH_BATCH_WAIT_MS'], '--batch-wait-ms <ms>', 'how long the ledger waits to fill a debit batch', z.coerce.number().min(0).max(1000).default(1)),
-  s('batchInflightMax', ['POINTSWITCH_BATCH_INFLIGHT_MAX'], '--batch-inflight-max <n>', 'debit batches committing at once (each holds a Postgres connection; 16 raised the peak ~20% but tripled p99 at half rate here)', positiveInt(256).default(4)),
-  s('keyedAfterConflictMs', ['POINTSWITCH_KEYED_AFTER_CONFLICT_MS'], '--keyed-after-conflict-ms <ms>',
+  batchDebitsMax: s(['POINTSWITCH_BATCH_DEBITS_MAX'], '--batch-debits-max <n>', 'debits per ledger commit at most', positiveInt(10_000).default(64)),
+  batchWaitMs: s(['POINTSWITCH_BATCH_WAIT_MS'], '--batch-wait-ms <ms>', 'how long the ledger waits to fill a debit batch', z.coerce.number().min(0).max(1000).default(1)),
+  batchInflightMax: s(['POINTSWITCH_BATCH_INFLIGHT_MAX'], '--batch-inflight-max <n>', 'debit batches committing at once (each holds a Postgres connection; more raise the peak rate but lengthen the tail of the latency at moderate load)', positiveInt(256).default(4)),
+  keyedAfterConflictMs: s(['POINTSWITCH_KEYED_AFTER_CONFLICT_MS'], '--keyed-after-conflict-ms <ms>',
     'after a debit batch met a stored key (a retransmission), how long batches check their keys first instead of failing on one (0: never)',
     z.coerce.number().int().min(0).max(3_600_000).default(1000)),
-  s('poolSize', ['POINTSWITCH_POOL_SIZE'], '--pool-size <n>', 'Postgres connections of this process (keep above batchInflightMax, so reads and voids never wait behind debits)', positiveInt(1000).default(16)),
-];
+  poolSize: s(['POINTSWITCH_POOL_SIZE'], '--pool-size <n>', 'Postgres connections of this process (keep above batchInflightMax, so reads and voids never wait behind debits)', positiveInt(1000).default(16)),
+
+};
 
 function toBool(v: unknown): unknown {
   if (typeof v === 'boolean' || v === undefined) return v;
@@ -113,75 +122,70 @@ function toBool(v: unknown): unknown {
   return v;
 }
 
-export interface Config {
-  posPort: number;
-  posHost: string;
-  adminPort: number;
-  adminHost: string;
-  databaseUrl?: string | undefined;
-  redisUrl?: string | undefined;
-  noRedis: boolean;
-  dataDir: string;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  kekHex?: string | undefined;
-  frameBytesMax: number;
-  connectionsMax: number;
-  connectionsPerAddressMax: number;
-  inFlightPerConnectionMax: number;
-  cardInFlightMax: number;
-  inFlightMax: number;
-  inFlightPerAddressMax: number;
-  terminalRequestsPerSecondMax: number;
-  refusalsPerAddressPerSecondMax: number;
-  refusalsPerSecondMax: number;
-  signOnsPerSecondMax: number;
-  signOnsPerAddressPerSecondMax: number;
-  idleTimeoutMs: number;
-  frameTimeoutMs: number;
-  shutdownGraceMs: number;
-  settlementUnbalancedCode: '00' | '95';
-  signOffMac: 'optional' | 'required';
-  demo: 'auto' | 'yes' | 'no';
-  batchDebitsMax: number;
-  batchWaitMs: number;
-  batchInflightMax: number;
-  keyedAfterConflictMs: number;
-  poolSize: number;
+type Described = typeof described;
+export type SettingKey = keyof Described;
+
+/** The zod schema of every setting; `Config` is what it outputs (defaults filled in). */
+export const configSchema = z.object(
+  Object.fromEntries(Object.entries(described).map(([key, d]) => [key, d.schema])) as { [K in SettingKey]: Described[K]['schema'] },
+);
+
+/** The validated settings: inferred from the schema, never written by hand. */
+export type Config = z.output<typeof configSchema>;
+
+export interface Setting extends SettingText {
+  key: SettingKey;
+  schema: z.ZodType;
 }
 
-export const configSchema = z.object(Object.fromEntries(settings.map((x) => [x.key, x.schema]))) as unknown as z.ZodType<Config>;
+/** Every setting, in the order the help and the README list them. */
+export const settings: Setting[] = Object.entries(described).map(([key, d]) => ({ key: key as SettingKey, ...d }));
+export const settingKeys: readonly SettingKey[] = settings.map((x) => x.key);
 
 const secretKeys = new Set<string>(['kekHex', 'databaseUrl', 'redisUrl']);
 
-export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
+export type ConfigResult<C = Config> = { ok: true; config: C } | { ok: false; errors: string[] };
+
+export interface ConfigInput {
+  env?: NodeJS.ProcessEnv;
+  /** Keyed by setting key (what commander gives for `--pos-port` is `posPort`); undefined counts as not given. */
+  flags?: Partial<Record<SettingKey, unknown>>;
+}
 
 /** Where a setting came from, for error messages: "--pos-port" or "POS_PORT". */
 type Source = { value: unknown; from: string };
 
+/** Env first, flags override. Unknown flag keys are ignored. */
+export function loadConfig(input: ConfigInput = {}): ConfigResult {
+  return loadSettings(settingKeys, input) as ConfigResult;
+}
+
 /**
- * Env first, flags override. `flags` is keyed by setting key (what commander gives for `--pos-port` is `posPort`).
- * Unknown flag keys are ignored; undefined flag values count as not given.
+ * The settings `only` names, read and validated as `loadConfig` does: a command that uses a few settings is not
+ * refused for another one it never reads (an `audit` beside a bad ADMIN_PORT).
  */
-export function loadConfig(input: { env?: NodeJS.ProcessEnv; flags?: Partial<Record<keyof Config, unknown>> } = {}): ConfigResult {
+export function loadSettings<K extends SettingKey>(only: readonly K[], input: ConfigInput = {}): ConfigResult<Pick<Config, K>> {
   const env = input.env ?? {};
   const flags = input.flags ?? {};
   const raw: Record<string, unknown> = {};
   const sources = new Map<string, string>();
-  for (const setting of settings) {
+  const chosen = settings.filter((x) => (only as readonly SettingKey[]).includes(x.key));
+  for (const setting of chosen) {
     const fromFlag = flags[setting.key];
-    let chosen: Source | undefined;
-    if (fromFlag !== undefined) chosen = { value: fromFlag, from: setting.flag.split(' ')[0]! };
+    let source: Source | undefined;
+    if (fromFlag !== undefined) source = { value: fromFlag, from: setting.flag.split(' ')[0]! };
     else {
       const name = setting.env.find((n) => env[n] !== undefined && env[n] !== '');
-      if (name) chosen = { value: env[name], from: name };
+      if (name) source = { value: env[name], from: name };
     }
-    if (chosen) {
-      raw[setting.key] = chosen.value;
-      sources.set(setting.key, chosen.from);
+    if (source) {
+      raw[setting.key] = source.value;
+      sources.set(setting.key, source.from);
     }
   }
-  const parsed = configSchema.safeParse(raw);
-  if (parsed.success) return { ok: true, config: parsed.data };
+  const schema = z.object(Object.fromEntries(chosen.map((x) => [x.key, x.schema])));
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return { ok: true, config: parsed.data as Pick<Config, K> };
   const errors = parsed.error.issues.map((issue) => {
     const key = String(issue.path[0] ?? '');
     const setting = settings.find((x) => x.key === key);
@@ -203,13 +207,6 @@ function humanIssue(issue: z.core.$ZodIssue): string {
   }
 }
 
-/** Throws one Error whose message lists every problem, one a line. */
-export function loadConfigOrThrow(input: Parameters<typeof loadConfig>[0] = {}): Config {
-  const r = loadConfig(input);
-  if (!r.ok) throw new ConfigError(r.errors);
-  return r.config;
-}
-
 export class ConfigError extends Error {
   constructor(readonly errors: string[]) {
     super(`invalid configuration (${errors.length} problem${errors.length === 1 ? '' : 's'}):\n  - ${errors.join('\n  - ')}`);
@@ -217,7 +214,19 @@ export class ConfigError extends Error {
   }
 }
 
-/** Settings a test or an embedding program can pass without going through env: defaults filled in. */
+/** Throws one ConfigError whose message lists every problem, one a line. */
+export function loadConfigOrThrow(input: ConfigInput = {}): Config {
+  return settingsOrThrow(settingKeys, input) as Config;
+}
+
+/** `loadSettings`, throwing one ConfigError that lists every problem. */
+export function settingsOrThrow<K extends SettingKey>(only: readonly K[], input: ConfigInput = {}): Pick<Config, K> {
+  const r = loadSettings(only, input);
+  if (!r.ok) throw new ConfigError(r.errors);
+  return r.config;
+}
+
+/** Settings a test or an embedding program passes without going through env: the schema's defaults filled in. */
 export function defaultConfig(overrides: Partial<Config> = {}): Config {
   return loadConfigOrThrow({ flags: overrides });
 }

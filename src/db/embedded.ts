@@ -98,11 +98,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const port = options.port && options.port > 0 ? options.port : await freePort();
   // logging_collector off whatever the data directory's own configuration says: the package learns the server is
   // ready from its stderr, and with the collector on it would wait for that line for ever.
-  // min_wal_size/max_wal_size: a ledger writes WAL steadily (about 1 KB a purchase). With the defaults
-  // (80 MB/1 GB) checkpoints came on volume, and after each fewer old segments were kept for reuse than the next
-  // cycle needed: Postgres then created a new 16 MB segment, zero-filled and fsynced with every commit waiting,
-  // every few seconds at the switch's peak (stalls that decided a run's p99; bench:switch counts the segments
-  // created in each run). Keeping 1 GB for reuse and
+  // min_wal_size/max_wal_size: a ledger writes WAL steadily (about a kilobyte a purchase). With the defaults
+  // (80 MB/1 GB) checkpoints were requested by volume, and after each fewer old segments were kept for reuse than
+  // the next cycle needed: Postgres then created a new 16 MB segment, zero-filled and fsynced with every commit
+  // waiting, every few seconds (stalls of tens of milliseconds under load). Keeping 1 GB for reuse and
   // checkpointing on time (checkpoint_timeout, 5 min) rather than on volume below 4 GB avoids that; the cost is up
   // to 4 GB of WAL on disk and a longer crash recovery (replaying up to one checkpoint cycle).
   const settings = { max_connections: '300', shared_buffers: '256MB', min_wal_size: '1GB', max_wal_size: '4GB', ...options.settings, logging_collector: 'off' };

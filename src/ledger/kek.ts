@@ -1,6 +1,7 @@
 // Keys at rest: terminal master and working keys are stored encrypted under the KEK (AES-256-GCM);
 // PIN verification values are an HMAC of card number and PIN keyed by a KEK-derived key (never the PIN).
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
+import { kekHexPattern, type Config } from '../config/index.js';
 
 /** Development KEK, used (with a warning) when POINTSWITCH_KEK is unset. Never for production. */
 export const devKekHex = '00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF';
@@ -12,9 +13,8 @@ export class Kek {
 
   constructor(kekHex?: string | null) {
     const hex = kekHex || devKekHex;   // unset or empty (compose passes POINTSWITCH_KEK= when not given): the dev key
-    if (!/^([0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64})$/.test(hex)) {
-      throw new Error('POINTSWITCH_KEK must be 32, 48 or 64 hex characters');
-    }
+    // The settings already checked it (the same pattern); this guards callers that pass a key of their own.
+    if (!kekHexPattern.test(hex)) throw new Error('POINTSWITCH_KEK must be 32, 48 or 64 hex characters');
     const kek = Buffer.from(hex, 'hex');
     this.isDev = hex.toUpperCase() === devKekHex;
     this.encKey = createHash('sha256').update('pointswitch:enc:').update(kek).digest();
@@ -38,4 +38,16 @@ export class Kek {
   pinVerification(cardNo: string, pin: string): string {
     return createHmac('sha256', this.pvvKey).update(`${cardNo}:${pin}`).digest('hex');
   }
+}
+
+export const devKekWarning = 'POINTSWITCH_KEK is unset; terminal keys and PIN verification values are protected by the development key-encryption key (public: never for production)';
+
+/**
+ * The one place a command turns its validated settings into the KEK (start, seed, and every command that reads
+ * or writes keys): the development key when none is set, with `warn` told so.
+ */
+export function kekFromConfig(config: Pick<Config, 'kekHex'>, warn: (message: string) => void): Kek {
+  const kek = new Kek(config.kekHex);
+  if (kek.isDev) warn(devKekWarning);
+  return kek;
 }
