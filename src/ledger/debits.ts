@@ -6,6 +6,7 @@ import type { Pool } from '../db/pool.js';
 import type { Logger } from '../log.js';
 import { Batcher, type BatchObservation } from './batcher.js';
 import type { CardCache } from './card-cache.js';
+import { asDecline, type UnknownKindLog } from './decline.js';
 import type { SqlOutcome } from './outcomes.js';
 import type { CreditRequest, RefundRequest, ReversalRequest, TxnKey, VoidRequest } from './types.js';
 
@@ -82,7 +83,7 @@ export class Debits {
       `SELECT ps_replay(a, $5, $6, $7, $8) AS r FROM authorisations a
        WHERE terminal_id = $1 AND batch_no = $2 AND trace = $3 AND business_date = $4`,
       [key.terminalId, key.batchNo, key.trace, key.businessDate, kind, cardNo, amountFen, merchantId]);
-    return rows[0] ? rows[0].r as SqlOutcome : null;
+    return rows[0] ? checked(rows[0].r as SqlOutcome, this.o.log) : null;
   }
 
   void(r: VoidRequest): Promise<SqlOutcome> {
@@ -119,7 +120,7 @@ export class Debits {
     const values = batchArrays(items);
     const { rows, keyed } = performance.now() < this.keyedUntil ? await this.keyedCall(values) : await this.plainThenKeyed(values);
     if (rows.length !== items.length) throw new Error(`ps_purchase_set returned ${rows.length} rows for ${items.length} debits`);
-    const outs = rows.map((r, n) => batchOutcome(r, (items[n] as DebitItem).amountFen));
+    const outs = rows.map((r, n) => batchOutcome(r, (items[n] as DebitItem).amountFen, this.o.log));
     // A retransmission met here (replayed, or claimed meanwhile and so retried alone) keeps the window open.
     if (keyed && this.o.keyedAfterConflictMs > 0 && outs.some(metExistingKey)) {
       this.keyedUntil = performance.now() + this.o.keyedAfterConflictMs;
@@ -175,7 +176,7 @@ export class Debits {
   /** One ledger function that answers one SqlOutcome for one card, whose new balance then goes to the cache. */
   private async call(sql: string, params: unknown[], cardNo: string): Promise<SqlOutcome> {
     const { rows } = await this.pool.query(sql, params);
-    const out = rows[0].r as SqlOutcome;
+    const out = checked(rows[0].r as SqlOutcome, this.o.log);
     await this.cards.written([{ cardNo, out }]);
     return out;
   }
@@ -208,12 +209,18 @@ export function batchArrays(items: readonly DebitItem[]): unknown[][] {
  * which a replay returns): {ok, rrn, authCode, points, amountFen, balancePoints}; anything else comes as its
  * answer. The card's new version and balance come beside it, for the cache.
  */
-export function batchOutcome(r: BatchRow, amountFen: number): SqlOutcome {
-  const out: SqlOutcome = r.answer ?? {
+export function batchOutcome(r: BatchRow, amountFen: number, log?: UnknownKindLog): SqlOutcome {
+  const out: SqlOutcome = r.answer ? checked(r.answer, log) : {
     ok: true, rrn: r.rrn as string, authCode: r.auth_code as string, points: Number(r.points), amountFen,
     balancePoints: Number(r.card_balance),
   };
   if (r.card_version !== null) out.card = { version: Number(r.card_version), balance: Number(r.card_balance) };
+  return out;
+}
+
+/** An answer from SQL with its decline's kind checked: a kind TypeScript does not know is a logged, counted system error. */
+function checked(out: SqlOutcome, log?: UnknownKindLog): SqlOutcome {
+  if (out.decline !== undefined) out.decline = asDecline(out.decline, log);
   return out;
 }
 

@@ -16,7 +16,7 @@ import { BatchClose } from './batch-close.js';
 import { CardCache } from './card-cache.js';
 import { responseCodeTable } from './decline.js';
 import { Debits } from './debits.js';
-import { Kek } from './kek.js';
+import { Kek, kekFromConfig } from './kek.js';
 import { Money } from './money.js';
 import { Reference } from './reference.js';
 import { terminalCodec, TerminalKeys, type WorkingKeys } from './terminal-keys.js';
@@ -99,8 +99,8 @@ export class Ledger {
   static async open(o: LedgerOptions): Promise<Ledger> {
     const s = ledgerSettings(o);
     const log = o.log ?? silentLogger;
-    const kek = o.kek ?? new Kek(o.kekHex ?? null);
-    if (kek.isDev) log.warn('ledger: POINTSWITCH_KEK is unset; using the development key-encryption key');
+    // A KEK handed over was built (and warned about) by its maker: kekFromConfig.
+    const kek = o.kek ?? kekFromConfig({ kekHex: o.kekHex }, (w) => log.warn(w));
     const pool = createPool(o.databaseUrl, { poolSize: s.poolSize, applicationName: 'pointswitch-ledger' });
     // Working-key writes (sign-on, sign-off, keys proven) commit without waiting for the WAL flush: a crash can
     // lose the last ones, and the terminal then signs on again (its MAC fails: A0); no money rides on them. So a
