@@ -1,24 +1,9 @@
--- Up Migration
--- The batch debit inserts its authorisations with a plain INSERT instead of INSERT … ON CONFLICT DO NOTHING.
--- ON CONFLICT checks each key in the unique index before inserting (a second descent of authorisations_key, beside
--- the one the insert itself makes) and inserts speculatively (a token lock and a confirm record a row): about 15 %
--- of a 20-debit call in a profile of the function (perf, DWARF stacks). Measured with pgbench on the function
--- alone, both versions interleaved in one run, keys never repeating: 1.400 against 1.502 ms a call (-7 %).
--- A key that already exists is rare (a terminal's retransmission, an original after its reversal): it now fails
--- the statement with a unique violation on authorisations_key, nothing of the batch is kept, and the ledger runs
--- the same batch again through ps_purchase_set_keyed, which is the function as it was (ON CONFLICT: such an item
--- comes back retry and runs alone, where it replays). A retransmission costs one failed statement more.
--- The function as it was keeps working, under the name ps_purchase_set_keyed (ALTER FUNCTION … RENAME keeps its
--- body and settings), and the common path gets the plain insert under the old name.
-ALTER FUNCTION ps_purchase_set(text[], text[], text[], date[], text[], text[], bigint[], text[]) RENAME TO ps_purchase_set_keyed;
-
-CREATE FUNCTION ps_purchase_set(p_terminal text[], p_batch text[], p_trace text[], p_date date[],
-                                p_merchant text[], p_card text[], p_amount bigint[], p_pvv text[])
-RETURNS TABLE (answer jsonb, rrn text, auth_code text, points bigint, card_version bigint, card_balance bigint)
-LANGUAGE plpgsql
-SET enable_seqscan = off
-SET plan_cache_mode = force_generic_plan
-AS $$
+CREATE OR REPLACE FUNCTION ps_purchase_set(p_terminal text[], p_batch text[], p_trace text[], p_date date[], p_merchant text[], p_card text[], p_amount bigint[], p_pvv text[])
+ RETURNS TABLE(answer jsonb, rrn text, auth_code text, points bigint, card_version bigint, card_balance bigint)
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
 #variable_conflict use_column
 -- (rrn, auth_code and points are columns too: in the queries below those names mean the columns)
 BEGIN
@@ -98,9 +83,4 @@ BEGIN
          CASE WHEN ins.state = 'approved' THEN j.balance - j.pts END
   FROM j LEFT JOIN ins ON ins.auth_id = j.id
   ORDER BY j.i;
-END $$;
-
--- Down Migration
--- The keyed function is the batch debit as it was: it takes the name back.
-DROP FUNCTION ps_purchase_set(text[], text[], text[], date[], text[], text[], bigint[], text[]);
-ALTER FUNCTION ps_purchase_set_keyed(text[], text[], text[], date[], text[], text[], bigint[], text[]) RENAME TO ps_purchase_set;
+END $function$;

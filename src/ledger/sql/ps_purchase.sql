@@ -1,15 +1,7 @@
--- Up Migration
--- The debit hot path without helper-function calls (each non-inlined SQL function call from plpgsql costs an
--- executor start-up), without the redundant (terminal, batch, trace) index (the unique key covers it) and without
--- the entries->txns foreign key (checked by `pointswitch audit` instead: 'entries belong to a txn').
-DROP INDEX IF EXISTS authorisations_batch;
-ALTER TABLE ledger_entries DROP CONSTRAINT IF EXISTS ledger_entries_txn_id_fkey;
--- Room on each page so a balance update stays a HOT update (no index write).
-ALTER TABLE cards SET (fillfactor = 80);
-
-CREATE OR REPLACE FUNCTION ps_purchase(p_terminal text, p_batch text, p_trace text, p_date date, p_merchant text,
-                                       p_card text, p_amount bigint, p_pvv text)
-RETURNS jsonb LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION ps_purchase(p_terminal text, p_batch text, p_trace text, p_date date, p_merchant text, p_card text, p_amount bigint, p_pvv text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
 DECLARE
   c cards%ROWTYPE; v_rate integer; v_points bigint; v_resp jsonb; v_id bigint; v_kind text;
   v_rrn text; v_auth text; v_txn bigint; ex authorisations%ROWTYPE;
@@ -55,15 +47,8 @@ BEGIN
     RETURN ps_replay(ex, 'purchase', p_card, p_amount, p_merchant);
   END IF;
   IF v_kind IS NOT NULL THEN RETURN v_resp; END IF;
-  INSERT INTO ledger_txns (card_no, kind, auth_id) VALUES (p_card, 'purchase', v_id) RETURNING txn_id INTO v_txn;
-  INSERT INTO ledger_entries (txn_id, card_no, account_kind, merchant_id, bucket, points) VALUES
-    (v_txn, p_card, 'member', NULL, NULL, -v_points),
-    (v_txn, p_card, 'merchant', p_merchant, (abs(hashtext(p_card)) % 64)::smallint, v_points);
+  INSERT INTO ledger_txns (card_no, kind, auth_id, member_points, counter_kind, merchant_id, bucket)
+    VALUES (p_card, 'purchase', v_id, -v_points, 'merchant', p_merchant, (abs(hashtext(p_card)) % 64)::smallint);
   UPDATE cards SET balance = balance - v_points, version = version + 1 WHERE card_no = p_card;
   RETURN v_resp || jsonb_build_object('card', jsonb_build_object('version', c.version + 1, 'balance', c.balance - v_points));
-END $$;
-
--- Down Migration
-ALTER TABLE cards RESET (fillfactor);
-ALTER TABLE ledger_entries ADD CONSTRAINT ledger_entries_txn_id_fkey FOREIGN KEY (txn_id) REFERENCES ledger_txns;
-CREATE INDEX authorisations_batch ON authorisations (terminal_id, batch_no, trace);
+END $function$;

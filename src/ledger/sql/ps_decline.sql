@@ -1,0 +1,5 @@
+CREATE OR REPLACE FUNCTION ps_decline(p_kind text, p_extra jsonb DEFAULT '{}'::jsonb)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+AS $function$ SELECT jsonb_build_object('ok', false, 'decline', jsonb_build_object('kind', p_kind) || p_extra) $function$;

@@ -1,0 +1,5 @@
+CREATE OR REPLACE FUNCTION ps_rrn_auth_id(p_rrn text)
+ RETURNS bigint
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$ SELECT CASE WHEN p_rrn ~ '^[0-9]{12}$' THEN p_rrn::bigint END $function$;
