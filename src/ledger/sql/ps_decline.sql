@@ -1,3 +1,4 @@
+-- A decline answer: {ok: false, decline: {kind, ...extra}}. Called by the debit functions.
 CREATE OR REPLACE FUNCTION ps_decline(p_kind text, p_extra jsonb DEFAULT '{}'::jsonb)
  RETURNS jsonb
  LANGUAGE sql

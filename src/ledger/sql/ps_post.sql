@@ -1,3 +1,5 @@
+-- Appends one balanced txn for a card (member moves by p_member_points, the counter side by the opposite) and
+-- moves the card's balance. Called by ps_void, ps_refund, ps_reverse and ps_credit.
 CREATE OR REPLACE FUNCTION ps_post(p_card text, p_kind text, p_auth bigint, p_member_points bigint, p_counter text, p_merchant text)
  RETURNS bigint
  LANGUAGE plpgsql

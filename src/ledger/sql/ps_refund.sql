@@ -1,3 +1,6 @@
+-- Refund, partial or full, by the original's RRN (found through the id it is made of: ps_rrn_auth_id); never more
+-- than the original's remaining amount or points; a partial refund gives back ps_points of its amount. Called by
+-- Ledger.refund (src/ledger/index.ts).
 CREATE OR REPLACE FUNCTION ps_refund(p_terminal text, p_batch text, p_trace text, p_date date, p_merchant text, p_card text, p_amount bigint, p_orig_rrn text, p_orig_mmdd text)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -13,7 +16,7 @@ BEGIN
   v_left_fen := o.amount_fen - o.refunded_fen;
   v_left_points := o.points - o.refunded_points;
   v_points := CASE WHEN p_amount = v_left_fen THEN v_left_points
-                   ELSE least((p_amount * o.points_per_yuan + 99) / 100, v_left_points) END;
+                   ELSE least(ps_points(p_amount, o.points_per_yuan), v_left_points) END;
   v_id := nextval(pg_get_serial_sequence('authorisations', 'auth_id'));
   v_resp := CASE
     WHEN NOT v_found THEN ps_decline('unknown-card')

@@ -1,3 +1,5 @@
+-- Reversal of a purchase, void or refund by the original's key, exactly once, whichever arrives first. No original
+-- yet: a marker row takes its key, and the late original conflicts with it. Called by Ledger.reverse.
 CREATE OR REPLACE FUNCTION ps_reverse(p_terminal text, p_batch text, p_trace text, p_date date, p_kind text, p_card text, p_amount bigint)
  RETURNS jsonb
  LANGUAGE plpgsql

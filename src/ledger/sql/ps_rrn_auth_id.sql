@@ -1,3 +1,5 @@
+-- The authorisation id an RRN is made of (ps_rrn's inverse), or NULL: a refund finds its original through the
+-- primary key. Called by ps_refund.
 CREATE OR REPLACE FUNCTION ps_rrn_auth_id(p_rrn text)
  RETURNS bigint
  LANGUAGE sql

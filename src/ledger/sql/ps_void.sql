@@ -1,3 +1,4 @@
+-- Void: same terminal, same batch, the full original amount; gives the points back. Called by Ledger.void (src/ledger/index.ts).
 CREATE OR REPLACE FUNCTION ps_void(p_terminal text, p_batch text, p_trace text, p_date date, p_merchant text, p_card text, p_amount bigint, p_orig_batch text, p_orig_trace text, p_orig_rrn text)
  RETURNS jsonb
  LANGUAGE plpgsql
