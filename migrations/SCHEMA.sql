@@ -386,8 +386,7 @@ BEGIN
            CASE
              WHEN u.amount IS NULL OR u.amount <= 0 THEN 'invalid-amount'
              WHEN m.points_per_yuan IS NULL THEN 'invalid-merchant'
-             WHEN cd.kind IS NOT NULL THEN cd.kind
-             WHEN (c.c).balance < ps_points(u.amount, m.points_per_yuan) THEN 'insufficient-points'
+             ELSE coalesce(cd.kind, CASE WHEN (c.c).balance < ps_points(u.amount, m.points_per_yuan) THEN 'insufficient-points' END)
            END AS kind
     FROM (SELECT * FROM unnest(p_terminal, p_batch, p_trace, p_date, p_merchant, p_card, p_amount, p_pvv)
                    WITH ORDINALITY AS u(t, b, tr, d, merchant, card, amount, pvv, i)
@@ -470,8 +469,7 @@ BEGIN
            CASE
              WHEN u.amount IS NULL OR u.amount <= 0 THEN 'invalid-amount'
              WHEN m.points_per_yuan IS NULL THEN 'invalid-merchant'
-             WHEN cd.kind IS NOT NULL THEN cd.kind
-             WHEN (c.c).balance < ps_points(u.amount, m.points_per_yuan) THEN 'insufficient-points'
+             ELSE coalesce(cd.kind, CASE WHEN (c.c).balance < ps_points(u.amount, m.points_per_yuan) THEN 'insufficient-points' END)
            END AS kind
     FROM (SELECT * FROM unnest(p_terminal, p_batch, p_trace, p_date, p_merchant, p_card, p_amount, p_pvv)
                    WITH ORDINALITY AS u(t, b, tr, d, merchant, card, amount, pvv, i)
