@@ -1,5 +1,6 @@
 // The card checks a debit or inquiry must pass, in TypeScript for answers served from the cache.
-// The same rules run in SQL (ps_card_decline in migrations/) where Postgres decides a debit.
+// The same rules run in SQL (ps_card_decline, src/ledger/sql/ps_card_decline.sql) where Postgres decides a debit;
+// test/ledger/sql-parity.test.ts holds the two equal.
 import type { Decline } from './decline.js';
 import type { CardState } from './types.js';
 

@@ -1,7 +1,7 @@
 // The rounding rule, written once: points = ceil(amountFen × pointsPerYuan / 100), i.e. any part of a point
 // rounds UP to a whole point (the member pays the fraction). 50 points/yuan: 1 fen = 0.5 point -> 1 point,
 // 3 fen = 1.5 -> 2 points, 100 fen = 50 points.
-// The SQL functions (migrations/) compute the same: (amount_fen * points_per_yuan + 99) / 100.
+// SQL has the same rule once, ps_points (src/ledger/sql/ps_points.sql); test/ledger/sql-parity.test.ts holds the two equal.
 export const settlementFenPerPoint = 2;
 
 export function pointsFor(amountFen: number, pointsPerYuan: number): number {

@@ -1,7 +1,9 @@
-import { readdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import t from 'tap';
-import { migrate } from '../../src/db/migrate.js';
+import { functionFiles, functionsDir, migrate } from '../../src/db/migrate.js';
 import { testEnv } from '../support/db.js';
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -13,14 +15,57 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
 t.test('migrations go all the way down and up again, and a second up does nothing', async (t) => {
   const env = await testEnv(t);
   const down = await migrate(env.databaseUrl, { quiet: true, direction: 'down', count: Infinity });
-  // Every file in migrations/, newest first.
-  const files = readdirSync(new URL('../../migrations/', import.meta.url)).filter((f) => f.endsWith('.sql')).map((f) => f.slice(0, -4)).sort();
-  t.ok(files.length >= 5, `${files.length} migrations`);
+  // Every migration in migrations/ (a timestamp, then _), newest first.
+  const files = readdirSync(new URL('../../migrations/', import.meta.url)).filter((f) => /^\d+_.*\.sql$/.test(f)).map((f) => f.slice(0, -4)).sort();
+  t.ok(files.length >= 1, `${files.length} migrations`);
   t.same(down, [...files].reverse());
   t.equal(await withClient(env.databaseUrl, async (c) => (await c.query(`SELECT to_regclass('cards') AS r`)).rows[0].r), null);
   const up = await migrate(env.databaseUrl, { quiet: true });
   t.same(up, files);
   t.same(await migrate(env.databaseUrl, { quiet: true }), []);
+  t.same(await functionNames(env.databaseUrl), functionFiles().map((f) => f.name), 'every function file applied, and no other ps_* function');
+});
+
+async function functionNames(url: string): Promise<string[]> {
+  return withClient(url, async (c) => (await c.query(
+    `SELECT proname FROM pg_proc WHERE pronamespace = current_schema()::regnamespace AND proname LIKE 'ps\\_%' ORDER BY 1`)).rows.map((r) => r.proname));
+}
+
+t.test('concurrent migrates wait for each other and both succeed', async (t) => {
+  const env = await testEnv(t);
+  await migrate(env.databaseUrl, { quiet: true, direction: 'down' });
+  const both = await Promise.all([migrate(env.databaseUrl, { quiet: true }), migrate(env.databaseUrl, { quiet: true })]);
+  t.same(both.flat().sort(), ['1763800000000_baseline'], 'one applied the baseline, the other found it applied');
+  t.same(await functionNames(env.databaseUrl), functionFiles().map((f) => f.name));
+});
+
+t.test('the function files are the whole truth: a changed file is applied, a changed signature too, a function no file defines is dropped', async (t) => {
+  const env = await testEnv(t);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pointswitch-fns-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  cpSync(functionsDir(), dir, { recursive: true });
+  // ps_bucket's result becomes integer (CREATE OR REPLACE refuses that: dropped and made again), and a new file.
+  const bucket = path.join(dir, 'ps_bucket.sql');
+  writeFileSync(bucket, readFileSync(bucket, 'utf8').replace('RETURNS smallint', 'RETURNS integer').replace('::smallint', '::integer'));
+  writeFileSync(path.join(dir, 'ps_zz_test.sql'), 'CREATE OR REPLACE FUNCTION ps_zz_test(p int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT p $$;\n');
+  const result = async (fn: string) => withClient(env.databaseUrl, async (c) =>
+    (await c.query(`SELECT pg_get_function_result(oid) AS r FROM pg_proc WHERE proname = $1`, [fn])).rows.map((r) => r.r));
+  await migrate(env.databaseUrl, { quiet: true, functionsDir: dir });
+  t.same(await result('ps_bucket'), ['integer'], 'the changed result type');
+  t.same(await result('ps_zz_test'), ['integer'], 'the new function');
+  // The file takes a second argument: the function with one argument goes.
+  writeFileSync(path.join(dir, 'ps_zz_test.sql'), 'CREATE OR REPLACE FUNCTION ps_zz_test(p int, q int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT p + q $$;\n');
+  await migrate(env.databaseUrl, { quiet: true, functionsDir: dir });
+  t.same(await withClient(env.databaseUrl, async (c) => (await c.query(`SELECT oid::regprocedure::text AS f FROM pg_proc WHERE proname = 'ps_zz_test'`)).rows),
+    [{ f: 'ps_zz_test(integer,integer)' }], 'one function of the name, with the file\'s arguments');
+  await migrate(env.databaseUrl, { quiet: true });
+  t.same(await result('ps_bucket'), ['smallint'], 'the repository\'s files again');
+  t.same(await result('ps_zz_test'), [], 'and the function no file defines is gone');
+  t.same(await functionNames(env.databaseUrl), functionFiles().map((f) => f.name));
+  // A body that does not compile stops the migrate, and nothing of it stays.
+  writeFileSync(path.join(dir, 'ps_zz_test.sql'), 'CREATE OR REPLACE FUNCTION ps_zz_test(p int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT ps_no_such(p) $$;\n');
+  await t.rejects(migrate(env.databaseUrl, { quiet: true, functionsDir: dir }), /ps_no_such/);
+  t.same(await result('ps_bucket'), ['smallint'], 'rolled back');
 });
 
 t.test('the database refuses a negative member balance (a constraint, not only code)', async (t) => {

@@ -1,15 +1,13 @@
--- Up Migration
--- The debit hot path without helper-function calls (each non-inlined SQL function call from plpgsql costs an
--- executor start-up), without the redundant (terminal, batch, trace) index (the unique key covers it) and without
--- the entries->txns foreign key (checked by `pointswitch audit` instead: 'entries belong to a txn').
-DROP INDEX IF EXISTS authorisations_batch;
-ALTER TABLE ledger_entries DROP CONSTRAINT IF EXISTS ledger_entries_txn_id_fkey;
--- Room on each page so a balance update stays a HOT update (no index write).
-ALTER TABLE cards SET (fillfactor = 80);
-
-CREATE OR REPLACE FUNCTION ps_purchase(p_terminal text, p_batch text, p_trace text, p_date date, p_merchant text,
-                                       p_card text, p_amount bigint, p_pvv text)
-RETURNS jsonb LANGUAGE plpgsql AS $$
+-- One purchase debit, one transaction: the plain path (one debit waiting, a batch's item that asked for a retry).
+-- Judges the card (ps_card_decline) and its balance, stores the authorisation under the terminal's key and posts
+-- the debit. An existing row under the key replays (ps_replay). Returns the answer as JSON plus 'card' {version,
+-- balance} for the cache. Called by Ledger (src/ledger/index.ts) and by ps_purchase_each.
+-- The helpers it calls are SQL functions the planner inlines (a plpgsql call of a non-inlined one costs an
+-- executor start-up).
+CREATE OR REPLACE FUNCTION ps_purchase(p_terminal text, p_batch text, p_trace text, p_date date, p_merchant text, p_card text, p_amount bigint, p_pvv text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+AS $function$
 DECLARE
   c cards%ROWTYPE; v_rate integer; v_points bigint; v_resp jsonb; v_id bigint; v_kind text;
   v_rrn text; v_auth text; v_txn bigint; ex authorisations%ROWTYPE;
@@ -17,22 +15,13 @@ BEGIN
   IF p_amount IS NULL OR p_amount <= 0 THEN RETURN ps_decline('invalid-amount'); END IF;
   SELECT points_per_yuan INTO v_rate FROM merchants WHERE merchant_id = p_merchant AND status = 'active';
   IF v_rate IS NULL THEN RETURN ps_decline('invalid-merchant'); END IF;
-  v_points := (p_amount * v_rate + 99) / 100;                       -- ceil: round up to the whole point
+  v_points := ps_points(p_amount, v_rate);
   SELECT * INTO c FROM cards WHERE card_no = p_card FOR UPDATE;
-  v_kind := CASE
-    WHEN c.card_no IS NULL THEN 'unknown-card'
-    WHEN c.status = 'lost' THEN 'card-lost'
-    WHEN c.status = 'frozen' THEN 'card-frozen'
-    WHEN c.status = 'closed' THEN 'card-closed'
-    WHEN c.status = 'expired' OR c.expiry < to_char(p_date, 'YYMM') THEN 'card-expired'
-    WHEN NOT c.enrolled THEN 'not-enrolled'
-    WHEN c.pin_verification IS NOT NULL AND (p_pvv IS NULL OR p_pvv <> c.pin_verification) THEN 'incorrect-pin'
-    WHEN c.balance < v_points THEN 'insufficient-points'
-  END;
+  v_kind := coalesce(ps_card_decline(c, p_date, p_pvv), CASE WHEN c.balance < v_points THEN 'insufficient-points' END);
   v_id := nextval('authorisations_auth_id_seq');
   IF v_kind IS NULL THEN
-    v_rrn := lpad((v_id % 1000000000000)::text, 12, '0');
-    v_auth := lpad(((v_id * 7919) % 1000000)::text, 6, '0');
+    v_rrn := ps_rrn(v_id);
+    v_auth := ps_auth_code(v_id);
     v_resp := jsonb_build_object('ok', true, 'rrn', v_rrn, 'authCode', v_auth, 'points', v_points,
                                  'amountFen', p_amount, 'balancePoints', c.balance - v_points);
     INSERT INTO authorisations (auth_id, terminal_id, batch_no, trace, business_date, kind, card_no, merchant_id,
@@ -55,15 +44,8 @@ BEGIN
     RETURN ps_replay(ex, 'purchase', p_card, p_amount, p_merchant);
   END IF;
   IF v_kind IS NOT NULL THEN RETURN v_resp; END IF;
-  INSERT INTO ledger_txns (card_no, kind, auth_id) VALUES (p_card, 'purchase', v_id) RETURNING txn_id INTO v_txn;
-  INSERT INTO ledger_entries (txn_id, card_no, account_kind, merchant_id, bucket, points) VALUES
-    (v_txn, p_card, 'member', NULL, NULL, -v_points),
-    (v_txn, p_card, 'merchant', p_merchant, (abs(hashtext(p_card)) % 64)::smallint, v_points);
+  INSERT INTO ledger_txns (card_no, kind, auth_id, member_points, counter_kind, merchant_id, bucket)
+    VALUES (p_card, 'purchase', v_id, -v_points, 'merchant', p_merchant, ps_bucket(p_card));
   UPDATE cards SET balance = balance - v_points, version = version + 1 WHERE card_no = p_card;
   RETURN v_resp || jsonb_build_object('card', jsonb_build_object('version', c.version + 1, 'balance', c.balance - v_points));
-END $$;
-
--- Down Migration
-ALTER TABLE cards RESET (fillfactor);
-ALTER TABLE ledger_entries ADD CONSTRAINT ledger_entries_txn_id_fkey FOREIGN KEY (txn_id) REFERENCES ledger_txns;
-CREATE INDEX authorisations_batch ON authorisations (terminal_id, batch_no, trace);
+END $function$;

@@ -1,44 +1,35 @@
--- Up Migration
--- The batch debit inserts its authorisations with a plain INSERT instead of INSERT … ON CONFLICT DO NOTHING.
--- ON CONFLICT checks each key in the unique index before inserting (a second descent of authorisations_key, beside
--- the one the insert itself makes) and inserts speculatively (a token lock and a confirm record a row): about 15 %
--- of a 20-debit call in a profile of the function (perf, DWARF stacks). Measured with pgbench on the function
--- alone, both versions interleaved in one run, keys never repeating: 1.400 against 1.502 ms a call (-7 %).
--- A key that already exists is rare (a terminal's retransmission, an original after its reversal): it now fails
--- the statement with a unique violation on authorisations_key, nothing of the batch is kept, and the ledger runs
--- the same batch again through ps_purchase_set_keyed, which is the function as it was (ON CONFLICT: such an item
--- comes back retry and runs alone, where it replays). A retransmission costs one failed statement more.
--- The function as it was keeps working, under the name ps_purchase_set_keyed (ALTER FUNCTION … RENAME keeps its
--- body and settings), and the common path gets the plain insert under the old name.
-ALTER FUNCTION ps_purchase_set(text[], text[], text[], date[], text[], text[], bigint[], text[]) RENAME TO ps_purchase_set_keyed;
-
-CREATE FUNCTION ps_purchase_set(p_terminal text[], p_batch text[], p_trace text[], p_date date[],
-                                p_merchant text[], p_card text[], p_amount bigint[], p_pvv text[])
-RETURNS TABLE (answer jsonb, rrn text, auth_code text, points bigint, card_version bigint, card_balance bigint)
-LANGUAGE plpgsql
-SET enable_seqscan = off
-SET plan_cache_mode = force_generic_plan
-AS $$
+-- The batch debit, the common path: a batch of purchases of distinct cards as one set-based statement in the
+-- caller's transaction. Cards are locked in card order (concurrent batches never deadlock) and each item is judged
+-- against its card's current balance (ps_card_decline, ps_points); approvals are stored as columns (ps_answer makes
+-- their answer) and posted one ledger row each. A plain INSERT: a key that exists or that a concurrent transaction
+-- holds fails the whole statement with a unique violation on authorisations_key, and the ledger runs the batch again
+-- through ps_purchase_set_keyed (ON CONFLICT checks each key first, a second descent of the index a debit).
+-- Called by Ledger (src/ledger/index.ts). A batch with a card twice goes to ps_purchase_each.
+-- enable_seqscan off: the plan is cached per session, and one made while the tables were nearly empty would scan
+-- authorisations whole once it is big; every lookup is by a unique key. force_generic_plan: the custom plans look
+-- cheaper for small batches but re-planning each call cost more than it saved.
+CREATE OR REPLACE FUNCTION ps_purchase_set(p_terminal text[], p_batch text[], p_trace text[], p_date date[], p_merchant text[], p_card text[], p_amount bigint[], p_pvv text[])
+ RETURNS TABLE(answer jsonb, rrn text, auth_code text, points bigint, card_version bigint, card_balance bigint)
+ LANGUAGE plpgsql
+ SET enable_seqscan TO 'off'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
 #variable_conflict use_column
 -- (rrn, auth_code and points are columns too: in the queries below those names mean the columns)
 BEGIN
   IF (SELECT count(DISTINCT x) FROM unnest(p_card) x) <> cardinality(p_card) THEN
-    -- a card twice: one at a time (ps_purchase_batch answers in jsonb, approvals included)
-    RETURN QUERY SELECT b - 'card', NULL::text, NULL::text, NULL::bigint,
-                        (b -> 'card' ->> 'version')::bigint, (b -> 'card' ->> 'balance')::bigint
-                 FROM ps_purchase_batch(p_terminal, p_batch, p_trace, p_date, p_merchant, p_card, p_amount, p_pvv) b;
+    RETURN QUERY SELECT * FROM ps_purchase_each(p_terminal, p_batch, p_trace, p_date, p_merchant, p_card, p_amount, p_pvv);
     RETURN;
   END IF;
   RETURN QUERY
   WITH j AS MATERIALIZED (
     SELECT u.*, nextval('authorisations_auth_id_seq') AS id, m.points_per_yuan AS rate, (c.c).balance, (c.c).version,
            CASE WHEN m.points_per_yuan IS NULL OR u.amount IS NULL OR u.amount <= 0 THEN 0
-                ELSE (u.amount * m.points_per_yuan + 99) / 100 END AS pts,   -- ceil: round up to the whole point
+                ELSE ps_points(u.amount, m.points_per_yuan) END AS pts,
            CASE
              WHEN u.amount IS NULL OR u.amount <= 0 THEN 'invalid-amount'
              WHEN m.points_per_yuan IS NULL THEN 'invalid-merchant'
-             WHEN cd.kind IS NOT NULL THEN cd.kind
-             WHEN (c.c).balance < (u.amount * m.points_per_yuan + 99) / 100 THEN 'insufficient-points'
+             ELSE coalesce(cd.kind, CASE WHEN (c.c).balance < ps_points(u.amount, m.points_per_yuan) THEN 'insufficient-points' END)
            END AS kind
     FROM (SELECT * FROM unnest(p_terminal, p_batch, p_trace, p_date, p_merchant, p_card, p_amount, p_pvv)
                    WITH ORDINALITY AS u(t, b, tr, d, merchant, card, amount, pvv, i)
@@ -48,7 +39,7 @@ BEGIN
     -- item is judged against the current balance, and the row stays ours until commit.
     LEFT JOIN LATERAL (SELECT c FROM cards c WHERE c.card_no = u.card FOR UPDATE) c ON true
     -- the card rules every debit shares (unknown, lost, frozen, closed, expired, not enrolled, PIN)
-    CROSS JOIN LATERAL (SELECT ps_card_decline(c.c, (c.c).card_no IS NOT NULL, u.d, u.pvv) -> 'decline' ->> 'kind' AS kind) cd
+    CROSS JOIN LATERAL (SELECT ps_card_decline(c.c, u.d, u.pvv) AS kind) cd
   ), ins AS (
     -- invalid amount / merchant are answered, not stored (as on the single path). An approval is stored as its
     -- columns (ps_answer makes its answer); a decline with its answer. A plain insert: a key that exists (a
@@ -76,7 +67,7 @@ BEGIN
   ), t AS (
     -- one row a debit: the member's side and the merchant bucket's side (ledger_entries shows the two)
     INSERT INTO ledger_txns (card_no, kind, auth_id, member_points, counter_kind, merchant_id, bucket)
-    SELECT card_no, 'purchase', auth_id, -points, 'merchant', merchant_id, (abs(hashtext(card_no)) % 64)::smallint
+    SELECT card_no, 'purchase', auth_id, -points, 'merchant', merchant_id, ps_bucket(card_no)
     FROM ins WHERE state = 'approved'
   ), upd AS (
     UPDATE cards c SET balance = c.balance - ins.points, version = c.version + 1
@@ -98,9 +89,4 @@ BEGIN
          CASE WHEN ins.state = 'approved' THEN j.balance - j.pts END
   FROM j LEFT JOIN ins ON ins.auth_id = j.id
   ORDER BY j.i;
-END $$;
-
--- Down Migration
--- The keyed function is the batch debit as it was: it takes the name back.
-DROP FUNCTION ps_purchase_set(text[], text[], text[], date[], text[], text[], bigint[], text[]);
-ALTER FUNCTION ps_purchase_set_keyed(text[], text[], text[], date[], text[], text[], bigint[], text[]) RENAME TO ps_purchase_set;
+END $function$;
