@@ -170,6 +170,8 @@ interface Voidable { trace: string; batchNo: string; rrn: string; authCode: stri
 interface Resendable { body: Buffer; trace: string; rrn: string }
 /** Approved purchases kept per terminal for `resend` (the newest replace random older ones). */
 const resendableMax = 256;
+/** Random draws for a purchase's card before waiting for a busy one. */
+const cardDrawsMax = 8;
 
 interface Worker {
   terminal: Terminal;
@@ -353,7 +355,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       const orig = w.voidable.splice(Math.floor(Math.random() * w.voidable.length), 1)[0]!;
       return exclusive(orig.cardNo, () => voidOne(w, link, orig));
     }
-    const cardNo = cards[Math.floor(Math.random() * cards.length)]!;
+    // A card with a purchase or void in flight makes the next one wait (see Chain): a few more draws find most
+    // runs a free card.
+    let cardNo = cards[Math.floor(Math.random() * cards.length)]!;
+    for (let draw = 1; picked === 'purchase' && chain?.busy(cardNo) && draw < cardDrawsMax; draw++) cardNo = cards[Math.floor(Math.random() * cards.length)]!;
     if (picked === 'balance') {
       const ctx = w.terminal.context();
       await send(w, link, 'balance', m.balance(ctx, { cardNo, expiry: '3012' }), ctx, cardNo);
@@ -362,6 +367,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     const amountFen = amountMin + Math.floor(Math.random() * (amountMax - amountMin + 1));
     return exclusive(cardNo, () => purchase(w, link, cardNo, amountFen));
   };
+
   // Drive.
   const cpuStart = process.cpuUsage();
   const started = performance.now();
@@ -501,6 +507,10 @@ class Chain {
     const before = this.seen.get(cardNo);
     if (after === null) this.seen.delete(cardNo); else this.seen.set(cardNo, after);
     return before === undefined || after === null ? null : after - before;
+  }
+
+  busy(cardNo: string): boolean {
+    return this.tails.has(cardNo);
   }
 
   forget(cardNo: string): void {
