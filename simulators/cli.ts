@@ -54,6 +54,13 @@ function localAddresses(v: string): string[] {
   return list;
 }
 
+function httpUrl(name: string, v: string): string {
+  let u: URL | null = null;
+  try { u = new URL(v); } catch { /* refused below */ }
+  if (u?.protocol !== 'http:' && u?.protocol !== 'https:') throw new SimError(`${name}: ${JSON.stringify(v)} is not an http(s) URL`, 2);
+  return v;
+}
+
 function terminalConfig(o: Common): TerminalConfig {
   const terminalId = o.terminal ?? demoTerminalId;
   const p = port(o.port);
@@ -165,11 +172,11 @@ export function buildProgram(): Command {
     .option('--local-address <list>', 'local addresses to connect from, comma-separated; terminals spread over them in turn (the switch caps connections per client address)')
     .option('--first-terminal <n>', 'index of the first load terminal', '1')
     .option('--first-card <n>', 'index of the first load card', '1')
-    .option('--points-per-yuan <n>', 'the load merchant\'s rate, to count points debited', '50')
+    .option('--points-per-yuan <n>', 'the load merchant\'s rate, to check the points each purchase debited', '50')
     .option('--no-reconcile', 'skip the balance check before and after')
-    .option('--database-url <url>', 'read the cards\' balances from the ledger database instead of by balance inquiry [env DATABASE_URL]')
+    .option('--admin-url <url>', 'ask the cards\' balances of the switch\'s admin API (e.g. http://127.0.0.1:8080) instead of by balance inquiry')
     .option('--json <file>', 'also write the report as JSON to this file ("-" for stdout)')
-    .action(async (o: Common & { terminals: string; cards: string; rate: string; duration: string; mix: string; connections: string; localAddress?: string; firstTerminal: string; firstCard: string; pointsPerYuan: string; reconcile: boolean; databaseUrl?: string; json?: string }) => {
+    .action(async (o: Common & { terminals: string; cards: string; rate: string; duration: string; mix: string; connections: string; localAddress?: string; firstTerminal: string; firstCard: string; pointsPerYuan: string; reconcile: boolean; adminUrl?: string; json?: string }) => {
       let mix, rate;
       try {
         mix = parseMix(o.mix);
@@ -185,7 +192,7 @@ export function buildProgram(): Command {
         ...(o.localAddress ? { localAddresses: localAddresses(o.localAddress) } : {}),
         firstTerminal: positiveInt('--first-terminal', o.firstTerminal), firstCard: positiveInt('--first-card', o.firstCard),
         pointsPerYuan: positiveInt('--points-per-yuan', o.pointsPerYuan), reconcile: o.reconcile,
-        databaseUrl: o.databaseUrl ?? process.env.DATABASE_URL ?? null,
+        adminUrl: o.adminUrl === undefined ? null : httpUrl('--admin-url', o.adminUrl),
         timeoutMs: positiveInt('--timeout-ms', o.timeoutMs), ...(o.tmk ? { tmkHex: o.tmk } : {}),
         stateDir: o.state ? stateDir(o) : null,
         onProgress: (p) => progressLine(p, tty),

@@ -1,4 +1,4 @@
-// Response code meanings, as a receipt prints them (protocol/README.md "Response codes used").
+// Response code meanings, as a receipt prints them (protocol/README.md lists the codes the switch answers).
 export const responseCodeMeanings: Record<string, string> = {
   '00': 'approved',
   '03': 'invalid merchant',

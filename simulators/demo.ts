@@ -1,17 +1,12 @@
-// The names `pointswitch seed --demo` creates (see the team contracts). The simulator uses them as defaults so
-// `npm start` in one terminal and `pointswitch-sim shell` in another work with no other set-up.
+// The names `pointswitch seed --demo` creates. The simulator uses them as defaults so `npm start` in one terminal
+// and `pointswitch-sim shell` in another work with no other set-up. Merchants' rates are not here: the points a
+// transaction moves are the switch's to say (the simulator reads them from the balances it answers).
 
 export const demoTmkHex = '0123456789ABCDEFFEDCBA9876543210';
 export const demoMacAlgorithm = 'ecb' as const;
 export const demoAcquirerId = '48160000';
 export const demoHost = '127.0.0.1';
 export const demoPosPort = 8583;
-
-export interface DemoMerchant { merchantId: string; name: string; pointsPerYuan: number; feeRateBp: number }
-export const demoMerchants: DemoMerchant[] = [
-  { merchantId: '898310048160001', name: 'Demo Coffee', pointsPerYuan: 50, feeRateBp: 60 },
-  { merchantId: '898310048160002', name: 'Discount Mart', pointsPerYuan: 45, feeRateBp: 80 },
-];
 
 export const demoTerminals: Record<string, string> = {
   '10000001': '898310048160001',
@@ -48,10 +43,6 @@ export function demoMerchantFor(terminalId: string): string {
   return demoTerminals[terminalId] ?? demoMerchantId;
 }
 
-export function demoPointsPerYuan(merchantId: string): number | undefined {
-  return demoMerchants.find((m) => m.merchantId === merchantId)?.pointsPerYuan;
-}
-
 /** Load terminals: `9` + 7-digit index from 1. */
 export function loadTerminalId(index1: number): string {
   return `9${String(index1).padStart(7, '0')}`;
@@ -60,11 +51,6 @@ export function loadTerminalId(index1: number): string {
 /** Load cards: `8861` + 12-digit index from 1. */
 export function loadCardNo(index1: number): string {
   return `8861${String(index1).padStart(12, '0')}`;
-}
-
-/** points = ceil(amountFen × pointsPerYuan / 100): the programme's rounding rule (round up to a whole point). */
-export function pointsFor(amountFen: number, pointsPerYuan: number): number {
-  return Math.ceil((amountFen * pointsPerYuan) / 100);
 }
 
 /** "12.5" / "12.50" / "12" yuan → fen, exactly (no float arithmetic). */

@@ -38,12 +38,6 @@ function answerLabel(a: Answer): string {
   return a.kind;
 }
 
-function cardOf(req: Request, t: Terminal): string | null {
-  if (req.type === 'balance' || req.type === 'purchase') return req.cardNo;
-  if (req.type === 'refund') return req.cardNo ?? t.state.txns.find((x) => x.rrn === req.rrn)?.cardNo ?? null;
-  return t.state.txns.find((x) => x.kind === 'purchase' && x.trace === req.trace.padStart(6, '0'))?.cardNo ?? null;
-}
-
 /** A balance inquiry on a fresh connection: is the switch still serving, and what is the card's balance. */
 async function probe(t: Terminal, cardNo: string | null): Promise<{ serves: boolean; balance: number | null }> {
   await t.hangUp();
@@ -52,7 +46,7 @@ async function probe(t: Terminal, cardNo: string | null): Promise<{ serves: bool
 }
 
 export async function runWithFault(t: Terminal, req: Request, fault: FaultName, opts: { holdMs?: number } = {}): Promise<FaultReport> {
-  const card = cardOf(req, t);
+  const card = t.cardOf(req);
   switch (fault) {
     case 'drop-answer': {
       // The switch answers; the terminal acts as if the answer never came: it reverses.
@@ -66,6 +60,7 @@ export async function runWithFault(t: Terminal, req: Request, fault: FaultName, 
     }
     case 'resend': {
       await t.flushReversals();
+      await t.learnBalance(req);
       const built = t.build(req);
       const body = t.seal(built.message);
       const a1 = await t.exchange(body, built.trace);
@@ -103,6 +98,7 @@ export async function runWithFault(t: Terminal, req: Request, fault: FaultName, 
       // A second connection sends the start of a frame and then nothing, held open; meanwhile the terminal's own
       // connection must still be served.
       const holdMs = opts.holdMs ?? halfOpenHoldMsDefault;
+      await t.learnBalance(req);
       const held = await Link.connect(t.host, t.port);
       const started = Date.now();
       const built = t.build(req);

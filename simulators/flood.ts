@@ -51,7 +51,7 @@ export interface FloodReport {
 /** A flood, ready to go: `prepare` signs the one-card terminal on; `run` floods. */
 export async function prepareFlood(o: FloodOptions): Promise<{ run: () => Promise<FloodReport> }> {
   const terminal = (terminalId: string) => new Terminal({
-    host: o.host, port: o.port, terminalId, timeoutMs: 60_000, stateFile: null, pointsPerYuan: 50,
+    host: o.host, port: o.port, terminalId, timeoutMs: 60_000, stateFile: null,
     ...(o.localAddresses?.[0] ? { localAddress: o.localAddresses[0] } : {}),
   });
   const own = terminal(o.terminalId ?? '10000001');

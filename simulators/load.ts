@@ -1,10 +1,11 @@
 // `pointswitch-sim load`: N terminals drive the switch at a fixed rate or as fast as it answers, then report
 // throughput, response codes and latency percentiles, and check that every request was answered and that the
-// points the switch debited match the approvals the terminals saw (card balances asked before and after).
+// points the switch moved match the approvals the terminals saw. Like any terminal, the load sees only the wire
+// (and, when asked, the admin API's card balances): the cards' balances are asked before and after, and each
+// approval's points are read from the balance it answers (field 54), see `Chain`.
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
-import { verifyMac } from '../protocol/index.js';
-import { loadCardNo, loadTerminalId, pointsFor } from './demo.js';
+import { verifyMac, type IsoMessage } from '../protocol/index.js';
+import { loadCardNo, loadTerminalId } from './demo.js';
 import { Link, type Answer } from './link.js';
 import * as m from './messages.js';
 import { parseBalanceField } from './messages.js';
@@ -44,14 +45,18 @@ export interface LoadOptions {
   firstCard?: number;
   tmkHex?: string;
   merchantId?: string;
+  /** The load merchant's rate: each purchase must debit its amount at this rate, to the whole point. */
   pointsPerYuan?: number;
   timeoutMs?: number;
   amountFenMin?: number;
   amountFenMax?: number;
   /** Ask every card's balance before and after and compare with the approvals seen. */
   reconcile?: boolean;
-  /** Read the balances from this database (cards.balance) instead of by balance inquiry. */
-  databaseUrl?: string | null;
+  /**
+   * Ask the balances before and after of the switch's admin API (GET /cards/:cardNo, read from the ledger's
+   * database) instead of by balance inquiry; e.g. http://127.0.0.1:8080.
+   */
+  adminUrl?: string | null;
   stateDir?: string | null;
   /** Called about twice a second with the running figures. */
   onProgress?: (p: Progress) => void;
@@ -70,6 +75,13 @@ export interface Reconciliation {
   pointsCreditedSeen: number;
   /** before − debited + credited */
   expectedAfter: number | null;
+  /**
+   * Approvals whose points the check refused: a purchase that did not debit its amount at the rate (to the whole
+   * point), a void that did not give back what its purchase took, or one whose points could not be read.
+   */
+  approvalsOff: number;
+  /** Cards whose balance after is not the one their last approval answered: points moved that no answer showed. */
+  cardsOff: number;
   ok: boolean | null;
   note?: string;
 }
@@ -151,12 +163,15 @@ class Latencies {
   recent(k: number): Float64Array { return this.buf.subarray(Math.max(0, this.length - k), this.length); }
 }
 
-interface Voidable { trace: string; batchNo: string; rrn: string; authCode: string | null; cardNo: string; amountFen: number }
+/** `points`: what the purchase debited, as the load saw it (null: not seen). */
+interface Voidable { trace: string; batchNo: string; rrn: string; authCode: string | null; cardNo: string; amountFen: number; points: number | null }
 
 /** An approved purchase as sent (sealed bytes) and answered: what a `resend` sends again. */
 interface Resendable { body: Buffer; trace: string; rrn: string }
 /** Approved purchases kept per terminal for `resend` (the newest replace random older ones). */
 const resendableMax = 256;
+/** Random draws for a purchase's card before waiting for a busy one. */
+const cardDrawsMax = 8;
 
 interface Worker {
   terminal: Terminal;
@@ -188,7 +203,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     const terminalId = loadTerminalId(firstTerminal + i);
     const terminal = new Terminal({
       host: o.host, port: o.port, terminalId, timeoutMs,
-      ...(o.merchantId ? { merchantId: o.merchantId } : {}), ...(o.tmkHex ? { tmkHex: o.tmkHex } : {}), pointsPerYuan: ppy,
+      ...(o.merchantId ? { merchantId: o.merchantId } : {}), ...(o.tmkHex ? { tmkHex: o.tmkHex } : {}),
       stateFile: o.stateDir ? stateFileFor(o.stateDir, o.host, o.port, terminalId) : null, saveMode: 'batched',
       ...(o.localAddresses?.length ? { localAddress: o.localAddresses[i % o.localAddresses.length]! } : {}),
     });
@@ -217,14 +232,17 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       signOnFailures.push(err as Error);
     }
   });
+  const closeAll = () => Promise.all(workers.map(async (w) => { for (const l of w.links) await l.close(); await w.terminal.close(); }));
   if (signOnFailures.length > 0) {
-    await Promise.all(workers.map(async (w) => { for (const l of w.links) await l.close(); await w.terminal.close(); }));
+    await closeAll();
     throw signOnFailures[0];
   }
 
   const cards = Array.from({ length: o.cards }, (_, i) => loadCardNo(firstCard + i));
-  const balances = () => (o.databaseUrl ? sumBalancesFromDb(o.databaseUrl, cards) : sumBalances(workers, cards));
-  const before = o.reconcile === false ? null : await balances();
+  const balances = () => (o.adminUrl ? balancesFromAdmin(o.adminUrl, cards) : balancesByInquiry(workers, cards));
+  const before = o.reconcile === false ? null : await balances().catch(async (err: unknown) => { await closeAll(); throw err; });
+  const chain = before === null ? null : new Chain(before.byCard);
+  const exclusive = (cardNo: string, fn: () => Promise<void>): Promise<void> => (chain ? chain.exclusive(cardNo, fn) : fn());
 
   const lat = new Latencies();
   const codes = new Map<string, number>();
@@ -234,6 +252,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const counts = { sent: 0, answered: 0, timeouts: 0, closed: 0, undecodable: 0, skipped: 0, macFailures: 0, resendMismatches: 0 };
   let debited = 0;
   let credited = 0;
+  let approvalsOff = 0;
   const weightTotal = mix.purchase + mix.balance + mix.void + resendWeight;
   const pickKind = (w: Worker): Kind | 'resend' => {
     const x = Math.random() * weightTotal;
@@ -266,7 +285,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
 
   // A retransmission: the same bytes again. It is out of the terminal's list while in flight (one trace is never
   // twice in flight on a link), and goes back after, so it can be sent again later. Unanswered, there is nothing
-  // to reverse (the original stands, approved): it only counts as not answered.
+  // to reverse (the original stands, approved): it only counts as not answered. Its answer is the stored one, so
+  // it is no part of the card's chain: a retransmission that debited again shows at the card's next approval.
   const resend = async (w: Worker, link: Link): Promise<void> => {
     const r = w.resendable.splice(Math.floor(Math.random() * w.resendable.length), 1)[0]!;
     const { a, code } = await exchange(w, link, 'resend', r.body, r.trace);
@@ -275,44 +295,77 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     if (w.resendable.length < resendableMax) w.resendable.push(r);
   };
 
+  /**
+   * Sends a purchase, void or balance inquiry. A purchase or void left unanswered is reversed after the run, and
+   * its card's chain is broken (whether it moved points is unknown).
+   */
+  const send = async (w: Worker, link: Link, kind: Kind, msg: IsoMessage, ctx: m.MessageContext, cardNo: string): Promise<{ x: Exchanged; body: Buffer }> => {
+    const body = w.terminal.seal(msg);
+    const x = await exchange(w, link, kind, body, ctx.trace);
+    if (x.code === null && kind !== 'balance') {
+      chain?.forget(cardNo);
+      if (x.a.kind === 'timeout' || x.a.kind === 'closed') w.unanswered.push({ kind, body, trace: ctx.trace, batchNo: ctx.batchNo });
+    }
+    return { x, body };
+  };
+
+  /** The change an approval made to its card's balance, read off the chain; null (and counted off) when unknown. */
+  const change = (cardNo: string, a: Extract<Answer, { kind: 'answer' }>): number | null => {
+    if (!chain) return null;
+    const f54 = a.message.fields[54];
+    const moved = chain.moved(cardNo, parseBalanceField(typeof f54 === 'string' ? f54 : undefined));
+    if (moved === null) approvalsOff++;
+    return moved;
+  };
+
+  const purchase = async (w: Worker, link: Link, cardNo: string, amountFen: number): Promise<void> => {
+    const ctx = w.terminal.context();
+    const { x: { a, code }, body } = await send(w, link, 'purchase', m.purchase(ctx, { cardNo, expiry: '3012' }, amountFen), ctx, cardNo);
+    if (code !== '00') return;
+    const moved = change(cardNo, a);
+    const points = moved === null ? null : -moved;
+    if (points !== null) {
+      debited += points;
+      if (!atRate(points, amountFen, ppy)) approvalsOff++;
+    }
+    const rrn = typeof a.message.fields[37] === 'string' ? a.message.fields[37] : null;
+    const authCode = typeof a.message.fields[38] === 'string' ? a.message.fields[38] : null;
+    if (rrn && w.voidable.length < 1000) w.voidable.push({ trace: ctx.trace, batchNo: ctx.batchNo, rrn, authCode, cardNo, amountFen, points });
+    if (rrn && resendWeight > 0) {
+      if (w.resendable.length < resendableMax) w.resendable.push({ body, trace: ctx.trace, rrn });
+      else w.resendable[Math.floor(Math.random() * resendableMax)] = { body, trace: ctx.trace, rrn };
+    }
+  };
+
+  const voidOne = async (w: Worker, link: Link, orig: Voidable): Promise<void> => {
+    const ctx = w.terminal.context();
+    const msg = m.voidPurchase(ctx, { cardNo: orig.cardNo, expiry: '3012' }, orig.amountFen, { rrn: orig.rrn, authCode: orig.authCode, batchNo: orig.batchNo, trace: orig.trace });
+    const { x: { a, code } } = await send(w, link, 'void', msg, ctx, orig.cardNo);
+    if (code !== '00') return;
+    const moved = change(orig.cardNo, a);
+    if (moved === null) return;
+    credited += moved;
+    if (orig.points !== null && moved !== orig.points) approvalsOff++;
+  };
+
   const one = async (w: Worker, link: Link): Promise<void> => {
-    const t = w.terminal;
     const picked = pickKind(w);
     if (picked === 'resend') return resend(w, link);
-    let kind: Kind = picked;
-    const ctx = t.context();
-    const cardNo = cards[Math.floor(Math.random() * cards.length)]!;
-    const amountFen = amountMin + Math.floor(Math.random() * (amountMax - amountMin + 1));
-    let orig: Voidable | undefined;
-    let msg;
-    if (kind === 'void') {
-      orig = w.voidable.splice(Math.floor(Math.random() * w.voidable.length), 1)[0]!;
-      msg = m.voidPurchase(ctx, { cardNo: orig.cardNo, expiry: '3012' }, orig.amountFen, { rrn: orig.rrn, authCode: orig.authCode, batchNo: orig.batchNo, trace: orig.trace });
-    } else if (kind === 'balance') {
-      msg = m.balance(ctx, { cardNo, expiry: '3012' });
-    } else {
-      kind = 'purchase';
-      msg = m.purchase(ctx, { cardNo, expiry: '3012' }, amountFen);
+    if (picked === 'void') {
+      const orig = w.voidable.splice(Math.floor(Math.random() * w.voidable.length), 1)[0]!;
+      return exclusive(orig.cardNo, () => voidOne(w, link, orig));
     }
-    const body = t.seal(msg);
-    const { a, code } = await exchange(w, link, kind, body, ctx.trace);
-    if (code === null) {
-      if (kind !== 'balance' && (a.kind === 'timeout' || a.kind === 'closed')) w.unanswered.push({ kind, body, trace: ctx.trace, batchNo: ctx.batchNo });
+    // A card with a purchase or void in flight makes the next one wait (see Chain): a few more draws find most
+    // runs a free card.
+    let cardNo = cards[Math.floor(Math.random() * cards.length)]!;
+    for (let draw = 1; picked === 'purchase' && chain?.busy(cardNo) && draw < cardDrawsMax; draw++) cardNo = cards[Math.floor(Math.random() * cards.length)]!;
+    if (picked === 'balance') {
+      const ctx = w.terminal.context();
+      await send(w, link, 'balance', m.balance(ctx, { cardNo, expiry: '3012' }), ctx, cardNo);
       return;
     }
-    if (code !== '00') return;
-    if (kind === 'purchase') {
-      debited += pointsFor(amountFen, ppy);
-      const rrn = typeof a.message.fields[37] === 'string' ? a.message.fields[37] : null;
-      const authCode = typeof a.message.fields[38] === 'string' ? a.message.fields[38] : null;
-      if (rrn && w.voidable.length < 1000) w.voidable.push({ trace: ctx.trace, batchNo: ctx.batchNo, rrn, authCode, cardNo, amountFen });
-      if (rrn && resendWeight > 0) {
-        if (w.resendable.length < resendableMax) w.resendable.push({ body, trace: ctx.trace, rrn });
-        else w.resendable[Math.floor(Math.random() * resendableMax)] = { body, trace: ctx.trace, rrn };
-      }
-    } else if (kind === 'void' && orig) {
-      credited += pointsFor(orig.amountFen, ppy);
-    }
+    const amountFen = amountMin + Math.floor(Math.random() * (amountMax - amountMin + 1));
+    return exclusive(cardNo, () => purchase(w, link, cardNo, amountFen));
   };
 
   // Drive.
@@ -375,16 +428,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   for (const w of workers) await w.terminal.close();
 
   const allAnswered = counts.timeouts === 0 && counts.closed === 0 && counts.undecodable === 0;
-  const via = o.databaseUrl ? 'balances read from the database' : 'balances asked by balance inquiry';
-  const reconciliation: Reconciliation = before === null || after === null
-    ? { checked: false, cards: cards.length, balanceBefore: null, balanceAfter: null, pointsDebitedSeen: debited, pointsCreditedSeen: credited, expectedAfter: null, ok: null, note: 'skipped (--no-reconcile)' }
-    : {
-      checked: true, cards: cards.length, balanceBefore: before.sum, balanceAfter: after.sum, pointsDebitedSeen: debited, pointsCreditedSeen: credited,
-      expectedAfter: before.sum - debited + credited,
-      ok: before.missing === 0 && after.missing === 0 && allAnswered && after.sum === before.sum - debited + credited,
-      note: before.missing || after.missing ? `${before.missing + after.missing} balance inquiries got no balance`
-        : !allAnswered ? `${reversalsSent} unanswered requests were reversed; the check is only exact when every request is answered` : via,
-    };
+  const seen = { debited, credited, approvalsOff };
+  const reconciliation: Reconciliation = before === null || after === null || chain === null
+    ? { checked: false, cards: cards.length, balanceBefore: null, balanceAfter: null, pointsDebitedSeen: debited, pointsCreditedSeen: credited, expectedAfter: null, approvalsOff: 0, cardsOff: 0, ok: null, note: 'skipped (--no-reconcile)' }
+    : reconcile(before, after, chain, seen, { cards: cards.length, allAnswered, reversalsSent, pointsPerYuan: ppy, via: o.adminUrl ? 'balances read from the admin API' : 'balances asked by balance inquiry' });
   const purchasesApproved = byType.purchase!.approved;
   return {
     terminals: workers.length, connections: workers.length * conns, cards: cards.length, rate: o.rate, mix,
@@ -396,17 +443,112 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   };
 }
 
-/** Σ cards.balance straight from the ledger's database (schema of migrations/…_ledger.sql). */
-async function sumBalancesFromDb(databaseUrl: string, cards: string[]): Promise<{ sum: number; missing: number }> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    const r = await client.query<{ sum: string | null; n: number }>('SELECT sum(balance)::text AS sum, count(*)::int AS n FROM cards WHERE card_no = ANY($1::text[])', [cards]);
-    const row = r.rows[0];
-    return { sum: Number(row?.sum ?? 0), missing: cards.length - (row?.n ?? 0) };
-  } finally {
-    await client.end();
+/** Whether before, after and every approval's points agree (see `Chain`). */
+function reconcile(
+  before: Balances, after: Balances, chain: Chain, seen: { debited: number; credited: number; approvalsOff: number },
+  o: { cards: number; allAnswered: boolean; reversalsSent: number; pointsPerYuan: number; via: string },
+): Reconciliation {
+  const expectedAfter = before.sum - seen.debited + seen.credited;
+  const cardsOff = chain.cardsOff(after.byCard);
+  const missing = before.missing + after.missing;
+  return {
+    checked: true, cards: o.cards, balanceBefore: before.sum, balanceAfter: after.sum, pointsDebitedSeen: seen.debited, pointsCreditedSeen: seen.credited,
+    expectedAfter, approvalsOff: seen.approvalsOff, cardsOff,
+    ok: missing === 0 && o.allAnswered && seen.approvalsOff === 0 && cardsOff === 0 && after.sum === expectedAfter,
+    note: missing ? `${missing} balance inquiries got no balance`
+      : !o.allAnswered ? `${o.reversalsSent} unanswered requests were reversed; the check is only exact when every request is answered`
+        : seen.approvalsOff ? `${seen.approvalsOff} approvals moved other points than their amount at ${o.pointsPerYuan} points a yuan (a void: than its purchase took), or none readable`
+          : cardsOff ? `${cardsOff} cards' balances after are not what their last approval answered` : o.via,
+  };
+}
+
+/**
+ * Whether `points` is `amountFen` at `pointsPerYuan` to the whole point, whichever way it is rounded: the load
+ * checks the switch's figure, the rounding rule itself is the ledger's alone. A debit made twice, or of another
+ * amount, is far outside.
+ */
+export function atRate(points: number, amountFen: number, pointsPerYuan: number): boolean {
+  return Math.abs(points * 100 - amountFen * pointsPerYuan) < 100;
+}
+
+/**
+ * The switch answers an approval with the card's balance after it (field 54), not with the points it moved.
+ * While reconciling, the load keeps one purchase or void of a card in flight at a time, so the balance before an
+ * approval is the last one the load saw for the card (asked before the run, or answered by the card's previous
+ * approval), and the difference is the points the approval moved. Balance inquiries and retransmissions move
+ * nothing and are no part of the chain; a request left unanswered breaks its card's chain (what it moved is not
+ * known). A card's balance after the run must be the last one its chain saw.
+ */
+class Chain {
+  private readonly seen: Map<string, number>;
+  private readonly tails = new Map<string, Promise<void>>();
+
+  constructor(before: Map<string, number>) {
+    this.seen = new Map(before);
   }
+
+  /** Runs `fn` once the card's earlier purchase or void, if any, is done. */
+  async exclusive(cardNo: string, fn: () => Promise<void>): Promise<void> {
+    const earlier = this.tails.get(cardNo);
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => { done = resolve; });
+    this.tails.set(cardNo, mine);
+    try {
+      if (earlier) await earlier;
+      await fn();
+    } finally {
+      done();
+      if (this.tails.get(cardNo) === mine) this.tails.delete(cardNo);
+    }
+  }
+
+  /** An approval answered the card's balance `after` (null: none): the change from the one before, if known. */
+  moved(cardNo: string, after: number | null): number | null {
+    const before = this.seen.get(cardNo);
+    if (after === null) this.seen.delete(cardNo); else this.seen.set(cardNo, after);
+    return before === undefined || after === null ? null : after - before;
+  }
+
+  busy(cardNo: string): boolean {
+    return this.tails.has(cardNo);
+  }
+
+  forget(cardNo: string): void {
+    this.seen.delete(cardNo);
+  }
+
+  /** Cards whose balance now is not the last one their chain saw (a card without a balance now is `missing`). */
+  cardsOff(now: Map<string, number>): number {
+    let off = 0;
+    for (const [cardNo, balance] of now) if (this.seen.get(cardNo) !== balance) off++;
+    return off;
+  }
+}
+
+interface Balances { byCard: Map<string, number>; sum: number; missing: number }
+
+function balancesOf(byCard: Map<string, number>, cards: number): Balances {
+  let sum = 0;
+  for (const b of byCard.values()) sum += b;
+  return { byCard, sum, missing: cards - byCard.size };
+}
+
+/** The cards' balances from the switch's admin API (GET /cards/:cardNo), 16 requests at a time. */
+async function balancesFromAdmin(adminUrl: string, cards: string[]): Promise<Balances> {
+  const base = adminUrl.replace(/\/+$/, '');
+  const byCard = new Map<string, number>();
+  let next = 0;
+  const ask = async (): Promise<void> => {
+    while (next < cards.length) {
+      const cardNo = cards[next++]!;
+      const res = await fetch(`${base}/cards/${cardNo}`);
+      if (!res.ok) { await res.body?.cancel(); continue; }
+      const body = (await res.json()) as { balancePoints?: unknown };
+      if (typeof body.balancePoints === 'number') byCard.set(cardNo, body.balancePoints);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, ask));
+  return balancesOf(byCard, cards.length);
 }
 
 function round(v: number): number { return Math.round(v * 100) / 100; }
@@ -415,10 +557,9 @@ async function inBatches<T>(items: T[], size: number, fn: (t: T) => Promise<void
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
 }
 
-/** Σ balances of the cards by balance inquiry, spread over the terminals (each on its own connection). */
-async function sumBalances(workers: Worker[], cards: string[]): Promise<{ sum: number; missing: number }> {
-  let sum = 0;
-  let missing = 0;
+/** The cards' balances by balance inquiry, spread over the terminals (each on its own connection). */
+async function balancesByInquiry(workers: Worker[], cards: string[]): Promise<Balances> {
+  const byCard = new Map<string, number>();
   let next = 0;
   await Promise.all(workers.map(async (w) => {
     const link = await Link.connect(w.terminal.host, w.terminal.port);
@@ -428,7 +569,7 @@ async function sumBalances(workers: Worker[], cards: string[]): Promise<{ sum: n
         const ctx = w.terminal.context();
         const a = await link.request(w.terminal.seal(m.balance(ctx, { cardNo, expiry: '3012' })), w.terminal.timeoutMs, ctx.trace);
         const b = a.kind === 'answer' && a.message.fields[39] === '00' ? parseBalanceField(typeof a.message.fields[54] === 'string' ? a.message.fields[54] : undefined) : null;
-        if (b === null) missing++; else sum += b;
+        if (b !== null) byCard.set(cardNo, b);
       };
       while (next < cards.length) {
         window.push(ask(cards[next++]!));
@@ -439,7 +580,7 @@ async function sumBalances(workers: Worker[], cards: string[]): Promise<{ sum: n
       await link.close();
     }
   }));
-  return { sum, missing };
+  return balancesOf(byCard, cards.length);
 }
 
 export function formatReport(r: LoadReport): string {

@@ -2,7 +2,9 @@
 // working keys from sign-on, the batch's transactions, pending reversals), persisted as a small JSON file so a
 // shell resumes like a real terminal after a restart. A request whose answer does not arrive before its timeout
 // is remembered as a pending reversal and a 0400 is sent for it (again before the next transaction until the
-// switch answers one).
+// switch answers one). The switch answers a money transaction with the card's balance after it (field 54), not
+// with the points it moved: a receipt's points are the change from the balance this terminal saw before, and a
+// terminal that has seen none for the card asks for it first (one balance inquiry).
 import { randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -12,7 +14,7 @@ import {
   type IsoMessage, type MacAlgorithm,
 } from '../protocol/index.js';
 import { meaning } from './codes.js';
-import { demoAcquirerId, demoExpiry, demoMacAlgorithm, demoMerchantFor, demoPin, demoPointsPerYuan, demoTmkHex, pointsFor } from './demo.js';
+import { demoAcquirerId, demoExpiry, demoMacAlgorithm, demoMerchantFor, demoPin, demoTmkHex } from './demo.js';
 import { Link, type Answer } from './link.js';
 import * as m from './messages.js';
 
@@ -37,7 +39,7 @@ export interface TerminalConfig {
    * a crash of the generator, its terminals may reuse up to a second's traces (answered 94).
    */
   saveMode?: 'every-change' | 'batched';
-  /** Rate used to show points debited; default: the demo merchant's rate. */
+  /** @deprecated Ignored: a receipt's points are read from the balances the switch answers. */
   pointsPerYuan?: number;
   /** The local address to connect from (a tester's many terminals spread over loopback addresses); default any. */
   localAddress?: string;
@@ -102,7 +104,9 @@ export interface TxnResult {
   rrn: string | null;
   authCode: string | null;
   balancePoints: number | null;
+  /** Approved: the fall of the card's balance from the one this terminal saw before (null: it saw none). */
   pointsDebited: number | null;
+  /** Approved: the rise of the card's balance from the one this terminal saw before (null: it saw none). */
   pointsCredited: number | null;
   /** null when the answer carries no MAC. */
   macOk: boolean | null;
@@ -172,9 +176,8 @@ export class Terminal {
   private readonly stateFile: string | null;
   private readonly saveMode: 'every-change' | 'batched';
   private saveTimer: NodeJS.Timeout | null = null;
-  private readonly pointsPerYuan: number | undefined;
-  /** Last balance seen per card, to show points moved when the rate is unknown. */
-  private readonly lastBalance = new Map<string, number>();
+  /** The last balance the switch answered per card: a receipt's points are the change from it. */
+  private readonly seenBalance = new Map<string, number>();
   readonly localAddress: string | undefined;
 
   constructor(cfg: TerminalConfig) {
@@ -189,7 +192,6 @@ export class Terminal {
     if (this.tmk.length !== 8 && this.tmk.length !== 16) throw new Error('the TMK must be 8 or 16 bytes (16 or 32 hex characters)');
     this.stateFile = cfg.stateFile ?? null;
     this.saveMode = cfg.saveMode ?? 'every-change';
-    this.pointsPerYuan = cfg.pointsPerYuan ?? demoPointsPerYuan(this.merchantId);
     this.localAddress = cfg.localAddress;
     this.state = this.load() ?? freshState(this.terminalId, this.merchantId);
     // A terminal kept in memory only would restart its trace at 1 on every run and collide with an earlier run's
@@ -387,12 +389,33 @@ export class Terminal {
     return { kind, trace: ctx.trace, batchNo: ctx.batchNo, cardNo, expiry, amountFen, responseCode: null, rrn: null, authCode: null, date: localDateMmdd() };
   }
 
-  /** One transaction, like the terminal's keypad does it: pending reversals first, then the request. */
+  /**
+   * One transaction, like the terminal's keypad does it: pending reversals first, then the request (after a
+   * balance inquiry when this terminal has seen no balance of the card, for the receipt's points).
+   */
   async transact(req: Request): Promise<TxnResult> {
     await this.flushReversals();
-    const built = this.build(req);
-    const answer = await this.exchange(this.seal(built.message), built.trace);
-    return this.complete(built, answer);
+    await this.learnBalance(req);
+    return this.send(this.build(req));
+  }
+
+  /** Asks the balance of a money request's card when this terminal has seen none (a receipt's points need it). */
+  async learnBalance(req: Request): Promise<void> {
+    if (req.type === 'balance') return;
+    const cardNo = this.cardOf(req);
+    if (cardNo === null || this.seenBalance.has(cardNo)) return;
+    await this.send(this.build({ type: 'balance', cardNo, ...(req.type === 'purchase' ? { pin: req.pin, expiry: req.expiry } : {}) }));
+  }
+
+  /** The card a request is for, when this terminal can tell (a void's or refund's from its original purchase). */
+  cardOf(req: Request): string | null {
+    if (req.type === 'balance' || req.type === 'purchase') return req.cardNo;
+    if (req.type === 'refund') return req.cardNo ?? this.state.txns.find((x) => x.rrn === req.rrn)?.cardNo ?? null;
+    return this.state.txns.find((x) => x.kind === 'purchase' && x.trace === req.trace.padStart(6, '0'))?.cardNo ?? null;
+  }
+
+  private async send(built: Built): Promise<TxnResult> {
+    return this.complete(built, await this.exchange(this.seal(built.message), built.trace));
   }
 
   /** Applies an answer (or its absence) to the terminal's state and gives the receipt. */
@@ -436,7 +459,7 @@ export class Terminal {
       p.attempts++;
       const answer = await this.exchange(this.seal(message), p.trace);
       const r = this.result('reversal', { trace: p.trace, batchNo: p.batchNo }, answer, { cardNo: str(d.message.fields[2]) ?? undefined, amountFen: Number(str(d.message.fields[4]) ?? 0) });
-      if (p.kind !== 'purchase') { r.pointsDebited = r.pointsCredited; r.pointsCredited = null; } // undoing a credit takes points
+      if (p.kind !== 'purchase') { r.pointsDebited = r.pointsCredited === null ? null : -r.pointsCredited; r.pointsCredited = null; } // undoing a credit takes points
       out.push(r);
       if (answer.kind === 'answer') {
         drop();
@@ -523,19 +546,14 @@ export class Terminal {
     r.balancePoints = m.parseBalanceField(str(f[54]) ?? undefined);
     const mak = this.keys?.mak;
     if (f[64] !== undefined && mak) r.macOk = verifyMac(answer.body, this.macAlgorithm, mak);
-    if (r.approved && x.amountFen !== undefined && x.cardNo) {
-      const moved = this.pointsMoved(x.cardNo, x.amountFen, r.balancePoints);
-      if (kind === 'purchase') r.pointsDebited = moved;
-      if (kind === 'void' || kind === 'refund' || kind === 'reversal') r.pointsCredited = moved;
+    if (!x.cardNo || r.balancePoints === null) return r;
+    const before = this.seenBalance.get(x.cardNo);
+    this.seenBalance.set(x.cardNo, r.balancePoints);
+    if (r.approved && before !== undefined) {
+      const change = r.balancePoints - before;
+      if (kind === 'purchase') r.pointsDebited = -change;
+      if (kind === 'void' || kind === 'refund' || kind === 'reversal') r.pointsCredited = change;
     }
-    if (x.cardNo && r.balancePoints !== null) this.lastBalance.set(x.cardNo, r.balancePoints);
     return r;
-  }
-
-  /** Points moved by an approval: the merchant's rate when known (the programme's round-up rule), else the balance change. */
-  private pointsMoved(cardNo: string, amountFen: number, balance: number | null): number | null {
-    if (this.pointsPerYuan !== undefined) return pointsFor(amountFen, this.pointsPerYuan);
-    const before = this.lastBalance.get(cardNo);
-    return before !== undefined && balance !== null ? Math.abs(before - balance) : null;
   }
 }

@@ -104,9 +104,9 @@ t.test('a short load run answers every request and the points debited match the 
 });
 
 t.test('load with retransmissions in the mix: each is answered with its original approval and debits nothing', async (t) => {
-  const { port, databaseUrl } = await startSwitch(t, { loadTerminals: 4, loadCards: 20 });
+  const { port, databaseUrl, adminUrl } = await startSwitch(t, { loadTerminals: 4, loadCards: 20 });
   const r = await sim(['load', '--port', String(port), '--state-dir', stateDir(t), '--terminals', '4', '--cards', '20', '--rate', 'max', '--duration', '2',
-    '--mix', 'purchase=60,void=5,resend=35', '--database-url', databaseUrl, '--json', '-']);
+    '--mix', 'purchase=60,void=5,resend=35', '--admin-url', adminUrl, '--json', '-']);
   t.equal(r.code, 0, r.stderr + r.stdout);
   const j = JSON.parse(r.stdout);
   t.same(j.mix, { purchase: 60, balance: 0, void: 5, resend: 35 });
@@ -179,16 +179,28 @@ t.test('flood: a bad client as the switch\'s limits see it', async (t) => {
   t.match(bad.stderr, /--kind/);
 });
 
-t.test('load --database-url reconciles against the ledger\'s own balances', async (t) => {
-  const { port, databaseUrl } = await startSwitch(t, { loadTerminals: 2, loadCards: 20 });
-  const r = await sim(['load', '--port', String(port), '--state-dir', stateDir(t), '--terminals', '2', '--cards', '20', '--rate', 'max', '--duration', '1', '--database-url', databaseUrl, '--json', '-']);
+t.test('load --admin-url reconciles against the ledger\'s own balances (the admin API reads them from Postgres)', async (t) => {
+  const { port, adminUrl } = await startSwitch(t, { loadTerminals: 2, loadCards: 20 });
+  const r = await sim(['load', '--port', String(port), '--state-dir', stateDir(t), '--terminals', '2', '--cards', '20', '--rate', 'max', '--duration', '1', '--admin-url', adminUrl, '--json', '-']);
   t.equal(r.code, 0, r.stderr + r.stdout);
   const j = JSON.parse(r.stdout);
-  t.equal(j.reconciliation.note, 'balances read from the database');
+  t.equal(j.reconciliation.note, 'balances read from the admin API');
   t.equal(j.reconciliation.balanceBefore, 20 * 10_000_000);
   t.equal(j.reconciliation.ok, true);
   t.ok(j.reconciliation.pointsDebitedSeen > 0);
   t.equal(j.macFailures, 0, 'every answer MAC verified');
+  t.equal(j.reconciliation.approvalsOff, 0);
+  t.equal(j.reconciliation.cardsOff, 0);
+  // The points are read from the balances the switch answers, and each must be its purchase's amount at the rate:
+  // told another rate, the check refuses them and the run fails.
+  const wrong = await sim(['load', '--port', String(port), '--state-dir', stateDir(t), '--terminals', '2', '--cards', '20', '--rate', 'max', '--duration', '1', '--mix', 'purchase=1',
+    '--points-per-yuan', '40', '--json', '-']);
+  t.equal(wrong.code, 1, wrong.stderr);
+  const w = JSON.parse(wrong.stdout);
+  t.equal(w.reconciliation.ok, false);
+  t.equal(w.reconciliation.approvalsOff, w.byType.purchase.approved, 'every purchase refused: 50 points a yuan is not 40');
+  t.match(w.reconciliation.note, /approvals moved other points than their amount at 40 points a yuan/);
+  t.equal(w.ok, false);
 });
 
 t.test('a swipe that cannot reach the switch says it was not sent, exits 3 and leaves no reversal pending', async (t) => {

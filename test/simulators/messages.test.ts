@@ -1,8 +1,9 @@
 // The pure parts of the simulator: request builders, amounts, balance field, load maths, scenario format.
 import t from 'tap';
 import { decode, encode, encodeWithMac, parseField60, parseField61, verifyMac } from '../../protocol/index.js';
-import { pointsFor, yuanToFen, fenToYuan, loadCardNo, loadTerminalId } from '../../simulators/demo.js';
-import { parseMix, parseRate, summarise } from '../../simulators/load.js';
+import { pointsFor } from '../../src/ledger/points.js';
+import { yuanToFen, fenToYuan, loadCardNo, loadTerminalId } from '../../simulators/demo.js';
+import { atRate, parseMix, parseRate, summarise } from '../../simulators/load.js';
 import * as m from '../../simulators/messages.js';
 import { parseScenario } from '../../simulators/scenario.js';
 
@@ -87,13 +88,27 @@ t.test('amounts: yuan to fen is exact and refuses what is not an amount', async 
   t.equal(m.amountField(1234), '000000001234');
 });
 
-t.test('points are rounded up to the whole point, and load names follow the seed', async (t) => {
+t.test('points are rounded up to the whole point (the ledger\'s rule, which the simulator no longer copies), and load names follow the seed', async (t) => {
   t.equal(pointsFor(2001, 50), 1001);
   t.equal(pointsFor(1, 45), 1);
   t.equal(pointsFor(1000, 45), 450);
   t.equal(loadTerminalId(1), '90000001');
   t.equal(loadCardNo(1), '8861000000000001');
   t.equal(loadCardNo(10000), '8861000000010000');
+});
+
+t.test('the load accepts a purchase\'s points when they are its amount at the rate to the whole point, either way rounded', async (t) => {
+  t.ok(atRate(1001, 2001, 50), '1000.5 rounded up');
+  t.ok(atRate(1000, 2001, 50), '1000.5 rounded down');
+  t.ok(atRate(450, 1000, 45), 'exact');
+  t.ok(atRate(1, 1, 45));
+  t.notOk(atRate(2002, 2001, 50), 'debited twice');
+  t.notOk(atRate(999, 2001, 50), 'a point short');
+  t.notOk(atRate(1002, 2001, 50), 'a point over');
+  t.notOk(atRate(0, 2001, 50), 'nothing debited');
+  for (const [amountFen, ppy] of [[1, 45], [99, 50], [2001, 50], [5000, 45], [123_457, 37]] as const) {
+    t.ok(atRate(pointsFor(amountFen, ppy), amountFen, ppy), `the ledger's figure for ${amountFen} fen at ${ppy} passes`);
+  }
 });
 
 t.test('field 54 gives the balance in points with its sign', async (t) => {

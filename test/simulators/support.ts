@@ -17,7 +17,7 @@ import { testEnv } from '../support/db.js';
 
 interface T { teardown(fn: () => unknown): void }
 
-export async function startSwitch(t: T, o: { loadTerminals?: number; loadCards?: number; config?: Partial<Config> } = {}): Promise<{ port: number; app: RunningApp; databaseUrl: string }> {
+export async function startSwitch(t: T, o: { loadTerminals?: number; loadCards?: number; config?: Partial<Config> } = {}): Promise<{ port: number; app: RunningApp; databaseUrl: string; adminUrl: string }> {
   const env = await testEnv(t);
   const pool = createPool(env.databaseUrl, { poolSize: 2 });
   await seedDemo(pool, new Kek(), { loadTerminals: o.loadTerminals ?? 0, loadCards: o.loadCards ?? 0 });
@@ -28,7 +28,7 @@ export async function startSwitch(t: T, o: { loadTerminals?: number; loadCards?:
   });
   const app = await startApp({ config, redisPrefix: env.redisPrefix, log: silentLogger });
   t.teardown(() => app.stop());
-  return { port: app.posPort, app, databaseUrl: env.databaseUrl };
+  return { port: app.posPort, app, databaseUrl: env.databaseUrl, adminUrl: `http://127.0.0.1:${app.adminPort}` };
 }
 
 /** A temporary directory for terminal state files, removed when the test ends. */
@@ -72,7 +72,6 @@ export interface CliRun { code: number; stdout: string; stderr: string }
 export function sim(args: string[], o: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env, ...o.env };
-    if (!o.env?.DATABASE_URL) delete env.DATABASE_URL; // `load` would read balances from it
     const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('simulators/cli.ts'), ...args], {
       env, stdio: ['pipe', 'pipe', 'pipe'],
     });
