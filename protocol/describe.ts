@@ -3,7 +3,7 @@
 import type { FieldValue, IsoMessage } from './codec.js';
 import type { FieldSpec, SubfieldTable } from './spec/types.js';
 import { unionPayPosFields } from './spec/unionpay-pos.js';
-import { field44, field48Settlement, field60, field61, field63, splitSubfields } from './spec/subfields.js';
+import { field44, field48BatchTotals, field60, field61, field63, splitSubfields } from './spec/subfields.js';
 import { maskBytes, maskPan, maskTrack } from './mask.js';
 
 /** Fields whose values are secret or card data: masked by describe() unless `unmasked`. */
@@ -66,7 +66,7 @@ function subfields(mti: string, f: number, v: FieldValue, unmasked: boolean): De
     if (f === 61) return subfieldsOf(field61, v);
     if (f === 63) return subfieldsOf(field63, v);
     if (f === 44) return subfieldsOf(field44, v);
-    if (f === 48 && mti.startsWith('05') && (v.length === 31 || v.length === 62)) return subfieldsOf(field48Settlement, v);
+    if (f === 48 && mti.startsWith('05') && (v.length === 31 || v.length === 62)) return subfieldsOf(field48BatchTotals, v);
     return undefined;
   }
   if (f === 62 && mti === '0810') return signOnKeyParts(v, unmasked);

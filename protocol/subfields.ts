@@ -1,5 +1,5 @@
 // Typed views of the subfields of 60, 61 and 48 (0500 settlement totals), built on the subfield tables.
-import { field44, field48Settlement, field60, field61, field63, splitSubfields } from './spec/subfields.js';
+import { field44, field48BatchTotals, field60, field61, field63, splitSubfields } from './spec/subfields.js';
 
 function digits(v: string, len: number, what: string): string {
   if (v.length !== len || !/^[0-9]*$/.test(v)) throw new RangeError(`${what} is ${len} digits`);
@@ -39,39 +39,39 @@ export function formatField61(p: { batchNo: string; trace: string; date?: string
   return digits(p.batchNo, 6, '61.1') + digits(p.trace, 6, '61.2') + (p.date !== undefined ? digits(p.date, 4, '61.3') : '');
 }
 
-export interface Totals { debitFen: number; debitCount: number; creditFen: number; creditCount: number; settlementCode: string }
-export interface SettlementTotals extends Totals { foreign?: Totals }
+export interface Totals { debitFen: number; debitCount: number; creditFen: number; creditCount: number; batchCloseCode: string }
+export interface BatchTotals extends Totals { foreign?: Totals }
 
 function totalsAt(parts: Array<{ value: string }>, i: number): Totals {
   return {
     debitFen: Number(parts[i]!.value), debitCount: Number(parts[i + 1]!.value),
     creditFen: Number(parts[i + 2]!.value), creditCount: Number(parts[i + 3]!.value),
-    settlementCode: parts[i + 4]!.value,
+    batchCloseCode: parts[i + 4]!.value,
   };
 }
 
 /** Field 48 of an 0500: domestic totals (31 digits), then optionally the foreign ones (31 more). */
-export function parseSettlementTotals(f48: string): SettlementTotals {
+export function parseBatchTotals(f48: string): BatchTotals {
   if (!/^[0-9]{31}([0-9]{31})?$/.test(f48)) throw new RangeError('settlement totals are 31 or 62 digits');
-  const { parts } = splitSubfields(field48Settlement, f48);
-  const out: SettlementTotals = totalsAt(parts, 0);
+  const { parts } = splitSubfields(field48BatchTotals, f48);
+  const out: BatchTotals = totalsAt(parts, 0);
   if (parts.length >= 10) out.foreign = totalsAt(parts, 5);
   return out;
 }
 
-function totalsDigits(t: { debitFen: number; debitCount: number; creditFen: number; creditCount: number; settlementCode?: string }): string {
+function totalsDigits(t: { debitFen: number; debitCount: number; creditFen: number; creditCount: number; batchCloseCode?: string }): string {
   const num = (v: number, len: number, what: string): string => {
     if (!Number.isSafeInteger(v) || v < 0 || String(v).length > len) throw new RangeError(`${what} must fit ${len} digits`);
     return String(v).padStart(len, '0');
   };
   return num(t.debitFen, 12, 'debitFen') + num(t.debitCount, 3, 'debitCount') + num(t.creditFen, 12, 'creditFen')
-    + num(t.creditCount, 3, 'creditCount') + digits(t.settlementCode ?? '0', 1, 'settlement code');
+    + num(t.creditCount, 3, 'creditCount') + digits(t.batchCloseCode ?? '0', 1, 'settlement code');
 }
 
 /** 62 digits as terminals send them: domestic totals, then foreign totals (zeros unless given). */
-export function formatSettlementTotals(t: { debitFen: number; debitCount: number; creditFen: number; creditCount: number; settlementCode?: string; foreign?: Partial<Totals> }): string {
+export function formatBatchTotals(t: { debitFen: number; debitCount: number; creditFen: number; creditCount: number; batchCloseCode?: string; foreign?: Partial<Totals> }): string {
   const f = t.foreign ?? {};
-  return totalsDigits(t) + totalsDigits({ debitFen: f.debitFen ?? 0, debitCount: f.debitCount ?? 0, creditFen: f.creditFen ?? 0, creditCount: f.creditCount ?? 0, settlementCode: f.settlementCode ?? '0' });
+  return totalsDigits(t) + totalsDigits({ debitFen: f.debitFen ?? 0, debitCount: f.debitCount ?? 0, creditFen: f.creditFen ?? 0, creditCount: f.creditCount ?? 0, batchCloseCode: f.batchCloseCode ?? '0' });
 }
 
 /** 63.1 operator / card organisation code (an3, e.g. 'CUP', '01 '), then the rest as it came. */

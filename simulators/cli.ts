@@ -90,7 +90,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
 
-  withCommon(program.command('shell').description('one terminal at the keyboard: signs on, then balance/buy/void/refund/settle/signoff (type help)'))
+  withCommon(program.command('shell').description('one terminal at the keyboard: signs on, then balance/buy/void/refund/batch-close/signoff (type help)'))
     .action(async (o: Common) => {
       process.exitCode = await runShell(terminal(o));
     });

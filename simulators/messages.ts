@@ -1,6 +1,6 @@
 // Builders for every request of the POS transaction set (protocol/README.md). Pure: they return an IsoMessage
 // without the MAC; the terminal model adds MAC (encodeWithMac) and PIN block, and owns trace and batch numbers.
-import { formatField60, formatField61, formatSettlementTotals, type IsoMessage, type Tpdu } from '../protocol/index.js';
+import { formatField60, formatField61, formatBatchTotals, type IsoMessage, type Tpdu } from '../protocol/index.js';
 
 export const tpduDefault: Tpdu = { id: '60', destination: '0003', source: '0000' };
 export const headerDefault = '603100310100';
@@ -24,7 +24,7 @@ export interface CardData {
   pinBlock?: Buffer | null;
 }
 
-export type RequestKind = 'sign-on' | 'sign-off' | 'balance' | 'purchase' | 'void' | 'refund' | 'reversal' | 'settle' | 'upload';
+export type RequestKind = 'sign-on' | 'sign-off' | 'balance' | 'purchase' | 'void' | 'refund' | 'reversal' | 'batch-close' | 'upload';
 
 /** The original a void or refund names: field 37 plus 61 (batch, trace, date MMDD). */
 export interface OriginalRef { rrn: string; authCode?: string | null; batchNo: string; trace: string; date?: string | null }
@@ -137,16 +137,16 @@ export function reversal(original: IsoMessage, reasonCode = '98'): IsoMessage {
 
 export interface BatchTotals { debitFen: number; debitCount: number; creditFen: number; creditCount: number }
 
-/** 0500 batch settlement: 48 = totals, 60.1 `00`, 60.3 `201`. */
-export function settle(ctx: MessageContext, totals: BatchTotals, operator = '001'): IsoMessage {
+/** 0500 batch close (UnionPay's batch settlement): 48 = totals, 60.1 `00`, 60.3 `201`. */
+export function batchClose(ctx: MessageContext, totals: BatchTotals, operator = '001'): IsoMessage {
   return base(ctx, '0500', {
-    48: settlementTotals(totals), 49: currencyCny,
+    48: batchTotals(totals), 49: currencyCny,
     60: formatField60({ txnType: '00', batchNo: ctx.batchNo, netMgmtCode: '201' }),
     63: operator,
   });
 }
 
-/** 0320 batch upload of one transaction of the batch (after an unbalanced settlement). */
+/** 0320 batch upload of one transaction of the batch (after an unbalanced batch close). */
 export function upload(ctx: MessageContext, cardNo: string, amountFen: number, original: { trace: string; rrn?: string | null; kind: 'purchase' | 'refund' }): IsoMessage {
   const f: IsoMessage['fields'] = {
     2: cardNo, 3: original.kind === 'refund' ? '200000' : '000000', 4: amountField(amountFen), 25: '00', 49: currencyCny,
@@ -157,8 +157,8 @@ export function upload(ctx: MessageContext, cardNo: string, amountFen: number, o
   return base(ctx, '0320', f);
 }
 
-export function settlementTotals(t: BatchTotals): string {
-  return formatSettlementTotals({ ...t, settlementCode: '0' });
+export function batchTotals(t: BatchTotals): string {
+  return formatBatchTotals({ ...t, batchCloseCode: '0' });
 }
 
 /** Field 54: `10` account type, `02` amount type, `156`, sign `C`/`D`, 12-digit balance in points. */

@@ -4,7 +4,7 @@ import type { TxnResult } from './terminal.js';
 
 const titles: Record<TxnResult['kind'], string> = {
   'sign-on': 'SIGN-ON', 'sign-off': 'SIGN-OFF', balance: 'BALANCE INQUIRY', purchase: 'PURCHASE', void: 'VOID',
-  refund: 'REFUND', reversal: 'REVERSAL', settle: 'SETTLEMENT', upload: 'BATCH UPLOAD',
+  refund: 'REFUND', reversal: 'REVERSAL', 'batch-close': 'BATCH CLOSE', upload: 'BATCH UPLOAD',
 };
 
 export function receipt(r: TxnResult): string {
@@ -24,7 +24,7 @@ export function receipt(r: TxnResult): string {
   row('batch', r.batchNo);
   if (r.macOk === false) row('MAC', 'answer MAC DID NOT VERIFY');
   if (r.keysOk === false) row('keys', 'working keys rejected (check values)');
-  if (r.settlementCode) row('totals', r.settlementCode === '1' ? 'balanced' : r.settlementCode === '2' ? 'not balanced' : `code ${r.settlementCode}`);
+  if (r.batchCloseCode) row('totals', r.batchCloseCode === '1' ? 'balanced' : r.batchCloseCode === '2' ? 'not balanced' : `code ${r.batchCloseCode}`);
   row('note', r.note);
   row('latency', `${r.latencyMs.toFixed(1)} ms`);
   if (r.reversal) {

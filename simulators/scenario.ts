@@ -13,11 +13,11 @@
 //     - void: { of: coffee }
 //       expect: { code: '00', balanceChange: 500 }
 //
-// Actions: signon, signoff, settle, balance, purchase, void, refund; a money step may carry `fault:` (one of the
+// Actions: signon, signoff, batch-close, balance, purchase, void, refund; a money step may carry `fault:` (one of the
 // fault flags) and `terminal:` (run it on another terminal). Expectations: code (one or a list), approved,
 // answered, balance, balanceChange (against the last balance this scenario saw for the card), points,
-// reversalCode, sameRrn, macOk, keysOk, switchStillServes, settlement ('balanced' | 'not balanced'), uploaded.
-// `settle: { debitFenOffset: 1 }` sends totals off by a fen, so the switch says not balanced and the batch is uploaded.
+// reversalCode, sameRrn, macOk, keysOk, switchStillServes, batchClose ('balanced' | 'not balanced'), uploaded.
+// `batch-close: { debitFenOffset: 1 }` sends totals off by a fen, so the switch says not balanced and the batch is uploaded.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -38,7 +38,7 @@ const voidAction = z.object({ ...common, of: z.string().optional(), trace: z.uni
 const refundAction = money.extend({ of: z.string().optional(), rrn: z.string().optional(), card: card.optional() }).strict();
 const plain = z.object({ terminal: z.union([z.string(), z.number()]).transform(String).optional() }).strict().nullable().optional();
 /** `debitFenOffset`: send totals off by that many fen (the switch answers not balanced, the terminal uploads). */
-const settleAction = z.object({
+const batchCloseAction = z.object({
   terminal: z.union([z.string(), z.number()]).transform(String).optional(),
   debitFenOffset: z.number().int().optional(),
 }).strict().nullable().optional();
@@ -55,19 +55,19 @@ const expectSchema = z.object({
   macOk: z.boolean().optional(),
   keysOk: z.boolean().optional(),
   switchStillServes: z.boolean().optional(),
-  /** settle: what 48's settlement code said. */
-  settlement: z.enum(['balanced', 'not balanced']).optional(),
-  /** settle: how many transactions were uploaded (0320) and approved. */
+  /** batch-close: what 48's code said. */
+  batchClose: z.enum(['balanced', 'not balanced']).optional(),
+  /** batch-close: how many transactions were uploaded (0320) and approved. */
   uploaded: z.number().int().optional(),
 }).strict();
 
 const stepSchema = z.union([
-  z.enum(['signon', 'signoff', 'settle']),
+  z.enum(['signon', 'signoff', 'batch-close']),
   z.object({
     name: z.string().optional(),
     as: z.string().optional(),
     expect: expectSchema.optional(),
-    signon: plain, signoff: plain, settle: settleAction,
+    signon: plain, signoff: plain, 'batch-close': batchCloseAction,
     balance: balanceAction.optional(),
     purchase: purchaseAction.optional(),
     void: voidAction.optional(),
@@ -86,7 +86,7 @@ export const scenarioSchema = z.object({
 export type Scenario = z.infer<typeof scenarioSchema>;
 type Step = z.infer<typeof stepSchema>;
 type Expect = z.infer<typeof expectSchema>;
-const actions = ['signon', 'signoff', 'settle', 'balance', 'purchase', 'void', 'refund'] as const;
+const actions = ['signon', 'signoff', 'batch-close', 'balance', 'purchase', 'void', 'refund'] as const;
 type Action = (typeof actions)[number];
 
 export function parseScenario(text: string, fileName = 'scenario'): Scenario {
@@ -188,10 +188,10 @@ async function runStep(
       return fault.result;
     };
     switch (action) {
-      case 'signon': case 'signoff': case 'settle': {
+      case 'signon': case 'signoff': case 'batch-close': {
         const t = terminalFor(s[action]?.terminal);
-        const offset = action === 'settle' ? s.settle?.debitFenOffset : undefined;
-        result = action === 'signon' ? await t.signOn() : action === 'signoff' ? await t.signOff() : await t.settle(offset !== undefined ? { debitFenOffset: offset } : {});
+        const offset = action === 'batch-close' ? s['batch-close']?.debitFenOffset : undefined;
+        result = action === 'signon' ? await t.signOn() : action === 'signoff' ? await t.signOff() : await t.closeBatch(offset !== undefined ? { debitFenOffset: offset } : {});
         label = `${s.name ?? action} (terminal ${t.terminalId})`;
         break;
       }
@@ -265,9 +265,9 @@ async function check(
   if (e.macOk !== undefined && r.macOk !== e.macOk) f.push(`expected answer MAC ok ${e.macOk}, got ${r.macOk}`);
   if (e.keysOk !== undefined && (r.keysOk ?? fault?.keysRejected === false) !== e.keysOk) f.push(`expected keysOk ${e.keysOk}, got ${r.keysOk ?? !fault?.keysRejected}`);
   if (e.switchStillServes !== undefined && fault?.switchStillServes !== e.switchStillServes) f.push(`expected switchStillServes ${e.switchStillServes}, got ${fault?.switchStillServes}`);
-  if (e.settlement !== undefined) {
-    const got = r.settlementCode === '1' ? 'balanced' : r.settlementCode === '2' ? 'not balanced' : `code ${r.settlementCode ?? 'none'}`;
-    if (got !== e.settlement) f.push(`expected settlement ${e.settlement}, got ${got}`);
+  if (e.batchClose !== undefined) {
+    const got = r.batchCloseCode === '1' ? 'balanced' : r.batchCloseCode === '2' ? 'not balanced' : `code ${r.batchCloseCode ?? 'none'}`;
+    if (got !== e.batchClose) f.push(`expected batch close ${e.batchClose}, got ${got}`);
   }
   if (e.uploaded !== undefined && (r.uploaded ?? 0) !== e.uploaded) f.push(`expected ${e.uploaded} transactions uploaded, got ${r.uploaded ?? 0}`);
   // The balance now: from the answer (54) or from the fault's probe, else ask the switch.

@@ -10,7 +10,7 @@ export const shellHelp = `commands:
   buy <card> <yuan> [pin]       purchase (e.g. buy 8860000000000002 5.50)
   void <trace>                  void a purchase of this batch by its trace
   refund <rrn> <yuan> [card]    refund against a purchase's RRN (card needed if not from this terminal)
-  settle                        batch settlement with this batch's totals
+  batch-close                   close the batch (0500) with this batch's totals
   signon | signoff              sign on again / sign off
   status                        trace, batch, keys, pending reversals, this batch's transactions
   help                          this text
@@ -69,8 +69,8 @@ async function command(t: Terminal, cmd: string, args: string[], out: (s: string
     case 'refund':
       need(2, 'refund <rrn> <yuan> [card]');
       return t.transact({ type: 'refund', rrn: args[0] ?? '', amountFen: yuanToFen(args[1] ?? ''), cardNo: args[2] ? card(args[2]) : null });
-    case 'settle':
-      return t.settle();
+    case 'batch-close':
+      return t.closeBatch();
     case 'signoff':
       return t.signOff();
     case 'signon':

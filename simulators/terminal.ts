@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  decode, encode, encodeWithMac, encryptPinBlock, maskPan, parseField60, parseSettlementTotals, parseSignOnKeys, verifyMac,
+  decode, encode, encodeWithMac, encryptPinBlock, maskPan, parseField60, parseBatchTotals, parseSignOnKeys, verifyMac,
   type IsoMessage, type MacAlgorithm,
 } from '../protocol/index.js';
 import { meaning } from './codes.js';
@@ -39,8 +39,6 @@ export interface TerminalConfig {
    * a crash of the generator, its terminals may reuse up to a second's traces (answered 94).
    */
   saveMode?: 'every-change' | 'batched';
-  /** @deprecated Ignored: a receipt's points are read from the balances the switch answers. */
-  pointsPerYuan?: number;
   /** The local address to connect from (a tester's many terminals spread over loopback addresses); default any. */
   localAddress?: string;
 }
@@ -86,7 +84,7 @@ export interface TerminalState {
   pendingReversals: PendingReversal[];
 }
 
-export type TxnKind = 'sign-on' | 'sign-off' | 'balance' | 'purchase' | 'void' | 'refund' | 'reversal' | 'settle' | 'upload';
+export type TxnKind = 'sign-on' | 'sign-off' | 'balance' | 'purchase' | 'void' | 'refund' | 'reversal' | 'batch-close' | 'upload';
 
 export interface TxnResult {
   kind: TxnKind;
@@ -115,9 +113,9 @@ export interface TxnResult {
   reversal?: TxnResult;
   /** Sign-on: the working keys' check values verified under our TMK. */
   keysOk?: boolean;
-  /** Settlement: 48's settlement code (1 balanced, 2 not balanced, 3 error). */
-  settlementCode?: string;
-  /** Settlement: transactions uploaded (0320) and approved after an unbalanced answer. */
+  /** Batch close: 48's code (1 balanced, 2 not balanced, 3 error). */
+  batchCloseCode?: string;
+  /** Batch close: transactions uploaded (0320) and approved after an unbalanced answer. */
   uploaded?: number;
   note?: string;
   /** The answer, described with card data masked. */
@@ -472,7 +470,7 @@ export class Terminal {
     return out;
   }
 
-  // ---- settlement -----------------------------------------------------------------------------------------
+  // ---- batch close -----------------------------------------------------------------------------------------
 
   totals(): m.BatchTotals {
     const t = { debitFen: 0, debitCount: 0, creditFen: 0, creditCount: 0 };
@@ -485,25 +483,25 @@ export class Terminal {
   }
 
   /**
-   * 0500 with the batch's totals. When the switch says the totals do not balance (48 settlement code 2), the
+   * 0500 with the batch's totals. When the switch says the totals do not balance (48 code 2), the
    * terminal uploads each transaction (0320) and ends the batch with 0500 60.3 `202`. The batch number moves on.
    */
-  async settle(opts: { debitFenOffset?: number } = {}): Promise<TxnResult> {
+  async closeBatch(opts: { debitFenOffset?: number } = {}): Promise<TxnResult> {
     await this.flushReversals();
     const totals = this.totals();
     // A tester may send totals off by some fen, to see the switch answer "not balanced" and the batch uploaded.
     totals.debitFen = Math.max(0, totals.debitFen + (opts.debitFenOffset ?? 0));
     const ctx = this.context();
-    const answer = await this.exchange(this.seal(m.settle(ctx, totals)), ctx.trace);
-    const r = this.result('settle', ctx, answer, {});
+    const answer = await this.exchange(this.seal(m.batchClose(ctx, totals)), ctx.trace);
+    const r = this.result('batch-close', ctx, answer, {});
     if (answer.kind === 'answer' && r.responseCode === '00') {
       const f48 = str(answer.message.fields[48]);
       try {
-        r.settlementCode = f48 ? parseSettlementTotals(f48).settlementCode : undefined;
+        r.batchCloseCode = f48 ? parseBatchTotals(f48).batchCloseCode : undefined;
       } catch {
         r.note = 'the 0510 carries totals (48) the terminal cannot read';
       }
-      if (r.settlementCode === '2') {
+      if (r.batchCloseCode === '2') {
         let uploaded = 0;
         for (const x of this.batchTxns()) {
           if (x.responseCode !== '00' || x.reversed || x.kind === 'void' || (x.kind === 'purchase' && x.voided)) continue;
@@ -513,7 +511,7 @@ export class Terminal {
           if (a.kind === 'answer' && a.message.fields[39] === '00') uploaded++;
         }
         const ectx = this.context();
-        const end = m.settle(ectx, totals);
+        const end = m.batchClose(ectx, totals);
         end.fields[60] = String(end.fields[60]).replace(/201$/, '202');
         await this.exchange(this.seal(end), ectx.trace);
         r.note = `totals did not balance: ${uploaded} transaction(s) uploaded (0320), batch closed with 0500/202`;

@@ -120,7 +120,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       limits: { ...config, connectionsMax: fitted.connectionsMax, connectionsPerAddressMax: fitted.connectionsPerAddressMax },
       handleFrame: createFrameHandler({
         ledger,
-        settings: { settlementUnbalancedCode: config.settlementUnbalancedCode, signOffMac: config.signOffMac },
+        settings: { batchCloseUnbalancedCode: config.batchCloseUnbalancedCode, signOffMac: config.signOffMac },
         cardGate: new CardGate(config.cardInFlightMax),
         throttle,
         refusals,

@@ -37,7 +37,7 @@ export const field44: SubfieldTable = {
 };
 
 /** Field 48 of a 0500 batch settlement: domestic totals then the same 31 digits for foreign cards. */
-export const field48Settlement: SubfieldTable = {
+export const field48BatchTotals: SubfieldTable = {
   field: 48,
   parts: [
     { id: '48.1', name: 'domestic debit total (fen)', length: 12 },

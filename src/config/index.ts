@@ -95,7 +95,7 @@ const described = {
   idleTimeoutMs: s(['POINTSWITCH_IDLE_TIMEOUT_MS'], '--idle-timeout-ms <ms>', 'a connection with no traffic for this long is closed', positiveInt(86_400_000).default(120_000)),
   frameTimeoutMs: s(['POINTSWITCH_FRAME_TIMEOUT_MS'], '--frame-timeout-ms <ms>', 'a started message must be complete within this time, or the connection is closed', positiveInt(3_600_000).default(10_000)),
   shutdownGraceMs: s(['POINTSWITCH_SHUTDOWN_GRACE_MS'], '--shutdown-grace-ms <ms>', 'on SIGTERM, how long in-flight requests may take before connections are cut', positiveInt(600_000).default(10_000)),
-  settlementUnbalancedCode: s(['POINTSWITCH_SETTLEMENT_UNBALANCED_CODE'], '--settlement-unbalanced-code <code>',
+  batchCloseUnbalancedCode: s(['POINTSWITCH_BATCH_CLOSE_UNBALANCED_CODE'], '--batch-close-unbalanced-code <code>',
     'field 39 of a 0510 whose totals disagree: 00 (UnionPay: 48 settlement code 2 says unbalanced) or 95 (ISO 8583 reconcile error)',
     z.enum(['00', '95']).default('00')),
   signOffMac: s(['POINTSWITCH_SIGN_OFF_MAC'], '--sign-off-mac <when>',

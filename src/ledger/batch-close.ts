@@ -4,10 +4,10 @@ import type { Pool, PoolClient } from '../db/pool.js';
 import type { Logger } from '../log.js';
 import { systemError } from './outcomes.js';
 import type { Reference } from './reference.js';
-import type { Outcome, SettlementTotals, UploadRequest } from './types.js';
+import type { Outcome, BatchTotals, UploadRequest } from './types.js';
 
-export interface BatchCloseRequest { terminalId: string; batchNo: string; terminal: SettlementTotals }
-export interface BatchCloseResult { balanced: boolean; switchTotals: SettlementTotals; nextBatchNo: string }
+export interface BatchCloseRequest { terminalId: string; batchNo: string; terminal: BatchTotals }
+export interface BatchCloseResult { balanced: boolean; switchTotals: BatchTotals; nextBatchNo: string }
 
 export class BatchClose {
   constructor(
@@ -17,7 +17,7 @@ export class BatchClose {
   ) {}
 
   /** Closes the batch with the switch's totals, whether or not they match the terminal's, and opens the next. */
-  async settle(r: BatchCloseRequest): Promise<BatchCloseResult> {
+  async close(r: BatchCloseRequest): Promise<BatchCloseResult> {
     const c = await this.pool.connect();
     try {
       await c.query('BEGIN');
@@ -27,13 +27,13 @@ export class BatchClose {
       const switchTotals = await batchTotals(c, r.terminalId, r.batchNo);
       const balanced = sameTotals(switchTotals, r.terminal);
       const s = await c.query(
-        `INSERT INTO settlements (terminal_id, batch_no, debit_fen, debit_count, credit_fen, credit_count, terminal_totals, balanced)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING settlement_id`,
+        `INSERT INTO batch_closes (terminal_id, batch_no, debit_fen, debit_count, credit_fen, credit_count, terminal_totals, balanced)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING batch_close_id`,
         [r.terminalId, r.batchNo, switchTotals.debitFen, switchTotals.debitCount, switchTotals.creditFen,
           switchTotals.creditCount, JSON.stringify(r.terminal), balanced]);
       await c.query(
-        'UPDATE authorisations SET settlement_id = $3 WHERE terminal_id = $1 AND batch_no = $2 AND settlement_id IS NULL',
-        [r.terminalId, r.batchNo, s.rows[0].settlement_id]);
+        'UPDATE authorisations SET batch_close_id = $3 WHERE terminal_id = $1 AND batch_no = $2 AND batch_close_id IS NULL',
+        [r.terminalId, r.batchNo, s.rows[0].batch_close_id]);
       const nextBatchNo = nextBatch(r.batchNo);
       const u = await c.query(
         `UPDATE terminals SET batch_no = $2, version = version + 1 WHERE terminal_id = $1 AND batch_no = $3 RETURNING *`,
@@ -66,21 +66,21 @@ export class BatchClose {
 }
 
 /** The switch's totals of a terminal's batch not closed yet: approved purchases (refunded or not) and refunds. */
-async function batchTotals(c: PoolClient, terminalId: string, batchNo: string): Promise<SettlementTotals> {
+async function batchTotals(c: PoolClient, terminalId: string, batchNo: string): Promise<BatchTotals> {
   const { rows } = await c.query(
     `SELECT coalesce(sum(amount_fen) FILTER (WHERE kind = 'purchase'), 0)::bigint AS debit_fen,
             count(*) FILTER (WHERE kind = 'purchase')::int AS debit_count,
             coalesce(sum(amount_fen) FILTER (WHERE kind = 'refund'), 0)::bigint AS credit_fen,
             count(*) FILTER (WHERE kind = 'refund')::int AS credit_count
      FROM authorisations
-     WHERE terminal_id = $1 AND batch_no = $2 AND settlement_id IS NULL
+     WHERE terminal_id = $1 AND batch_no = $2 AND batch_close_id IS NULL
        AND ((kind = 'purchase' AND state IN ('approved', 'partially_refunded', 'refunded'))
          OR (kind = 'refund' AND state = 'approved'))`, [terminalId, batchNo]);
   const row = rows[0];
   return { debitFen: row.debit_fen, debitCount: row.debit_count, creditFen: row.credit_fen, creditCount: row.credit_count };
 }
 
-function sameTotals(a: SettlementTotals, b: SettlementTotals): boolean {
+function sameTotals(a: BatchTotals, b: BatchTotals): boolean {
   return a.debitFen === b.debitFen && a.debitCount === b.debitCount && a.creditFen === b.creditFen && a.creditCount === b.creditCount;
 }
 

@@ -22,12 +22,12 @@ import { Reference } from './reference.js';
 import { terminalCodec, TerminalKeys, type WorkingKeys } from './terminal-keys.js';
 import type {
   Approval, CardState, CardStatus, CreditRequest, LedgerOptions, MerchantInfo, Outcome, PurchaseRequest, RefundRequest,
-  ReversalRequest, SettlementTotals, TerminalInfo, UploadRequest, VoidRequest,
+  ReversalRequest, BatchTotals, TerminalInfo, UploadRequest, VoidRequest,
 } from './types.js';
 
 export * from './types.js';
 export { responseCodeFor, type Decline } from './decline.js';
-export { pointsFor, settlementFenPerPoint } from './points.js';
+export { pointsFor, pointValueFen } from './points.js';
 export { businessDateOf } from './card-rules.js';
 export { Kek, devKekHex } from './kek.js';
 export type { SqlOutcome } from './outcomes.js';
@@ -176,9 +176,9 @@ export class Ledger {
 
   // ---------------------------------------------------------------- the terminal's batch
 
-  /** Settlement: the switch's totals of a terminal batch beside the terminal's; the batch is closed and the next opened. */
-  settle(r: { terminalId: string; batchNo: string; terminal: SettlementTotals }): Promise<{ balanced: boolean; switchTotals: SettlementTotals; nextBatchNo: string }> {
-    return this.batchClose.settle(r);
+  /** Batch close (0500): the switch's totals of a terminal batch beside the terminal's; the batch is closed and the next opened. */
+  closeBatch(r: { terminalId: string; batchNo: string; terminal: BatchTotals }): Promise<{ balanced: boolean; switchTotals: BatchTotals; nextBatchNo: string }> {
+    return this.batchClose.close(r);
   }
   /** Batch upload (offline / end-of-batch detail): recorded once per key. */
   upload(r: UploadRequest): Promise<Outcome<{}>> { return this.batchClose.upload(r); }

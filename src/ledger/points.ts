@@ -2,7 +2,7 @@
 // rounds UP to a whole point (the member pays the fraction). 50 points/yuan: 1 fen = 0.5 point -> 1 point,
 // 3 fen = 1.5 -> 2 points, 100 fen = 50 points.
 // SQL has the same rule once, ps_points (src/ledger/sql/ps_points.sql); test/ledger/sql-parity.test.ts holds the two equal.
-export const settlementFenPerPoint = 2;
+export const pointValueFen = 2;
 
 export function pointsFor(amountFen: number, pointsPerYuan: number): number {
   if (!Number.isSafeInteger(amountFen) || amountFen < 0) throw new RangeError('amountFen must be a non-negative integer');

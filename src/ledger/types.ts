@@ -50,7 +50,7 @@ export interface ReversalRequest { original: TxnKey; kind: 'purchase' | 'void' |
 export interface CreditRequest { cardNo: string; points: number; idempotencyKey: string; reason?: string }
 export interface UploadRequest { key: TxnKey; cardNo: string; amountFen: number; kind?: string; rrn?: string; authCode?: string; detail?: Record<string, unknown> }
 export interface Approval { rrn: string; authCode: string; points: number; amountFen: number; balancePoints: number; replayed: boolean }
-export interface SettlementTotals { debitFen: number; debitCount: number; creditFen: number; creditCount: number }
+export interface BatchTotals { debitFen: number; debitCount: number; creditFen: number; creditCount: number }
 export interface TerminalInfo {
   terminalId: string; merchantId: string; status: 'active' | 'suspended' | 'closed'; tmk: Buffer /* clear */;
   macAlgorithm: 'ecb' | 'x919'; signedOn: boolean; batchNo: string; keys: { pik: Buffer; mak: Buffer; tdk: Buffer } | null;

@@ -5,7 +5,7 @@ import { field60, text } from './handlers/fields.js';
 import { purchase } from './handlers/purchase.js';
 import { refund } from './handlers/refund.js';
 import { reversal } from './handlers/reversal.js';
-import { settlement } from './handlers/settlement.js';
+import { batchClose } from './handlers/batch-close.js';
 import { echoTest, signOn, signOnCodes } from './handlers/sign-on.js';
 import { signOff } from './handlers/sign-off.js';
 import { upload } from './handlers/upload.js';
@@ -21,7 +21,7 @@ const routes = {
   void: { type: 'void', handler: voidPurchase, movesMoney: true },
   refund: { type: 'refund', handler: refund, movesMoney: true },
   reversal: { type: 'reversal', handler: reversal, movesMoney: true },
-  settlement: { type: 'settlement', handler: settlement, movesMoney: false, changesTerminal: true },
+  batchClose: { type: 'batch-close', handler: batchClose, movesMoney: false, changesTerminal: true },
   upload: { type: 'batch-upload', handler: upload, movesMoney: false },
 } satisfies Record<string, Route>;
 
@@ -42,7 +42,7 @@ export function route(msg: IsoMessage): Route | null {
     case '0220':
       return pc === '200000' && f60.txnType === '25' ? routes.refund : null;
     case '0400': return routes.reversal;
-    case '0500': return routes.settlement;
+    case '0500': return routes.batchClose;
     case '0320': return routes.upload;
     default: return null;
   }

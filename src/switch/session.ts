@@ -9,7 +9,7 @@ import type { MacKey } from './respond.js';
 import type { LedgerPort } from './types.js';
 import { text } from './handlers/fields.js';
 
-/** MTIs whose requests must carry a MAC (money and settlement); others are verified when they carry one. */
+/** MTIs whose requests must carry a MAC (money and batch close); others are verified when they carry one. */
 const macRequired = new Set(['0200', '0220', '0400', '0500', '0320']);
 /** Network management that needs no prior sign-on. */
 const beforeSignOn = new Set(['0800']);

@@ -7,11 +7,11 @@ import type { CardGate } from './card-gate.js';
 
 /** The ledger methods the switch uses (a structural slice, so the switch depends on no more than this). */
 export type LedgerPort = Pick<Ledger,
-  'terminal' | 'signOn' | 'signOff' | 'keysProven' | 'balance' | 'purchase' | 'void' | 'refund' | 'reverse' | 'settle' | 'upload'>;
+  'terminal' | 'signOn' | 'signOff' | 'keysProven' | 'balance' | 'purchase' | 'void' | 'refund' | 'reverse' | 'closeBatch' | 'upload'>;
 
 export interface SwitchSettings {
   /** field 39 of a 0510 whose totals disagree with the switch's ('00' UnionPay style, or '95'). */
-  settlementUnbalancedCode: '00' | '95';
+  batchCloseUnbalancedCode: '00' | '95';
   /** Whether a sign-off (0820) must carry a MAC that verifies; default optional (the profile's 0820 has none). */
   signOffMac?: 'optional' | 'required';
 }
@@ -55,6 +55,6 @@ export interface Route {
   handler: Handler;
   /** true: on a thrown error we must not answer (the terminal then reverses); false: answer 96. */
   movesMoney: boolean;
-  /** The handler changes the terminal record (sign-on, sign-off, settlement): drop the in-process copy. */
+  /** The handler changes the terminal record (sign-on, sign-off, batch close): drop the in-process copy. */
   changesTerminal?: boolean;
 }

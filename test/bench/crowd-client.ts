@@ -26,7 +26,7 @@ const cards = Array.from({ length: Number(a.cards) }, (_, i) => loadCardNo(Numbe
 
 const terminals = Array.from({ length: count }, (_, i) => new Terminal({
   host: '127.0.0.1', port, terminalId: loadTerminalId(Number(a.first) + i), timeoutMs: 30_000, stateFile: null,
-  pointsPerYuan: 50, localAddress: addresses[i % addresses.length]!,
+  localAddress: addresses[i % addresses.length]!,
 }));
 
 // Sign on, 64 at a time; each terminal keeps its connection.

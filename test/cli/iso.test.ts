@@ -57,11 +57,11 @@ t.test('iso encode --mak sets a MAC that iso decode --mak verifies', async (t) =
 t.test('the pointswitch command runs iso decode and iso encode', async (t) => {
   const run = (args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
     `const m = await import('./src/cli/main.ts'); process.exit(await m.runCli(['node', 'pointswitch', ...${JSON.stringify(args)}]));`]);
-  const out = await run(['iso', 'decode', published.settlementResponse, '--unmasked']);
+  const out = await run(['iso', 'decode', published.batchCloseResponse, '--unmasked']);
   const d = JSON.parse(out.stdout) as Decoded;
   t.equal(d.mti, '0510');
   t.equal(d.fields['48']!.subfields!['48.1']!.value, '000000000011');
   const enc = await run(['iso', 'encode', out.stdout]);
-  t.equal(enc.stdout.trim(), published.settlementResponse.toUpperCase());
+  t.equal(enc.stdout.trim(), published.batchCloseResponse.toUpperCase());
   await t.rejects(run(['iso', 'decode', '00']), { code: 1, stderr: /pointswitch: cannot decode .*truncated/ }, 'a bad message: one line, exit 1');
 });

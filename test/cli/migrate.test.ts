@@ -3,7 +3,7 @@ import t from 'tap';
 import { testEnv } from '../support/db.js';
 import { cli } from '../ledger/run-cli.js';
 
-t.test('pointswitch migrate on a migrated database says it is up to date; --down undoes the baseline and up makes it again', async (t) => {
+t.test('pointswitch migrate on a migrated database says it is up to date; --down --steps all undoes every migration and up makes them again', async (t) => {
   const env = await testEnv(t);
   const up = await cli(['migrate', '--database-url', env.databaseUrl]);
   t.equal(up.code, 0);
@@ -55,7 +55,11 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   const approval = `SELECT response, balance_after FROM authorisations WHERE trace = '700001'`;
   t.same((await c.query(approval)).rows, [{ response: null, balance_after: '950' }], 'stored as columns');
 
-  const down = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
+  const one = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
+  t.equal(one.code, 0, one.stderr);
+  t.match(one.stdout, /^migrate: undid 1764900000000_batch-close-names\n$/, '--down alone undoes the last migration only');
+  t.equal((await c.query(`SELECT to_regclass('settlements') AS r`)).rows[0].r, 'settlements', 'its table is back under the name it had');
+  const down = await cli(['migrate', '--down', '--steps', 'all', '--database-url', env.databaseUrl]);
   t.equal(down.code, 0, down.stderr);
   t.match(down.stdout, /undid 1763800000000_baseline/);
   t.equal((await c.query(`SELECT to_regclass('cards') AS r`)).rows[0].r, null, 'the down migration dropped the tables');
@@ -71,8 +75,9 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
 
 t.test('pointswitch migrate --down then up: card numbers compare byte-wise, and no entries-by-card index', async (t) => {
   const env = await testEnv(t);
-  t.equal((await cli(['migrate', '--down', '--database-url', env.databaseUrl])).code, 0);
+  t.equal((await cli(['migrate', '--down', '--steps', 'all', '--database-url', env.databaseUrl])).code, 0);
   t.equal((await cli(['migrate', '--database-url', env.databaseUrl])).code, 0);
+  t.equal((await cli(['migrate', '--steps', '2', '--database-url', env.databaseUrl])).code, 2, '--steps without --down is refused');
   const c = new pg.Client({ connectionString: env.databaseUrl });
   await c.connect();
   t.teardown(() => c.end());

@@ -155,17 +155,17 @@ t.test('reversing a refund takes the refunded points back and reopens the origin
   t.ok((await audit(ledger.pool)).ok);
 });
 
-t.test('settlement totals count standing purchases and refunds of the batch and open the next batch', async (t) => {
+t.test('batch close totals count standing purchases and refunds of the batch and open the next batch', async (t) => {
   const { ledger } = await seededLedger(t);
   const p1 = await buy(ledger, 1000);
   await buy(ledger, 2000);
   const p3 = await buy(ledger, 500);
   await ledger.void({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 500, original: { batchNo: p3.key.batchNo, trace: p3.key.trace } });
   await ledger.refund({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 300, original: { rrn: p1.rrn } });
-  const s = await ledger.settle({ terminalId: p1.key.terminalId, batchNo: '000001', terminal: { debitFen: 3000, debitCount: 2, creditFen: 300, creditCount: 1 } });
+  const s = await ledger.closeBatch({ terminalId: p1.key.terminalId, batchNo: '000001', terminal: { debitFen: 3000, debitCount: 2, creditFen: 300, creditCount: 1 } });
   t.same(s, { balanced: true, switchTotals: { debitFen: 3000, debitCount: 2, creditFen: 300, creditCount: 1 }, nextBatchNo: '000002' });
   const term = await ledger.terminal(p1.key.terminalId);
   t.equal(term?.batchNo, '000002', 'the terminal (and its cache entry) moved to the next batch');
-  const s2 = await ledger.settle({ terminalId: p1.key.terminalId, batchNo: '000002', terminal: { debitFen: 1, debitCount: 1, creditFen: 0, creditCount: 0 } });
+  const s2 = await ledger.closeBatch({ terminalId: p1.key.terminalId, batchNo: '000002', terminal: { debitFen: 1, debitCount: 1, creditFen: 0, creditCount: 0 } });
   t.equal(s2.balanced, false);
 });

@@ -1,6 +1,6 @@
 // One example of every message type of the POS set, built from the profile's field lists.
 // Shared by the round-trip tests, the property tests, the fuzz corpus and the codec benchmark.
-import { formatField60, formatField61, formatSettlementTotals, type IsoMessage } from '../../protocol/index.js';
+import { formatField60, formatField61, formatBatchTotals, type IsoMessage } from '../../protocol/index.js';
 
 const tpdu = { id: '60', destination: '0003', source: '0000' };
 const header = '603100310100';
@@ -62,13 +62,13 @@ export const reversal = m('0400', {
 });
 export const reversalResponse = response(reversal, '0410', { 12: '102000', 13: '1122', 32: '48160000', 39: '00', 64: mac });
 
-export const settlement = m('0500', {
-  11: '000006', ...terminal, 48: formatSettlementTotals({ debitFen: 1000, debitCount: 1, creditFen: 500, creditCount: 1 }),
+export const batchClose = m('0500', {
+  11: '000006', ...terminal, 48: formatBatchTotals({ debitFen: 1000, debitCount: 1, creditFen: 500, creditCount: 1 }),
   49: '156', 60: formatField60({ txnType: '00', batchNo: '000001', netMgmtCode: '201' }), 63: '01 ',
 });
-export const settlementResponse = response(settlement, '0510', {
+export const batchCloseResponse = response(batchClose, '0510', {
   12: '235900', 13: '1122', 15: '1122', 37: '000000000006', 39: '00',
-  48: formatSettlementTotals({ debitFen: 1000, debitCount: 1, creditFen: 500, creditCount: 1, settlementCode: '1' }),
+  48: formatBatchTotals({ debitFen: 1000, debitCount: 1, creditFen: 500, creditCount: 1, batchCloseCode: '1' }),
 }, [63]);
 
 export const batchUpload = m('0320', {
@@ -86,7 +86,7 @@ export const posMessages: Record<string, IsoMessage> = {
   'void 0200': voidPurchase, 'void response 0210': voidResponse,
   'refund 0220': refund, 'refund response 0230': refundResponse,
   'reversal 0400': reversal, 'reversal response 0410': reversalResponse,
-  'batch settlement 0500': settlement, 'batch settlement response 0510': settlementResponse,
+  'batch settlement 0500': batchClose, 'batch settlement response 0510': batchCloseResponse,
   'batch upload 0320': batchUpload, 'batch upload response 0330': batchUploadResponse,
 };
 
@@ -114,7 +114,7 @@ export const published = {
   // (0810, 62 = PIK(16)+CV(4)+MAK(8)+8 zero bytes+CV(4)).
   signOnResponse: '007460000000026031003100300810003800000ac0001400044109130909083135303930383833363032383030303030303131343231323334353637383930313233343500110000000600300040279be86aaeb174b80bbe2b24e80f888cebe8b6c2be7bc61956bbf2480000000000000000a2f2cabb',
   // same file, test_Settle: a batch settlement response (0510) with 48 totals and 60.3 = 201.
-  settlementResponse: '006e60000000026031003100300510003a000008c180100004451608030908090831353039303838333630393730303030313134323132333435363738393031323334350062000000000011011000000000002002100000000000000000000000000000013135360011000000062010',
+  batchCloseResponse: '006e60000000026031003100300510003a000008c180100004451608030908090831353039303838333630393730303030313134323132333435363738393031323334350062000000000011011000000000002002100000000000000000000000000000013135360011000000062010',
   // same file, test_Union_Pay: a purchase response (0210) with 32, 44, 55, 63 'CUP' and an ECB MAC.
   purchaseResponse: '009f60000000066031009999990210703e02810ed082131962122602000241255730000000000000073700002332203217082723020827000100084803100032303332313734393138323730313233343530303030303036353930373133313030303538313230363131223031303230303030202020343830333130303020202031353600059f3602004700142200006500050100034355503635304341433741',
   // same file, test_Signoff: a sign-off response (0830).

@@ -51,7 +51,7 @@ t.test('he3210/mposSDK mposSDKtest/test.cpp test_Signup: a sign-on response with
 });
 
 t.test('he3210/mposSDK test_Settle: a batch settlement response, 48 totals and 60.3 = 201', async (t) => {
-  const { msg } = load(published.settlementResponse);
+  const { msg } = load(published.batchCloseResponse);
   t.equal(msg.mti, '0510');
   t.equal(msg.fields[48], '00000000001101100000000000200210000000000000000000000000000001');
   t.equal(String(msg.fields[60]).slice(8), '201');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatField44, formatField63, parseField44, parseField63, formatField60, formatField61, formatSettlementTotals, maskPan, maskTrack, parseField60, parseField61, parseSettlementTotals, track2Pan } from '../../protocol/index.js';
+import { formatField44, formatField63, parseField44, parseField63, formatField60, formatField61, formatBatchTotals, maskPan, maskTrack, parseField60, parseField61, parseBatchTotals, track2Pan } from '../../protocol/index.js';
 
 t.test('field 60: 60.1 type, 60.2 batch, 60.3 network management code, the rest kept', async (t) => {
   t.same(parseField60('22000001000'), { txnType: '22', batchNo: '000001', netMgmtCode: '000', rest: '' });
@@ -17,13 +17,13 @@ t.test('field 61: original batch, trace, date', async (t) => {
 });
 
 t.test('field 48 of 0500: domestic then foreign totals, 31 digits each', async (t) => {
-  const s = formatSettlementTotals({ debitFen: 1234, debitCount: 3, creditFen: 500, creditCount: 1 });
+  const s = formatBatchTotals({ debitFen: 1234, debitCount: 3, creditFen: 500, creditCount: 1 });
   t.equal(s, '000000001234003000000000500001' + '0' + '0'.repeat(31));
-  t.same(parseSettlementTotals(s), { debitFen: 1234, debitCount: 3, creditFen: 500, creditCount: 1, settlementCode: '0',
-    foreign: { debitFen: 0, debitCount: 0, creditFen: 0, creditCount: 0, settlementCode: '0' } });
-  t.same(parseSettlementTotals(s.slice(0, 31)).debitFen, 1234, 'domestic only');
-  t.throws(() => parseSettlementTotals('123'));
-  t.throws(() => formatSettlementTotals({ debitFen: -1, debitCount: 0, creditFen: 0, creditCount: 0 }));
+  t.same(parseBatchTotals(s), { debitFen: 1234, debitCount: 3, creditFen: 500, creditCount: 1, batchCloseCode: '0',
+    foreign: { debitFen: 0, debitCount: 0, creditFen: 0, creditCount: 0, batchCloseCode: '0' } });
+  t.same(parseBatchTotals(s.slice(0, 31)).debitFen, 1234, 'domestic only');
+  t.throws(() => parseBatchTotals('123'));
+  t.throws(() => formatBatchTotals({ debitFen: -1, debitCount: 0, creditFen: 0, creditCount: 0 }));
 });
 
 t.test('masking keeps at most the first 6 and last 4 digits of a card number', async (t) => {

@@ -39,7 +39,7 @@ t.test('the shell signs on, takes commands from stdin and prints a receipt for e
   const { port } = await startSwitch(t);
   const dir = stateDir(t);
   const r = await sim(['shell', '--port', String(port), '--state-dir', dir], {
-    stdin: `balance ${diamond}\nbuy ${diamond} 2\nvoid 3\nbuy 8860000000000002 100\nstatus\nsettle\nsignoff\nquit\n`,
+    stdin: `balance ${diamond}\nbuy ${diamond} 2\nvoid 3\nbuy 8860000000000002 100\nstatus\nbatch-close\nsignoff\nquit\n`,
   });
   t.equal(r.code, 0, r.stderr + r.stdout);
   t.match(r.stdout, /SIGN-ON APPROVED/);

@@ -26,7 +26,7 @@ t.test('each request of the POS set has the MTI, processing code and 60.1 of the
     ['purchase', m.purchase(ctx, card, 1234), '0200', '000000', '22'],
     ['void', m.voidPurchase(ctx, card, 1234, original), '0200', '200000', '23'],
     ['refund', m.refund(ctx, card, 500, original), '0220', '200000', '25'],
-    ['settle', m.settle(ctx, { debitFen: 1234, debitCount: 1, creditFen: 0, creditCount: 0 }), '0500', undefined, '00'],
+    ['batch-close', m.batchClose(ctx, { debitFen: 1234, debitCount: 1, creditFen: 0, creditCount: 0 }), '0500', undefined, '00'],
     ['upload', m.upload(ctx, card.cardNo, 1234, { trace: '000017', rrn: original.rrn, kind: 'purchase' }), '0320', '000000', '00'],
   ];
   for (const [name, msg, mti, pc, txnType] of cases) {
@@ -41,7 +41,7 @@ t.test('each request of the POS set has the MTI, processing code and 60.1 of the
     t.ok(verifyMac(body, 'ecb', Buffer.alloc(16, 0x22)), `${name}: MAC verifies`);
   }
   t.equal(parseField60(String(m.signOn(ctx).fields[60])).netMgmtCode, '003', 'sign-on asks for double-length keys');
-  t.equal(parseField60(String(m.settle(ctx, { debitFen: 0, debitCount: 0, creditFen: 0, creditCount: 0 }).fields[60])).netMgmtCode, '201');
+  t.equal(parseField60(String(m.batchClose(ctx, { debitFen: 0, debitCount: 0, creditFen: 0, creditCount: 0 }).fields[60])).netMgmtCode, '201');
 });
 
 t.test('a void and a refund name their original in 37 and 61', async (t) => {
@@ -147,7 +147,7 @@ t.test('the load mix and rate options are parsed strictly', async (t) => {
 t.test('a scenario is YAML or JSON; a step has exactly one action; unknown keys are refused', async (t) => {
   const sc = parseScenario('steps:\n  - signon\n  - purchase: { card: "8860000000000007", yuan: 1 }\n    expect: { code: "00" }\n', 'a.yaml');
   t.equal(sc.steps.length, 2);
-  t.equal(parseScenario(JSON.stringify({ steps: ['settle'] }), 'a.json').steps.length, 1);
+  t.equal(parseScenario(JSON.stringify({ steps: ['batch-close'] }), 'a.json').steps.length, 1);
   t.throws(() => parseScenario('steps:\n  - purchase: { card: "8860000000000007", yuan: 1 }\n    balance: { card: "8860000000000007" }\n', 'b.yaml'), /exactly one action/);
   t.throws(() => parseScenario('steps:\n  - purchase: { card: "8860000000000007", yuan: 1 }\n    expect: { colour: red }\n', 'c.yaml'), /expect/);
   t.throws(() => parseScenario('steps: []\n', 'd.yaml'), /steps/);

@@ -30,9 +30,9 @@ t.test('a terminal signs on, buys, voids and refunds, and each receipt shows cod
   t.equal(ref.pointsCredited, 250);
   t.equal(ref.balancePoints, 1_000_000 - 1000 + 250);
   t.same(term.totals(), { debitFen: 2000, debitCount: 1, creditFen: 500, creditCount: 1 });
-  const s = await term.settle();
+  const s = await term.closeBatch();
   t.equal(s.responseCode, '00');
-  t.equal(s.settlementCode, '1', 'the terminal\'s totals balance with the switch\'s');
+  t.equal(s.batchCloseCode, '1', 'the terminal\'s totals balance with the switch\'s');
 });
 
 t.test('the terminal state (trace, batch, keys) is kept in its JSON file and a new process resumes from it', async (t) => {

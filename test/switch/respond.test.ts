@@ -2,7 +2,7 @@
 import t from 'tap';
 import { decode } from '../../protocol/index.js';
 import { buildFormatError, buildResponse, declined, reasonOf } from '../../src/switch/respond.js';
-import { purchase, settlement } from '../protocol/messages.js';
+import { purchase, batchClose } from '../protocol/messages.js';
 
 const answerOf = (body: Buffer) => {
   const d = decode(body);
@@ -31,7 +31,7 @@ t.test('the answer carries the response MTI of its request; a declined one carri
   t.equal(a.mti, '0210');
   t.equal(a.fields[39], '41');
   t.equal(a.fields[37], undefined);
-  t.equal(answerOf(buildResponse(settlement, { responseCode: '00' }, null)).mti, '0510');
+  t.equal(answerOf(buildResponse(batchClose, { responseCode: '00' }, null)).mti, '0510');
   // A response sent to the switch is answered under its own MTI (it has no response MTI).
   t.equal(answerOf(buildResponse({ ...purchase, mti: '0210' }, declined({ kind: 'function-not-supported' }), null)).mti, '0210');
 });

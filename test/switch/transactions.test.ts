@@ -1,6 +1,6 @@
 // Sign-on, then each transaction of the profile over real TCP against real Postgres and Redis.
 import t from 'tap';
-import { parseField60, parseSettlementTotals, parseSignOnKeys, verifyMac } from '../../protocol/index.js';
+import { parseField60, parseBatchTotals, parseSignOnKeys, verifyMac } from '../../protocol/index.js';
 import { encode } from '../../protocol/index.js';
 import { testEnv } from '../support/db.js';
 import { balanceOf, seed, startSwitch } from './support/app.js';
@@ -123,19 +123,19 @@ t.test('the POS transaction set', async (t) => {
     t.equal(await balanceOf(app, diamond), before + 2000);
   });
 
-  await t.test('settlement (0500) answers balanced when the totals agree, unbalanced otherwise', async (t) => {
+  await t.test('batch close (0500) answers balanced when the totals agree, unbalanced otherwise', async (t) => {
     const other = await TestTerminal.connect({ port: app.posPort, terminalId: '10000002' });
     t.teardown(() => other.close());
     await other.signOn();
     t.equal((await other.send(other.purchaseMessage(diamond, 300))).fields[39], '00');
     t.equal((await other.send(other.purchaseMessage(diamond, 700))).fields[39], '00');
-    const balanced = await other.send(other.settlementMessage({ debitFen: 1000, debitCount: 2, creditFen: 0, creditCount: 0 }));
+    const balanced = await other.send(other.batchCloseMessage({ debitFen: 1000, debitCount: 2, creditFen: 0, creditCount: 0 }));
     t.equal(balanced.mti, '0510');
     t.equal(balanced.fields[39], '00');
-    t.equal(parseSettlementTotals(balanced.fields[48] as string).settlementCode, '1');
-    const wrong = await other.send(other.settlementMessage({ debitFen: 999, debitCount: 1, creditFen: 0, creditCount: 0 }));
+    t.equal(parseBatchTotals(balanced.fields[48] as string).batchCloseCode, '1');
+    const wrong = await other.send(other.batchCloseMessage({ debitFen: 999, debitCount: 1, creditFen: 0, creditCount: 0 }));
     t.equal(wrong.fields[39], '00', 'UnionPay style: 39 stays 00');
-    t.equal(parseSettlementTotals(wrong.fields[48] as string).settlementCode, '2', '48 says not balanced');
+    t.equal(parseBatchTotals(wrong.fields[48] as string).batchCloseCode, '2', '48 says not balanced');
   });
 
   await t.test('batch upload (0320) is acknowledged with 0330', async (t) => {

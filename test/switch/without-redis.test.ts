@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { parseSettlementTotals } from '../../protocol/index.js';
+import { parseBatchTotals } from '../../protocol/index.js';
 import { startRedisServer } from '../../src/cache/redis-server.js';
 import { freePort } from '../../src/net/free-port.js';
 import { testEnv } from '../support/db.js';
@@ -16,7 +16,7 @@ const diamond = '8860000000000007';
 t.test('without Redis the switch signs on, debits once per retransmission and warns in the log', async (t) => {
   const env = await testEnv(t);
   await seed(env);
-  const app = await startSwitch(t, env, { noRedis: true, settlementUnbalancedCode: '95' });
+  const app = await startSwitch(t, env, { noRedis: true, batchCloseUnbalancedCode: '95' });
   t.match(app.redis, /none/);
   t.ok(app.logLines.some((l) => /Postgres alone/.test(l) && /"level":40/.test(l)), 'a warning names the mode');
   const term = await TestTerminal.connect({ port: app.posPort });
@@ -30,10 +30,10 @@ t.test('without Redis the switch signs on, debits once per retransmission and wa
   t.equal(again.fields[37], first.fields[37]);
   t.equal(await balanceOf(app, diamond), before - 500);
 
-  await t.test('with settlementUnbalancedCode 95 an unbalanced batch is answered 95', async (t) => {
-    const wrong = await term.send(term.settlementMessage({ debitFen: 1, debitCount: 1, creditFen: 0, creditCount: 0 }));
+  await t.test('with batchCloseUnbalancedCode 95 an unbalanced batch is answered 95', async (t) => {
+    const wrong = await term.send(term.batchCloseMessage({ debitFen: 1, debitCount: 1, creditFen: 0, creditCount: 0 }));
     t.equal(wrong.fields[39], '95');
-    t.equal(parseSettlementTotals(wrong.fields[48] as string).settlementCode, '2');
+    t.equal(parseBatchTotals(wrong.fields[48] as string).batchCloseCode, '2');
   });
   const health = await app.admin.inject({ method: 'GET', url: '/health' });
   t.equal(health.json().redis, 'none (--no-redis)');

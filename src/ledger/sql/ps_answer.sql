@@ -1,5 +1,5 @@
 -- The answer an authorisation was given: its stored answer, or, for an approval the batch debit stored as columns
--- (response NULL), made from them. Called by ps_replay and by Ledger's batch outcome (src/ledger/index.ts makes the
+-- (response NULL), made from them. Called by ps_replay and by Ledger's batch outcome (src/ledger/debits.ts makes the
 -- same answer from ps_purchase_set's columns).
 CREATE OR REPLACE FUNCTION ps_answer(a authorisations)
  RETURNS jsonb

@@ -1,4 +1,4 @@
--- Accrual from the issuer's billing system, idempotent by its key. Called by Ledger.credit (src/ledger/index.ts).
+-- Accrual from the issuer's billing system, idempotent by its key. Called by Ledger.credit (src/ledger/debits.ts).
 CREATE OR REPLACE FUNCTION ps_credit(p_key text, p_card text, p_points bigint, p_reason text)
  RETURNS jsonb
  LANGUAGE plpgsql

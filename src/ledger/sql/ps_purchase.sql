@@ -1,7 +1,7 @@
 -- One purchase debit, one transaction: the plain path (one debit waiting, a batch's item that asked for a retry).
 -- Judges the card (ps_card_decline) and its balance, stores the authorisation under the terminal's key and posts
 -- the debit. An existing row under the key replays (ps_replay). Returns the answer as JSON plus 'card' {version,
--- balance} for the cache. Called by Ledger (src/ledger/index.ts) and by ps_purchase_each.
+-- balance} for the cache. Called by the ledger (src/ledger/debits.ts) and by ps_purchase_each.
 -- The helpers it calls are SQL functions the planner inlines (a plpgsql call of a non-inlined one costs an
 -- executor start-up).
 CREATE OR REPLACE FUNCTION ps_purchase(p_terminal text, p_batch text, p_trace text, p_date date, p_merchant text, p_card text, p_amount bigint, p_pvv text)
@@ -35,7 +35,7 @@ BEGIN
     INSERT INTO authorisations (auth_id, terminal_id, batch_no, trace, business_date, kind, card_no, merchant_id,
                                 amount_fen, points, points_per_yuan, state, response_code, response)
     VALUES (v_id, p_terminal, p_batch, p_trace, p_date, 'purchase', p_card, p_merchant, p_amount, 0, v_rate,
-            'declined', coalesce((SELECT code FROM response_codes WHERE kind = v_kind), '96'), v_resp)
+            'declined', ps_kind_code(v_kind), v_resp)
     ON CONFLICT ON CONSTRAINT authorisations_key DO NOTHING;
   END IF;
   IF NOT FOUND THEN

@@ -3,8 +3,8 @@
 -- against its card's current balance (ps_card_decline, ps_points); approvals are stored as columns (ps_answer makes
 -- their answer) and posted one ledger row each. A plain INSERT: a key that exists or that a concurrent transaction
 -- holds fails the whole statement with a unique violation on authorisations_key, and the ledger runs the batch again
--- through ps_purchase_set_keyed (ON CONFLICT checks each key first, a second descent of the index a debit).
--- Called by Ledger (src/ledger/index.ts). A batch with a card twice goes to ps_purchase_each.
+-- through ps_purchase_set_keyed, which answers the stored keys first and sends the rest here again.
+-- Called by the ledger (src/ledger/debits.ts). A batch with a card twice goes to ps_purchase_each.
 -- enable_seqscan off: the plan is cached per session, and one made while the tables were nearly empty would scan
 -- authorisations whole once it is big; every lookup is by a unique key. force_generic_plan: the custom plans look
 -- cheaper for small batches but re-planning each call cost more than it saved.
@@ -52,7 +52,7 @@ BEGIN
            CASE WHEN j.kind IS NULL THEN j.pts ELSE 0 END, j.rate,
            CASE WHEN j.kind IS NULL THEN 'approved' ELSE 'declined' END,
            CASE WHEN j.kind IS NULL THEN '00'
-                ELSE coalesce((SELECT rc.code FROM response_codes rc WHERE rc.kind = j.kind), '96') END,
+                ELSE ps_kind_code(j.kind) END,
            CASE WHEN j.kind IS NULL THEN NULL
                 WHEN j.kind = 'insufficient-points'
                   THEN jsonb_build_object('ok', false, 'decline', jsonb_build_object('kind', j.kind, 'balancePoints', j.balance))

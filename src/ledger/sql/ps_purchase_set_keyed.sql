@@ -1,95 +1,54 @@
--- The batch debit that checks each key first (INSERT ... ON CONFLICT), for a batch after a key conflict and while
--- retransmissions keep coming (Ledger's keyedAfterConflictMs). An item whose key was stored before the statement
--- began gets the stored answer (ps_replay); one whose key a concurrent transaction claimed meanwhile, or that is
--- twice in the batch, comes back {ok: false, retry: true} and the ledger runs it alone (ps_purchase). Otherwise as
--- ps_purchase_set. Called by Ledger (src/ledger/index.ts).
+-- The batch debit that checks each key first, for a batch after a key conflict and while retransmissions keep
+-- coming (Ledger's keyedAfterConflictMs). One statement sorts the items: an item whose key was stored before it gets
+-- the stored answer (ps_replay); a key that came earlier in this batch comes back {ok: false, retry: true} (run alone,
+-- it replays or is a duplicate); the rest go through ps_purchase_set, the one batch debit. If a concurrent
+-- transaction claims one of their keys meanwhile, ps_purchase_set fails on it as a whole, nothing of it is kept, and
+-- all of them come back retry. Called by Ledger (src/ledger/debits.ts).
 CREATE OR REPLACE FUNCTION ps_purchase_set_keyed(p_terminal text[], p_batch text[], p_trace text[], p_date date[], p_merchant text[], p_card text[], p_amount bigint[], p_pvv text[])
  RETURNS TABLE(answer jsonb, rrn text, auth_code text, points bigint, card_version bigint, card_balance bigint)
  LANGUAGE plpgsql
  SET enable_seqscan TO 'off'
- SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
-#variable_conflict use_column
--- (rrn, auth_code and points are columns too: in the queries below those names mean the columns)
+DECLARE
+  v_stored jsonb[];     -- per item: the stored answer, retry, or NULL (to be run)
+  v_run integer[];      -- the positions of the items to run, in order
+  v_out record;
+  v_rows jsonb[] := '{}';
 BEGIN
-  IF (SELECT count(DISTINCT x) FROM unnest(p_card) x) <> cardinality(p_card) THEN
-    RETURN QUERY SELECT * FROM ps_purchase_each(p_terminal, p_batch, p_trace, p_date, p_merchant, p_card, p_amount, p_pvv);
-    RETURN;
+  SELECT array_agg(CASE WHEN u.n > 1 THEN '{"ok": false, "retry": true}'::jsonb
+                        WHEN a.auth_id IS NOT NULL THEN ps_replay(a, 'purchase', u.card, u.amount, u.merchant) END ORDER BY u.i),
+         coalesce(array_agg(u.i ORDER BY u.i) FILTER (WHERE u.n = 1 AND a.auth_id IS NULL), '{}')
+    INTO v_stored, v_run
+  FROM (SELECT x.*, row_number() OVER (PARTITION BY x.t, x.b, x.tr, x.d ORDER BY x.i) AS n
+        FROM unnest(p_terminal, p_batch, p_trace, p_date, p_merchant, p_card, p_amount)
+             WITH ORDINALITY AS x(t, b, tr, d, merchant, card, amount, i)) u
+  LEFT JOIN authorisations a ON a.terminal_id = u.t AND a.batch_no = u.b AND a.trace = u.tr AND a.business_date = u.d;
+
+  IF cardinality(v_run) > 0 THEN
+    BEGIN
+      FOR v_out IN SELECT * FROM ps_purchase_set(
+          (SELECT array_agg(p_terminal[i] ORDER BY o) FROM unnest(v_run) WITH ORDINALITY r(i, o)),
+          (SELECT array_agg(p_batch[i] ORDER BY o) FROM unnest(v_run) WITH ORDINALITY r(i, o)),
+          (SELECT array_agg(p_trace[i] ORDER BY o) FROM unnest(v_run) WITH ORDINALITY r(i, o)),
+          (SELECT array_agg(p_date[i] ORDER BY o) FROM unnest(v_run) WITH ORDINALITY r(i, o)),
+          (SELECT array_agg(p_merchant[i] ORDER BY o) FROM unnest(v_run) WITH ORDINALITY r(i, o)),
+          (SELECT array_agg(p_card[i] ORDER BY o) FROM unnest(v_run) WITH ORDINALITY r(i, o)),
+          (SELECT array_agg(p_amount[i] ORDER BY o) FROM unnest(v_run) WITH ORDINALITY r(i, o)),
+          (SELECT array_agg(p_pvv[i] ORDER BY o) FROM unnest(v_run) WITH ORDINALITY r(i, o)))
+      LOOP
+        v_rows := v_rows || to_jsonb(v_out);
+      END LOOP;
+    EXCEPTION WHEN unique_violation THEN
+      -- a key claimed by a concurrent transaction meanwhile: nothing of this run was kept
+      v_rows := array_fill('{"answer": {"ok": false, "retry": true}}'::jsonb, ARRAY[cardinality(v_run)]);
+    END;
   END IF;
+
   RETURN QUERY
-  WITH j AS MATERIALIZED (
-    SELECT u.*, nextval('authorisations_auth_id_seq') AS id, m.points_per_yuan AS rate, (c.c).balance, (c.c).version,
-           CASE WHEN m.points_per_yuan IS NULL OR u.amount IS NULL OR u.amount <= 0 THEN 0
-                ELSE ps_points(u.amount, m.points_per_yuan) END AS pts,
-           CASE
-             WHEN u.amount IS NULL OR u.amount <= 0 THEN 'invalid-amount'
-             WHEN m.points_per_yuan IS NULL THEN 'invalid-merchant'
-             ELSE coalesce(cd.kind, CASE WHEN (c.c).balance < ps_points(u.amount, m.points_per_yuan) THEN 'insufficient-points' END)
-           END AS kind
-    FROM (SELECT * FROM unnest(p_terminal, p_batch, p_trace, p_date, p_merchant, p_card, p_amount, p_pvv)
-                   WITH ORDINALITY AS u(t, b, tr, d, merchant, card, amount, pvv, i)
-          ORDER BY card) u                                  -- lock the cards in card order: no deadlocks
-    LEFT JOIN merchants m ON m.merchant_id = u.merchant AND m.status = 'active'
-    -- FOR UPDATE: waits for a concurrent writer of the card and then reads its committed row, so every
-    -- item is judged against the current balance, and the row stays ours until commit.
-    LEFT JOIN LATERAL (SELECT c FROM cards c WHERE c.card_no = u.card FOR UPDATE) c ON true
-    -- the card rules every debit shares (unknown, lost, frozen, closed, expired, not enrolled, PIN)
-    CROSS JOIN LATERAL (SELECT ps_card_decline(c.c, u.d, u.pvv) AS kind) cd
-  ), ins AS (
-    -- invalid amount / merchant are answered, not stored (as on the single path). An approval is stored as its
-    -- columns (ps_answer makes its answer); a decline with its answer.
-    INSERT INTO authorisations (auth_id, terminal_id, batch_no, trace, business_date, kind, card_no, merchant_id,
-                                amount_fen, points, points_per_yuan, state, response_code, response, rrn, auth_code,
-                                balance_after)
-    SELECT j.id, j.t, j.b, j.tr, j.d, 'purchase', j.card, j.merchant, j.amount,
-           CASE WHEN j.kind IS NULL THEN j.pts ELSE 0 END, j.rate,
-           CASE WHEN j.kind IS NULL THEN 'approved' ELSE 'declined' END,
-           CASE WHEN j.kind IS NULL THEN '00'
-                ELSE coalesce((SELECT rc.code FROM response_codes rc WHERE rc.kind = j.kind), '96') END,
-           CASE WHEN j.kind IS NULL THEN NULL
-                WHEN j.kind = 'insufficient-points'
-                  THEN jsonb_build_object('ok', false, 'decline', jsonb_build_object('kind', j.kind, 'balancePoints', j.balance))
-                ELSE jsonb_build_object('ok', false, 'decline', jsonb_build_object('kind', j.kind)) END,
-           CASE WHEN j.kind IS NULL THEN ps_rrn(j.id) END,
-           CASE WHEN j.kind IS NULL THEN ps_auth_code(j.id) END,
-           CASE WHEN j.kind IS NULL THEN j.balance - j.pts END
-    FROM j
-    WHERE j.kind IS NULL OR j.kind NOT IN ('invalid-amount', 'invalid-merchant')
-    ORDER BY j.i
-    ON CONFLICT ON CONSTRAINT authorisations_key DO NOTHING
-    RETURNING auth_id, card_no, merchant_id, points, state, response, rrn, auth_code
-  ), t AS (
-    -- one row a debit: the member's side and the merchant bucket's side (ledger_entries shows the two)
-    INSERT INTO ledger_txns (card_no, kind, auth_id, member_points, counter_kind, merchant_id, bucket)
-    SELECT card_no, 'purchase', auth_id, -points, 'merchant', merchant_id, ps_bucket(card_no)
-    FROM ins WHERE state = 'approved'
-  ), upd AS (
-    UPDATE cards c SET balance = c.balance - ins.points, version = c.version + 1
-    FROM ins WHERE ins.state = 'approved' AND c.card_no = ins.card_no
-  )
-  -- An approval comes back as its columns (answer NULL), the caller makes {ok, rrn, authCode, points, amountFen,
-  -- balancePoints} from them as ps_answer does; anything else as its answer.
-  SELECT CASE
-           WHEN ins.state = 'approved' THEN NULL
-           WHEN ins.auth_id IS NOT NULL THEN ins.response
-           WHEN j.kind IN ('invalid-amount', 'invalid-merchant') THEN jsonb_build_object('ok', false, 'decline', jsonb_build_object('kind', j.kind))
-           -- its key was there before this statement began (a retransmission, an original after its reversal):
-           -- the stored answer, as ps_purchase replays it
-           WHEN (ex.ex).auth_id IS NOT NULL THEN ps_replay(ex.ex, 'purchase', j.card, j.amount, j.merchant)
-           -- its key was claimed by a concurrent transaction, or is twice in this batch: invisible to this
-           -- statement's snapshot, so the caller runs it alone, where it replays or is a duplicate
-           ELSE '{"ok": false, "retry": true}'::jsonb
-         END,
-         ins.rrn, ins.auth_code,
-         CASE WHEN ins.state = 'approved' THEN ins.points END,
-         -- the card's new version and balance, from the locked row (it is ours until commit): the approval's
-         -- balancePoints, and the cache's
-         CASE WHEN ins.state = 'approved' THEN j.version + 1 END,
-         CASE WHEN ins.state = 'approved' THEN j.balance - j.pts END
-  FROM j LEFT JOIN ins ON ins.auth_id = j.id
-  -- only for an item not inserted: the row its key names, as this statement's snapshot sees it
-  LEFT JOIN LATERAL (SELECT a AS ex FROM authorisations a
-                     WHERE ins.auth_id IS NULL AND j.kind IS DISTINCT FROM 'invalid-amount' AND j.kind IS DISTINCT FROM 'invalid-merchant'
-                       AND a.terminal_id = j.t AND a.batch_no = j.b AND a.trace = j.tr AND a.business_date = j.d) ex ON true
-  ORDER BY j.i;
+  SELECT CASE WHEN r.row IS NOT NULL THEN nullif(r.row -> 'answer', 'null'::jsonb) ELSE v_stored[s.i] END,
+         r.row ->> 'rrn', r.row ->> 'auth_code', (r.row ->> 'points')::bigint,
+         (r.row ->> 'card_version')::bigint, (r.row ->> 'card_balance')::bigint
+  FROM generate_subscripts(p_card, 1) AS s(i)
+  LEFT JOIN LATERAL (SELECT v_rows[k] AS row FROM generate_subscripts(v_run, 1) AS k WHERE v_run[k] = s.i) r ON true
+  ORDER BY s.i;
 END $function$;

@@ -1,11 +1,11 @@
 -- Refund, partial or full, by the original's RRN (found through the id it is made of: ps_rrn_auth_id); never more
 -- than the original's remaining amount or points; a partial refund gives back ps_points of its amount. Called by
--- Ledger.refund (src/ledger/index.ts).
+-- Ledger.refund (src/ledger/debits.ts).
 CREATE OR REPLACE FUNCTION ps_refund(p_terminal text, p_batch text, p_trace text, p_date date, p_merchant text, p_card text, p_amount bigint, p_orig_rrn text, p_orig_mmdd text)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
-DECLARE c cards%ROWTYPE; o authorisations%ROWTYPE; ex authorisations%ROWTYPE; v_found boolean;
+DECLARE c cards%ROWTYPE; o authorisations%ROWTYPE; v_stored jsonb; v_found boolean;
         v_resp jsonb; v_id bigint; v_ok boolean; v_points bigint; v_left_fen bigint; v_left_points bigint;
 BEGIN
   IF p_amount IS NULL OR p_amount <= 0 THEN RETURN ps_decline('invalid-amount'); END IF;
@@ -30,19 +30,9 @@ BEGIN
     v_resp := jsonb_build_object('ok', true, 'rrn', ps_rrn(v_id), 'authCode', ps_auth_code(v_id), 'points', v_points,
                                  'amountFen', p_amount, 'balancePoints', c.balance + v_points);
   END IF;
-  INSERT INTO authorisations (auth_id, terminal_id, batch_no, trace, business_date, kind, card_no, merchant_id,
-                              amount_fen, points, points_per_yuan, state, response_code, response, rrn, auth_code,
-                              original_auth_id)
-  VALUES (v_id, p_terminal, p_batch, p_trace, p_date, 'refund', p_card, p_merchant, p_amount,
-          CASE WHEN v_ok THEN v_points ELSE 0 END, o.points_per_yuan, CASE WHEN v_ok THEN 'approved' ELSE 'declined' END,
-          ps_code(v_resp), v_resp, CASE WHEN v_ok THEN ps_rrn(v_id) END, CASE WHEN v_ok THEN ps_auth_code(v_id) END,
-          CASE WHEN v_ok THEN o.auth_id END)
-  ON CONFLICT ON CONSTRAINT authorisations_key DO NOTHING;
-  IF NOT FOUND THEN
-    SELECT * INTO ex FROM authorisations
-      WHERE terminal_id = p_terminal AND batch_no = p_batch AND trace = p_trace AND business_date = p_date;
-    RETURN ps_replay(ex, 'refund', p_card, p_amount, p_merchant);
-  END IF;
+  v_stored := ps_store_return(v_id, p_terminal, p_batch, p_trace, p_date, 'refund', p_card, p_merchant, p_amount, v_points,
+                              o.points_per_yuan, v_resp, o.auth_id);
+  IF v_stored IS NOT NULL THEN RETURN v_stored; END IF;
   IF v_ok THEN
     UPDATE authorisations
       SET refunded_fen = refunded_fen + p_amount, refunded_points = refunded_points + v_points,

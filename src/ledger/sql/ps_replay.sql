@@ -1,6 +1,6 @@
 -- An existing row under a request's key: the stored answer (same content), or a duplicate (different content), or
 -- reversed-before-arrival (a reversal's marker). Called by ps_purchase, ps_void, ps_refund, ps_purchase_set_keyed
--- and Ledger's read of a stored answer (src/ledger/index.ts).
+-- and Ledger's read of a stored answer (src/ledger/debits.ts).
 CREATE OR REPLACE FUNCTION ps_replay(ex authorisations, p_kind text, p_card text, p_amount bigint, p_merchant text)
  RETURNS jsonb
  LANGUAGE sql

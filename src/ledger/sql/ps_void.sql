@@ -1,9 +1,9 @@
--- Void: same terminal, same batch, the full original amount; gives the points back. Called by Ledger.void (src/ledger/index.ts).
+-- Void: same terminal, same batch, the full original amount; gives the points back. Called by Ledger.void (src/ledger/debits.ts).
 CREATE OR REPLACE FUNCTION ps_void(p_terminal text, p_batch text, p_trace text, p_date date, p_merchant text, p_card text, p_amount bigint, p_orig_batch text, p_orig_trace text, p_orig_rrn text)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
-DECLARE c cards%ROWTYPE; o authorisations%ROWTYPE; ex authorisations%ROWTYPE; v_found boolean;
+DECLARE c cards%ROWTYPE; o authorisations%ROWTYPE; v_stored jsonb; v_found boolean;
         v_resp jsonb; v_id bigint; v_ok boolean;
 BEGIN
   SELECT * INTO c FROM cards WHERE card_no = p_card FOR UPDATE;
@@ -25,19 +25,9 @@ BEGIN
     v_resp := jsonb_build_object('ok', true, 'rrn', ps_rrn(v_id), 'authCode', ps_auth_code(v_id), 'points', o.points,
                                  'amountFen', p_amount, 'balancePoints', c.balance + o.points);
   END IF;
-  INSERT INTO authorisations (auth_id, terminal_id, batch_no, trace, business_date, kind, card_no, merchant_id,
-                              amount_fen, points, points_per_yuan, state, response_code, response, rrn, auth_code,
-                              original_auth_id)
-  VALUES (v_id, p_terminal, p_batch, p_trace, p_date, 'void', p_card, p_merchant, p_amount,
-          CASE WHEN v_ok THEN o.points ELSE 0 END, o.points_per_yuan, CASE WHEN v_ok THEN 'approved' ELSE 'declined' END,
-          ps_code(v_resp), v_resp, CASE WHEN v_ok THEN ps_rrn(v_id) END, CASE WHEN v_ok THEN ps_auth_code(v_id) END,
-          CASE WHEN v_ok THEN o.auth_id END)
-  ON CONFLICT ON CONSTRAINT authorisations_key DO NOTHING;
-  IF NOT FOUND THEN
-    SELECT * INTO ex FROM authorisations
-      WHERE terminal_id = p_terminal AND batch_no = p_batch AND trace = p_trace AND business_date = p_date;
-    RETURN ps_replay(ex, 'void', p_card, p_amount, p_merchant);
-  END IF;
+  v_stored := ps_store_return(v_id, p_terminal, p_batch, p_trace, p_date, 'void', p_card, p_merchant, p_amount, o.points,
+                              o.points_per_yuan, v_resp, o.auth_id);
+  IF v_stored IS NOT NULL THEN RETURN v_stored; END IF;
   IF v_ok THEN
     UPDATE authorisations SET state = 'voided' WHERE auth_id = o.auth_id;
     PERFORM ps_post(p_card, 'void', v_id, o.points, 'merchant', o.merchant_id);

@@ -1,4 +1,4 @@
-// 0320: batch upload after an unbalanced settlement: the terminal sends each transaction of its batch, and the
+// 0320: batch upload after an unbalanced batch close: the terminal sends each transaction of its batch, and the
 // ledger records it for reconciliation (it never moves points).
 import { declined, approved } from '../respond.js';
 import type { Handler } from '../types.js';

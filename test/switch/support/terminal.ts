@@ -170,8 +170,8 @@ export class TestTerminal {
     return sim.reversal(original, reason);
   }
 
-  settlementMessage(totals: sim.BatchTotals): IsoMessage {
-    return this.stamped(sim.settle(this.context(), totals));
+  batchCloseMessage(totals: sim.BatchTotals): IsoMessage {
+    return this.stamped(sim.batchClose(this.context(), totals));
   }
 
   uploadMessage(cardNo: string, amountFen: number, trace: string): IsoMessage {
