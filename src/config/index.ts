@@ -44,7 +44,9 @@ export const settings: Setting[] = [
   s('posPort', ['POS_PORT', 'PORT'], '--pos-port <port>', 'TCP port for POS terminals (0 picks a free one)', port.default(8583)),
   s('posHost', ['POS_HOST'], '--pos-host <host>', 'address the POS listener binds', z.string().min(1).default('0.0.0.0')),
   s('adminPort', ['ADMIN_PORT'], '--admin-port <port>', 'HTTP port for /health, /metrics, /docs and the admin API (0 picks a free one)', port.default(8080)),
-  s('adminHost', ['ADMIN_HOST'], '--admin-host <host>', 'address the admin HTTP server binds', z.string().min(1).default('0.0.0.0')),
+  s('adminHost', ['ADMIN_HOST'], '--admin-host <host>', 'address the admin HTTP server binds (loopback by default: set 0.0.0.0 to reach it from other machines)', z.string().min(1).default('127.0.0.1')),
+  s('metricsPublic', ['POINTSWITCH_METRICS_PUBLIC'], '--metrics-public', '/metrics answers without an API key even when the admin server binds a non-loopback address (on loopback it always does)',
+    z.preprocess(toBool, z.boolean()).default(false)),
   s('databaseUrl', ['DATABASE_URL'], '--database-url <url>', 'PostgreSQL URL; unset: embedded PostgreSQL in the data directory', postgresUrl),
   s('redisUrl', ['REDIS_URL'], '--redis-url <url>', 'Redis URL (redis://, rediss://, or unix:///path/to/redis.sock); unset: redis-server from PATH, else Postgres alone', url(['redis:', 'rediss:', 'unix:'])),
   s('noRedis', ['POINTSWITCH_NO_REDIS'], '--no-redis', 'run on Postgres alone even when Redis is available', z.preprocess(toBool, z.boolean()).default(false)),
@@ -118,6 +120,7 @@ export interface Config {
   posHost: string;
   adminPort: number;
   adminHost: string;
+  metricsPublic: boolean;
   databaseUrl?: string | undefined;
   redisUrl?: string | undefined;
   noRedis: boolean;
