@@ -175,8 +175,9 @@ export function buildProgram(): Command {
     .option('--points-per-yuan <n>', 'the load merchant\'s rate, to check the points each purchase debited', '50')
     .option('--no-reconcile', 'skip the balance check before and after')
     .option('--admin-url <url>', 'ask the cards\' balances of the switch\'s admin API (e.g. http://127.0.0.1:8080) instead of by balance inquiry')
+    .option('--admin-key <key>', 'with --admin-url: an API key of the operator or auditor role [env POINTSWITCH_ADMIN_KEY]', process.env.POINTSWITCH_ADMIN_KEY)
     .option('--json <file>', 'also write the report as JSON to this file ("-" for stdout)')
-    .action(async (o: Common & { terminals: string; cards: string; rate: string; duration: string; mix: string; connections: string; localAddress?: string; firstTerminal: string; firstCard: string; pointsPerYuan: string; reconcile: boolean; adminUrl?: string; json?: string }) => {
+    .action(async (o: Common & { terminals: string; cards: string; rate: string; duration: string; mix: string; connections: string; localAddress?: string; firstTerminal: string; firstCard: string; pointsPerYuan: string; reconcile: boolean; adminUrl?: string; adminKey?: string; json?: string }) => {
       let mix, rate;
       try {
         mix = parseMix(o.mix);
@@ -192,7 +193,7 @@ export function buildProgram(): Command {
         ...(o.localAddress ? { localAddresses: localAddresses(o.localAddress) } : {}),
         firstTerminal: positiveInt('--first-terminal', o.firstTerminal), firstCard: positiveInt('--first-card', o.firstCard),
         pointsPerYuan: positiveInt('--points-per-yuan', o.pointsPerYuan), reconcile: o.reconcile,
-        adminUrl: o.adminUrl === undefined ? null : httpUrl('--admin-url', o.adminUrl),
+        adminUrl: o.adminUrl === undefined ? null : httpUrl('--admin-url', o.adminUrl), adminKey: o.adminKey ?? null,
         timeoutMs: positiveInt('--timeout-ms', o.timeoutMs), ...(o.tmk ? { tmkHex: o.tmk } : {}),
         stateDir: o.state ? stateDir(o) : null,
         onProgress: (p) => progressLine(p, tty),

@@ -57,6 +57,8 @@ export interface LoadOptions {
    * database) instead of by balance inquiry; e.g. http://127.0.0.1:8080.
    */
   adminUrl?: string | null;
+  /** The API key for adminUrl (a role that reads cards: operator or auditor). */
+  adminKey?: string | null;
   stateDir?: string | null;
   /** Called about twice a second with the running figures. */
   onProgress?: (p: Progress) => void;
@@ -239,7 +241,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   }
 
   const cards = Array.from({ length: o.cards }, (_, i) => loadCardNo(firstCard + i));
-  const balances = () => (o.adminUrl ? balancesFromAdmin(o.adminUrl, cards) : balancesByInquiry(workers, cards));
+  const balances = () => (o.adminUrl ? balancesFromAdmin(o.adminUrl, o.adminKey ?? null, cards) : balancesByInquiry(workers, cards));
   const before = o.reconcile === false ? null : await balances().catch(async (err: unknown) => { await closeAll(); throw err; });
   const chain = before === null ? null : new Chain(before.byCard);
   const exclusive = (cardNo: string, fn: () => Promise<void>): Promise<void> => (chain ? chain.exclusive(cardNo, fn) : fn());
@@ -534,14 +536,18 @@ function balancesOf(byCard: Map<string, number>, cards: number): Balances {
 }
 
 /** The cards' balances from the switch's admin API (GET /cards/:cardNo), 16 requests at a time. */
-async function balancesFromAdmin(adminUrl: string, cards: string[]): Promise<Balances> {
+async function balancesFromAdmin(adminUrl: string, adminKey: string | null, cards: string[]): Promise<Balances> {
   const base = adminUrl.replace(/\/+$/, '');
   const byCard = new Map<string, number>();
   let next = 0;
   const ask = async (): Promise<void> => {
     while (next < cards.length) {
       const cardNo = cards[next++]!;
-      const res = await fetch(`${base}/cards/${cardNo}`);
+      const res = await fetch(`${base}/cards/${cardNo}`, adminKey ? { headers: { authorization: `Bearer ${adminKey}` } } : {});
+      if (res.status === 401 || res.status === 403) {
+        await res.body?.cancel();
+        throw new Error(`the admin API refused to read cards (${res.status}): give --admin-key a key of the operator or auditor role`);
+      }
       if (!res.ok) { await res.body?.cancel(); continue; }
       const body = (await res.json()) as { balancePoints?: unknown };
       if (typeof body.balancePoints === 'number') byCard.set(cardNo, body.balancePoints);

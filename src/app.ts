@@ -14,6 +14,7 @@ import { kekFromConfig, type Kek } from './ledger/kek.js';
 import { seedDemo } from './ledger/seed.js';
 import { bufferedStdout, createLogger, type Logger } from './log.js';
 import { buildAdminApp } from './admin/app.js';
+import { ApiKeys } from './admin/keys.js';
 import { adminResources } from './admin/resources.js';
 import { CardGate } from './switch/card-gate.js';
 import { SwitchMetrics } from './switch/metrics.js';
@@ -77,6 +78,10 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
     // One key-encryption key for the seed, the ledger and the admin API (a bad one fails before anything starts).
     const kek = kekFromConfig(config, (warning) => log.warn(warning));
     const { url: databaseUrl, how: database, handle: pg } = await openDatabase(config, log);
+    if (kek.isDev && !pg) {
+      throw new Error('refusing to start with the development key-encryption key on a database other than the embedded default: '
+        + 'set POINTSWITCH_KEK (or --kek) to 32 or 48 hex digits of your own, e.g. from `openssl rand -hex 24`, and keep it safe');
+    }
     if (pg) cleanup.push(() => pg.stop());
     await migrate(databaseUrl, { quiet: true });
     log.info('migrations applied');
@@ -144,7 +149,10 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       health: () => ({ ready, database, databaseUp, redis, redisUp: ledger.cacheEnabled ? ledger.cacheAvailable : null, posPort, connectionsOpen: pos.connectionCount }),
       clients: () => pos.clients().map((c) => ({ ...c, refusalTurnsLeft: Math.floor(refusals.left(c.address)) })),
       refusalTurnsLeft: () => refusals.switchLeft(),
-      resources: adminResources(ledger, kek),
+      resources: adminResources(ledger, kek, config),
+      keys: new ApiKeys(ledger.pool, (err) => log.warn({ err: String(err) }, 'admin: could not record a key\'s last use')),
+      pool: ledger.pool,
+      metricsPublic: config.metricsPublic || isLoopback(config.adminHost),
     });
     cleanup.push(() => admin.close());
     await admin.listen({ port: config.adminPort, host: config.adminHost });
@@ -212,6 +220,11 @@ async function openRedis(config: Config, log: Logger): Promise<{ url: string | n
   log.warn('Redis: REDIS_URL is unset and no redis-server is on PATH; running on Postgres alone (slower). '
     + 'Set REDIS_URL or install redis-server (apt-get install -y redis-server) to use the cache.');
   return { url: null, how: 'none (Postgres alone)', handle: null };
+}
+
+/** Whether the admin server binds an address only this machine can reach. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 /**

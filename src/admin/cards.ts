@@ -2,22 +2,24 @@
 // changes go through the ledger too, so its cache is rewritten at once.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { maskPan } from '../../protocol/mask.js';
 import type { Kek, Ledger } from '../ledger/index.js';
+import { recordAudit } from './audit-trail.js';
 import { rethrowAsProblem } from './db-errors.js';
 import { HttpProblem } from './problem.js';
 
 const cardNo = z.string().regex(/^\d{12,19}$/, { message: 'must be 12 to 19 digits' });
 const status = z.enum(['active', 'frozen', 'lost', 'expired', 'closed']);
 const Card = z.object({
-  cardNo,
+  cardNo: z.string().describe('masked: first 6 and last 4 digits (a card is looked up by its full number in the path)'),
   status,
-  expiry: z.string().regex(/^\d{4}$/, { message: 'must be YYMM' }),
+  expiry: z.string().regex(/^\d{2}(0[1-9]|1[0-2])$/, { message: 'must be YYMM with a month 01-12' }),
   tier: z.enum(['diamond', 'gold', 'silver', 'vip', 'regular']),
   enrolled: z.boolean(),
   pinRequired: z.boolean(),
   balancePoints: z.number().int(),
 });
-const CardCreate = z.object({
+const CardCreate = z.strictObject({
   cardNo,
   expiry: Card.shape.expiry,
   tier: Card.shape.tier.default('regular'),
@@ -25,30 +27,31 @@ const CardCreate = z.object({
   pin: z.string().regex(/^\d{4,12}$/, { message: 'must be 4 to 12 digits' }).optional().describe('stored only as a keyed hash'),
   openingPoints: z.number().int().min(0).max(1_000_000_000).default(0),
 });
-const CardPatch = z.object({ status });
+const CardPatch = z.strictObject({ status });
 const Params = z.object({ cardNo });
-const List = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), offset: z.coerce.number().int().min(0).default(0) });
+const List = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100), offset: z.coerce.number().int().min(0).default(0) });
 
 const columns = 'card_no, status, expiry, tier, enrolled, pin_verification IS NOT NULL AS pin_required, balance';
 type Row = { card_no: string; status: z.infer<typeof status>; expiry: string; tier: z.infer<typeof Card.shape.tier>; enrolled: boolean; pin_required: boolean; balance: string };
 const toApi = (r: Row) => ({
-  cardNo: r.card_no, status: r.status, expiry: r.expiry, tier: r.tier, enrolled: r.enrolled, pinRequired: r.pin_required, balancePoints: Number(r.balance),
+  cardNo: maskPan(r.card_no), status: r.status, expiry: r.expiry, tier: r.tier, enrolled: r.enrolled, pinRequired: r.pin_required, balancePoints: Number(r.balance),
 });
 
 export const cardsPlugin: FastifyPluginAsyncZod<{ ledger: Ledger; kek: Kek }> = async (app, { ledger, kek }) => {
   const tags = ['cards'];
+  const config = { access: { roles: ['operator'] as const } };
   const pool = ledger.pool;
   const one = async (no: string) => {
     const { rows } = await pool.query<Row>(`SELECT ${columns} FROM cards WHERE card_no = $1`, [no]);
     if (!rows[0]) throw new HttpProblem(404, 'Not Found', 'cardNo: no such card');
     return toApi(rows[0]);
   };
-  app.get('/', { schema: { tags, summary: 'List cards', querystring: List, response: { 200: z.array(Card) } } }, async (req) => {
+  app.get('/', { config, schema: { tags, summary: 'List cards', querystring: List, response: { 200: z.array(Card) } } }, async (req) => {
     const { rows } = await pool.query<Row>(`SELECT ${columns} FROM cards ORDER BY card_no LIMIT $1 OFFSET $2`, [req.query.limit, req.query.offset]);
     return rows.map(toApi);
   });
-  app.get('/:cardNo', { schema: { tags, summary: 'One card and its balance', params: Params, response: { 200: Card } } }, async (req) => one(req.params.cardNo));
-  app.post('/', { schema: { tags, summary: 'Issue a card, with an opening balance credited through the ledger', body: CardCreate, response: { 201: Card } } }, async (req, reply) => {
+  app.get('/:cardNo', { config, schema: { tags, summary: 'One card and its balance', params: Params, response: { 200: Card } } }, async (req) => one(req.params.cardNo));
+  app.post('/', { config, schema: { tags, summary: 'Issue a card, with an opening balance credited through the ledger', body: CardCreate, response: { 201: Card } } }, async (req, reply) => {
     const b = req.body;
     try {
       await pool.query(
@@ -61,12 +64,17 @@ export const cardsPlugin: FastifyPluginAsyncZod<{ ledger: Ledger; kek: Kek }> = 
       const r = await ledger.credit({ cardNo: b.cardNo, points: b.openingPoints, idempotencyKey: `admin-opening:${b.cardNo}`, reason: 'opening balance' });
       if (!r.ok) throw new HttpProblem(422, 'Opening balance refused', `openingPoints: ${r.decline.kind}`);
     }
+    const made = await one(b.cardNo);
+    await recordAudit(pool, req.principal!, { action: 'card.create', subject: b.cardNo, after: made });
     reply.code(201);
-    return one(b.cardNo);
+    return made;
   });
-  app.patch('/:cardNo', { schema: { tags, summary: 'Freeze, unfreeze, mark lost or close a card (effective at once)', params: Params, body: CardPatch, response: { 200: Card } } }, async (req) => {
+  app.patch('/:cardNo', { config, schema: { tags, summary: 'Freeze, unfreeze, mark lost or close a card (effective at once)', params: Params, body: CardPatch, response: { 200: Card } } }, async (req) => {
+    const before = await one(req.params.cardNo);
     const changed = await ledger.setCardStatus(req.params.cardNo, req.body.status);
     if (!changed) throw new HttpProblem(404, 'Not Found', 'cardNo: no such card');
-    return one(req.params.cardNo);
+    const after = await one(req.params.cardNo);
+    await recordAudit(pool, req.principal!, { action: 'card.status', subject: req.params.cardNo, before, after });
+    return after;
   });
 };

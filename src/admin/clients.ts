@@ -36,6 +36,7 @@ const Query = z.object({
 
 export const clientsPlugin: FastifyPluginAsyncZod<ClientsOptions> = async (app, opts) => {
   app.get('/clients', {
+    config: { access: { roles: ['operator'] } },
     schema: {
       tags: ['operations'], summary: 'POS clients connected now, by remote address', querystring: Query,
       response: {

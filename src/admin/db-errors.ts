@@ -1,9 +1,9 @@
 // Postgres constraint errors of admin writes -> problems that name the field at fault.
-import { HttpProblem } from './problem.js';
+import { HttpProblem, problemTypes } from './problem.js';
 
 export class FieldProblem extends HttpProblem {
-  constructor(status: number, title: string, readonly field: string, detail: string) {
-    super(status, title, `${field}: ${detail}`);
+  constructor(status: number, title: string, readonly field: string, detail: string, type?: string) {
+    super(status, title, `${field}: ${detail}`, type);
   }
 }
 
@@ -13,7 +13,7 @@ export function rethrowAsProblem(err: unknown, fields: Record<string, string>): 
   const field = Object.entries(fields).find(([needle]) => (e.constraint ?? '').includes(needle) || (e.detail ?? '').includes(needle))?.[1]
     ?? Object.values(fields)[0] ?? 'body';
   if (e.code === '23505') throw new FieldProblem(409, 'Already exists', field, 'a record with this value exists');
-  if (e.code === '23503') throw new FieldProblem(422, 'Unknown reference', field, 'refers to a record that does not exist');
+  if (e.code === '23503') throw new FieldProblem(422, 'Unknown reference', field, 'refers to a record that does not exist', problemTypes.unknownReference);
   if (e.code === '23514') throw new FieldProblem(422, 'Invalid value', field, 'violates a rule of the ledger');
   throw err;
 }

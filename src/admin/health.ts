@@ -28,10 +28,12 @@ const Live = z.object({
 
 export const healthPlugin: FastifyPluginAsyncZod<{ health: HealthSource }> = async (app, opts) => {
   app.get('/health/live', {
+    config: { access: 'public' },
     schema: { tags: ['operations'], summary: 'Liveness: the process answers (nothing else is asked)', response: { 200: Live } },
   }, async () => ({ status: 'alive' as const, uptimeSeconds: Math.floor(process.uptime()) }));
 
   app.get('/health', {
+    config: { access: 'public' },
     schema: { tags: ['operations'], summary: 'Readiness: ready, and Postgres answers (503 otherwise)', response: { 200: Health, 503: Health } },
   }, async (_req, reply) => {
     const h = opts.health();

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Pool } from '../db/pool.js';
+import { recordAudit } from './audit-trail.js';
 import { rethrowAsProblem } from './db-errors.js';
 import { HttpProblem } from './problem.js';
 
@@ -14,10 +15,10 @@ export const Merchant = z.object({
   pointsPerYuan: z.number().int().min(1).max(100_000).describe('points spent per yuan of the purchase amount'),
   feeRateBp: z.number().int().min(0).max(10_000).describe('merchant fee in basis points'),
 });
-const MerchantCreate = Merchant.extend({ status: status.default('active') });
-const MerchantPatch = Merchant.omit({ merchantId: true }).partial();
+const MerchantCreate = z.strictObject({ ...Merchant.shape, status: status.default('active') });
+const MerchantPatch = z.strictObject(Merchant.omit({ merchantId: true }).partial().shape);
 const Params = z.object({ merchantId });
-const List = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), offset: z.coerce.number().int().min(0).default(0) });
+const List = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100), offset: z.coerce.number().int().min(0).default(0) });
 
 const columns = 'merchant_id, name, status, points_per_yuan, fee_rate_bp';
 type Row = { merchant_id: string; name: string; status: 'active' | 'suspended' | 'closed'; points_per_yuan: number; fee_rate_bp: number };
@@ -25,33 +26,38 @@ const toApi = (r: Row) => ({ merchantId: r.merchant_id, name: r.name, status: r.
 
 export const merchantsPlugin: FastifyPluginAsyncZod<{ pool: Pool; forget?: (merchantId: string) => Promise<void> }> = async (app, { pool, forget }) => {
   const tags = ['merchants'];
-  app.get('/', { schema: { tags, summary: 'List merchants', querystring: List, response: { 200: z.array(Merchant) } } }, async (req) => {
+  const config = { access: { roles: ['operator'] as const } };
+  app.get('/', { config, schema: { tags, summary: 'List merchants', querystring: List, response: { 200: z.array(Merchant) } } }, async (req) => {
     const { rows } = await pool.query<Row>(`SELECT ${columns} FROM merchants ORDER BY merchant_id LIMIT $1 OFFSET $2`, [req.query.limit, req.query.offset]);
     return rows.map(toApi);
   });
-  app.get('/:merchantId', { schema: { tags, summary: 'One merchant', params: Params, response: { 200: Merchant } } }, async (req) => {
+  app.get('/:merchantId', { config, schema: { tags, summary: 'One merchant', params: Params, response: { 200: Merchant } } }, async (req) => {
     const { rows } = await pool.query<Row>(`SELECT ${columns} FROM merchants WHERE merchant_id = $1`, [req.params.merchantId]);
     if (!rows[0]) throw new HttpProblem(404, 'Not Found', `merchantId: no merchant ${req.params.merchantId}`);
     return toApi(rows[0]);
   });
-  app.post('/', { schema: { tags, summary: 'Add a merchant', body: MerchantCreate, response: { 201: Merchant } } }, async (req, reply) => {
+  app.post('/', { config, schema: { tags, summary: 'Add a merchant', body: MerchantCreate, response: { 201: Merchant } } }, async (req, reply) => {
     const b = req.body;
     try {
       const { rows } = await pool.query<Row>(
         `INSERT INTO merchants (merchant_id, name, status, points_per_yuan, fee_rate_bp) VALUES ($1, $2, $3, $4, $5) RETURNING ${columns}`,
         [b.merchantId, b.name, b.status, b.pointsPerYuan, b.feeRateBp]);
+      const made = toApi(rows[0]!);
+      await recordAudit(pool, req.principal!, { action: 'merchant.create', subject: made.merchantId, after: made });
       reply.code(201);
-      return toApi(rows[0]!);
+      return made;
     } catch (err) {
       rethrowAsProblem(err, { merchants_pkey: 'body.merchantId', points_per_yuan: 'body.pointsPerYuan', fee_rate_bp: 'body.feeRateBp' });
     }
   });
   app.patch('/:merchantId', {
+    config,
     schema: {
       tags, summary: 'Change a merchant (the shared Redis copy is dropped at once; in-process copies expire within 60 s)', params: Params, body: MerchantPatch, response: { 200: Merchant },
     },
   }, async (req) => {
     const b = req.body;
+    const before = await pool.query<Row>(`SELECT ${columns} FROM merchants WHERE merchant_id = $1`, [req.params.merchantId]);
     const { rows } = await pool.query<Row>(
       `UPDATE merchants SET name = coalesce($2, name), status = coalesce($3, status), points_per_yuan = coalesce($4, points_per_yuan),
               fee_rate_bp = coalesce($5, fee_rate_bp), version = version + 1
@@ -60,6 +66,8 @@ export const merchantsPlugin: FastifyPluginAsyncZod<{ pool: Pool; forget?: (merc
     if (!rows[0]) throw new HttpProblem(404, 'Not Found', `merchantId: no merchant ${req.params.merchantId}`);
     // Drop the ledger's cached copy so every switch sees the change on its next request.
     await forget?.(req.params.merchantId);
-    return toApi(rows[0]);
+    const after = toApi(rows[0]);
+    await recordAudit(pool, req.principal!, { action: 'merchant.update', subject: after.merchantId, before: before.rows[0] ? toApi(before.rows[0]) : null, after });
+    return after;
   });
 };

@@ -1,6 +1,30 @@
 // Every admin error is answered in one shape: application/problem+json (RFC 9457), naming the field at fault.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+
+/** The stable `type` of each kind of problem the admin API answers (listed in src/admin/README.md). */
+export const problemTypes = {
+  validation: 'about:blank#validation',
+  unauthorized: 'about:blank#unauthorized',
+  forbidden: 'about:blank#forbidden',
+  tooManyFailures: 'about:blank#too-many-failures',
+  notFound: 'about:blank#not-found',
+  conflict: 'about:blank#conflict',
+  unknownReference: 'about:blank#unknown-reference',
+  invalidValue: 'about:blank#invalid-value',
+  tooLarge: 'about:blank#too-large',
+  internal: 'about:blank#internal',
+} as const;
+
+/** The problem+json body, as a schema (for the OpenAPI document's error responses). */
+export const ProblemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string().optional(),
+  errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+}).describe('application/problem+json (RFC 9457)');
 
 export interface Problem {
   type: string;
@@ -12,8 +36,25 @@ export interface Problem {
 }
 
 export class HttpProblem extends Error {
-  constructor(readonly status: number, readonly title: string, detail?: string) {
+  readonly type: string;
+  constructor(readonly status: number, readonly title: string, detail?: string, type?: string) {
     super(detail ?? title);
+    this.type = type ?? typeForStatus(status);
+  }
+}
+
+/** The type of a problem known only by its status. */
+export function typeForStatus(status: number): string {
+  switch (status) {
+    case 400: return problemTypes.validation;
+    case 401: return problemTypes.unauthorized;
+    case 403: return problemTypes.forbidden;
+    case 404: return problemTypes.notFound;
+    case 409: return problemTypes.conflict;
+    case 413: return problemTypes.tooLarge;
+    case 422: return problemTypes.invalidValue;
+    case 429: return problemTypes.tooManyFailures;
+    default: return status >= 500 ? problemTypes.internal : 'about:blank';
   }
 }
 
@@ -34,24 +75,24 @@ export function registerProblemHandlers(app: FastifyInstance): void {
         return { field, message: v.message ?? 'invalid' };
       });
       return sendProblem(reply, {
-        type: 'about:blank#validation', title: 'Invalid request', status: 400,
+        type: problemTypes.validation, title: 'Invalid request', status: 400,
         detail: errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors,
       });
     }
     if (err instanceof HttpProblem) {
-      return sendProblem(reply, { type: 'about:blank', title: err.title, status: err.status, detail: err.message });
+      return sendProblem(reply, { type: err.type, title: err.title, status: err.status, detail: err.message });
     }
     if (isResponseSerializationError(err)) {
       request.log.error({ err }, 'response does not match its schema');
-      return sendProblem(reply, { type: 'about:blank', title: 'Internal Server Error', status: 500 });
+      return sendProblem(reply, { type: problemTypes.internal, title: 'Internal Server Error', status: 500 });
     }
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
     if (status >= 500) request.log.error({ err }, 'admin request failed');
     return sendProblem(reply, {
-      type: 'about:blank', title: status >= 500 ? 'Internal Server Error' : err.message, status,
+      type: typeForStatus(status), title: status >= 500 ? 'Internal Server Error' : err.message, status,
       ...(status < 500 ? { detail: err.message } : {}),
     });
   });
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, { type: 'about:blank', title: 'Not Found', status: 404, detail: `no route ${request.method} ${request.url}` }));
+    sendProblem(reply, { type: problemTypes.notFound, title: 'Not Found', status: 404, detail: `no route ${request.method} ${request.url}` }));
 }

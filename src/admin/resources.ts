@@ -1,13 +1,15 @@
 // The admin API's resource plugins, each under its own prefix, all through the ledger's database.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Kek, Ledger } from '../ledger/index.js';
+import { accrualsPlugin } from './accruals.js';
 import { cardsPlugin } from './cards.js';
 import { merchantsPlugin } from './merchants.js';
 import { terminalsPlugin } from './terminals.js';
 
-export function adminResources(ledger: Ledger, kek: Kek): Array<{ prefix: string; plugin: FastifyPluginAsync }> {
+export function adminResources(ledger: Ledger, kek: Kek, o: { accrualPointsPerYuan: number }): Array<{ prefix: string; plugin: FastifyPluginAsync }> {
   const pool = ledger.pool;
   return [
+    { prefix: '/accruals', plugin: async (app) => { await app.register(accrualsPlugin, { book: ledger.accruals, rule: { pointsPerYuan: o.accrualPointsPerYuan }, pool }); } },
     { prefix: '/merchants', plugin: async (app) => { await app.register(merchantsPlugin, { pool, forget: (id: string) => ledger.forgetMerchant(id) }); } },
     { prefix: '/terminals', plugin: async (app) => { await app.register(terminalsPlugin, { pool, kek, forget: (id: string) => ledger.forgetTerminal(id) }); } },
     { prefix: '/cards', plugin: async (app) => { await app.register(cardsPlugin, { ledger, kek }); } },

@@ -14,6 +14,7 @@ const modules: Array<() => Promise<{ register: Register }>> = [
   () => import('./audit.js'),
   () => import('./seed.js'),
   () => import('./iso.js'),
+  () => import('./apikey.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {

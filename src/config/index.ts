@@ -52,7 +52,9 @@ const described = {
   posPort: s(['POS_PORT', 'PORT'], '--pos-port <port>', 'TCP port for POS terminals (0 picks a free one)', port.default(8583)),
   posHost: s(['POS_HOST'], '--pos-host <host>', 'address the POS listener binds', z.string().min(1).default('0.0.0.0')),
   adminPort: s(['ADMIN_PORT'], '--admin-port <port>', 'HTTP port for /health, /metrics, /docs and the admin API (0 picks a free one)', port.default(8080)),
-  adminHost: s(['ADMIN_HOST'], '--admin-host <host>', 'address the admin HTTP server binds', z.string().min(1).default('0.0.0.0')),
+  adminHost: s(['ADMIN_HOST'], '--admin-host <host>', 'address the admin HTTP server binds (loopback by default: set 0.0.0.0 to reach it from other machines)', z.string().min(1).default('127.0.0.1')),
+  metricsPublic: s(['POINTSWITCH_METRICS_PUBLIC'], '--metrics-public', '/metrics answers without an API key even when the admin server binds a non-loopback address (on loopback it always does)',
+    z.preprocess(toBool, z.boolean()).default(false)),
   databaseUrl: s(['DATABASE_URL'], '--database-url <url>', 'PostgreSQL URL; unset: embedded PostgreSQL in the data directory', postgresUrl),
   redisUrl: s(['REDIS_URL'], '--redis-url <url>', 'Redis URL (redis://, rediss://, or unix:///path/to/redis.sock); unset: redis-server from PATH, else Postgres alone', url(['redis:', 'rediss:', 'unix:'])),
   noRedis: s(['POINTSWITCH_NO_REDIS'], '--no-redis', 'run on Postgres alone even when Redis is available', z.preprocess(toBool, z.boolean()).default(false)),
@@ -110,6 +112,9 @@ const described = {
   keyedAfterConflictMs: s(['POINTSWITCH_KEYED_AFTER_CONFLICT_MS'], '--keyed-after-conflict-ms <ms>',
     'after a debit batch met a stored key (a retransmission), how long batches check their keys first instead of failing on one (0: never)',
     z.coerce.number().int().min(0).max(3_600_000).default(1000)),
+  accrualPointsPerYuan: s(['POINTSWITCH_ACCRUAL_POINTS_PER_YUAN'], '--accrual-points-per-yuan <n>',
+    'points a member earns per yuan billed, for accrual-feed lines given as an amount (rounded down to a whole point; 1: the programme\'s 2 % return at 2 fen a point)',
+    positiveInt(10_000).default(1)),
   poolSize: s(['POINTSWITCH_POOL_SIZE'], '--pool-size <n>', 'Postgres connections of this process (keep above batchInflightMax, so reads and voids never wait behind debits)', positiveInt(1000).default(16)),
 
 };

@@ -12,6 +12,7 @@ import { Cache } from '../cache/redis.js';
 import { defaultConfig } from '../config/index.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { silentLogger, type Logger } from '../log.js';
+import { AccrualBook } from './accruals.js';
 import { BatchClose } from './batch-close.js';
 import { CardCache } from './card-cache.js';
 import { responseCodeTable } from './decline.js';
@@ -78,6 +79,8 @@ export class Ledger {
   private readonly debits: Debits;
   private readonly money: Money;
   private readonly batchClose: BatchClose;
+  /** The accrual feed's book: lines credited a chunk at a time, each card's new balance written to the cache. */
+  readonly accruals: AccrualBook;
 
   private constructor(
     readonly pool: Pool,
@@ -94,6 +97,8 @@ export class Ledger {
     this.debits = new Debits(pool, this.cards, { ...s, log, onBatch });
     this.money = new Money(this.reference, this.cards, this.debits, kek, log);
     this.batchClose = new BatchClose(pool, this.reference, log);
+    this.accruals = new AccrualBook(pool, (cards) =>
+      this.cards.written(cards.map((c) => ({ cardNo: c.cardNo, out: { ok: true, card: { version: c.version, balance: c.balance } } }))));
   }
 
   static async open(o: LedgerOptions): Promise<Ledger> {

@@ -1,17 +1,29 @@
 import t from 'tap';
-import { buildAdminApp } from '../../src/admin/app.js';
+import { buildAdminApp, type AdminAppOptions } from '../../src/admin/app.js';
+import { ApiKeys } from '../../src/admin/keys.js';
+import { createPool } from '../../src/db/pool.js';
+import { testEnv } from '../support/db.js';
 import { silentLogger } from '../../src/log.js';
 import { SwitchMetrics } from '../../src/switch/metrics.js';
 
-async function app(ready = true, databaseUp = true) {
+/** The admin app alone, on a test database of its own (for its keys). */
+async function build(o: Pick<AdminAppOptions, 'metrics' | 'health'> & { metricsPublic?: boolean }) {
+  const env = await testEnv(t);
+  const pool = createPool(env.databaseUrl, { poolSize: 2 });
+  t.teardown(() => pool.end());
+  const keys = new ApiKeys(pool);
+  return { a: await buildAdminApp({ log: silentLogger, keys, pool, metricsPublic: o.metricsPublic ?? true, ...o }), keys };
+}
+
+async function app(ready = true, databaseUp = true, metricsPublic = true) {
   const metrics = new SwitchMetrics();
-  const a = await buildAdminApp({
-    log: silentLogger,
+  const { a, keys } = await build({
     metrics,
+    metricsPublic,
     health: () => ({ ready, database: 'embedded', databaseUp: async () => databaseUp, redis: 'REDIS_URL', redisUp: false, posPort: 8583, connectionsOpen: 3 }),
   });
   t.teardown(() => a.close());
-  return { a, metrics };
+  return { a, metrics, keys };
 }
 
 t.test('/health answers 200 with what the switch runs on when ready, 503 when not', async (t) => {
@@ -31,8 +43,7 @@ t.test('/health answers 200 with what the switch runs on when ready, 503 when no
 
 t.test('/health/live answers 200 without asking Postgres, even when /health says 503', async (t) => {
   let asked = 0;
-  const a = await buildAdminApp({
-    log: silentLogger,
+  const { a } = await build({
     metrics: new SwitchMetrics(),
     health: () => ({ ready: false, database: 'embedded', databaseUp: async () => { asked++; return false; }, redis: 'none', redisUp: null, posPort: 8583, connectionsOpen: 0 }),
   });
@@ -60,13 +71,30 @@ t.test('/metrics exposes transactions by type and response code in Prometheus te
   t.match(r.body, /pointswitch_transaction_duration_seconds_bucket/);
 });
 
-t.test('the OpenAPI document lists the routes and /docs serves the UI', async (t) => {
-  const { a } = await app();
-  const doc = await a.inject({ method: 'GET', url: '/docs/json' });
+t.test('/metrics needs a key when the admin server binds beyond loopback (and no setting opens it)', async (t) => {
+  const { a, keys } = await app(true, true, false);
+  t.equal((await a.inject({ method: 'GET', url: '/metrics' })).statusCode, 401);
+  const { key } = await keys.create({ role: 'operator', name: 'scraper' });
+  t.equal((await a.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${key}` } })).statusCode, 200);
+});
+
+t.test('the OpenAPI document lists the routes, the key scheme and each route\'s roles; /docs serves the UI', async (t) => {
+  const { a, keys } = await app();
+  const { key } = await keys.create({ role: 'auditor', name: 'reader' });
+  const headers = { authorization: `Bearer ${key}` };
+  t.equal((await a.inject({ method: 'GET', url: '/docs/json' })).statusCode, 401, 'the document needs a key too');
+  const doc = await a.inject({ method: 'GET', url: '/docs/json', headers });
   t.equal(doc.statusCode, 200);
-  t.ok(doc.json().paths['/health'], '/health is documented');
-  t.ok(doc.json().paths['/health/live'], '/health/live is documented');
-  const ui = await a.inject({ method: 'GET', url: '/docs/' });
+  const d = doc.json();
+  t.ok(d.paths['/health'], '/health is documented');
+  t.ok(d.paths['/health/live'], '/health/live is documented');
+  t.same(d.components.securitySchemes.apiKey, { type: 'http', scheme: 'bearer', description: d.components.securitySchemes.apiKey.description });
+  const keysList = d.paths['/keys/'].get;
+  t.same(keysList.security, [{ apiKey: [] }]);
+  t.match(keysList.description, /Roles: admin, auditor\./);
+  t.ok(keysList.responses['401'] && keysList.responses['403'], 'the refusals are documented');
+  t.notOk(d.paths['/health'].get.security, '/health needs no key');
+  const ui = await a.inject({ method: 'GET', url: '/docs/', headers });
   t.equal(ui.statusCode, 200);
 });
 

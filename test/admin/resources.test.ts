@@ -1,6 +1,7 @@
 // The admin API's merchants, terminals and cards over the real database, and problem+json naming the field.
 import t from 'tap';
 import { testEnv } from '../support/db.js';
+import { adminCaller } from './support.js';
 import { seed, startSwitch } from '../switch/support/app.js';
 import { TestTerminal } from '../switch/support/terminal.js';
 
@@ -8,8 +9,7 @@ t.test('admin resources', async (t) => {
   const env = await testEnv(t);
   await seed(env);
   const app = await startSwitch(t, env);
-  const call = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: object) =>
-    app.admin.inject({ method, url, ...(payload ? { payload } : {}) });
+  const call = await adminCaller(app, 'operator');
 
   await t.test('an invalid body is answered 400 problem+json naming each bad field', async (t) => {
     const r = await call('POST', '/merchants', { merchantId: '12', name: '', pointsPerYuan: 0, feeRateBp: 5 });

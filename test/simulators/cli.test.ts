@@ -47,7 +47,7 @@ t.test('the shell signs on, takes commands from stdin and prints a receipt for e
   t.match(r.stdout, /PURCHASE APPROVED[\s\S]*points debited\s+100[\s\S]*balance left\s+999900 points[\s\S]*RRN\s+\S{12}[\s\S]*trace\s+000003/);
   t.match(r.stdout, /VOID APPROVED[\s\S]*balance left\s+1000000 points/);
   t.match(r.stdout, /PURCHASE DECLINED[\s\S]*response\s+51 insufficient points/);
-  t.match(r.stdout, /SETTLEMENT APPROVED[\s\S]*totals\s+balanced/);
+  t.match(r.stdout, /BATCH CLOSE APPROVED[\s\S]*totals\s+balanced/);
   t.match(r.stdout, /SIGN-OFF APPROVED/);
   // A second shell on the same state resumes the trace counter.
   const again = await sim(['shell', '--port', String(port), '--state-dir', dir], { stdin: 'status\nquit\n' });
@@ -104,9 +104,9 @@ t.test('a short load run answers every request and the points debited match the 
 });
 
 t.test('load with retransmissions in the mix: each is answered with its original approval and debits nothing', async (t) => {
-  const { port, databaseUrl, adminUrl } = await startSwitch(t, { loadTerminals: 4, loadCards: 20 });
+  const { port, databaseUrl, adminUrl, adminKey } = await startSwitch(t, { loadTerminals: 4, loadCards: 20 });
   const r = await sim(['load', '--port', String(port), '--state-dir', stateDir(t), '--terminals', '4', '--cards', '20', '--rate', 'max', '--duration', '2',
-    '--mix', 'purchase=60,void=5,resend=35', '--admin-url', adminUrl, '--json', '-']);
+    '--mix', 'purchase=60,void=5,resend=35', '--admin-url', adminUrl, '--admin-key', adminKey, '--json', '-']);
   t.equal(r.code, 0, r.stderr + r.stdout);
   const j = JSON.parse(r.stdout);
   t.same(j.mix, { purchase: 60, balance: 0, void: 5, resend: 35 });
@@ -180,8 +180,8 @@ t.test('flood: a bad client as the switch\'s limits see it', async (t) => {
 });
 
 t.test('load --admin-url reconciles against the ledger\'s own balances (the admin API reads them from Postgres)', async (t) => {
-  const { port, adminUrl } = await startSwitch(t, { loadTerminals: 2, loadCards: 20 });
-  const r = await sim(['load', '--port', String(port), '--state-dir', stateDir(t), '--terminals', '2', '--cards', '20', '--rate', 'max', '--duration', '1', '--admin-url', adminUrl, '--json', '-']);
+  const { port, adminUrl, adminKey } = await startSwitch(t, { loadTerminals: 2, loadCards: 20 });
+  const r = await sim(['load', '--port', String(port), '--state-dir', stateDir(t), '--terminals', '2', '--cards', '20', '--rate', 'max', '--duration', '1', '--admin-url', adminUrl, '--admin-key', adminKey, '--json', '-']);
   t.equal(r.code, 0, r.stderr + r.stdout);
   const j = JSON.parse(r.stdout);
   t.equal(j.reconciliation.note, 'balances read from the admin API');

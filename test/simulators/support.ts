@@ -14,21 +14,24 @@ import { Kek } from '../../src/ledger/index.js';
 import { seedDemo } from '../../src/ledger/seed.js';
 import { silentLogger } from '../../src/log.js';
 import { testEnv } from '../support/db.js';
+import { testKekHex } from '../support/kek.js';
+import { ApiKeys } from '../../src/admin/keys.js';
 
 interface T { teardown(fn: () => unknown): void }
 
-export async function startSwitch(t: T, o: { loadTerminals?: number; loadCards?: number; config?: Partial<Config> } = {}): Promise<{ port: number; app: RunningApp; databaseUrl: string; adminUrl: string }> {
+export async function startSwitch(t: T, o: { loadTerminals?: number; loadCards?: number; config?: Partial<Config> } = {}): Promise<{ port: number; app: RunningApp; databaseUrl: string; adminUrl: string; adminKey: string }> {
   const env = await testEnv(t);
   const pool = createPool(env.databaseUrl, { poolSize: 2 });
-  await seedDemo(pool, new Kek(), { loadTerminals: o.loadTerminals ?? 0, loadCards: o.loadCards ?? 0 });
+  await seedDemo(pool, new Kek(testKekHex), { loadTerminals: o.loadTerminals ?? 0, loadCards: o.loadCards ?? 0 });
   await pool.end();
   const config = loadConfigOrThrow({
     env: {},
-    flags: { databaseUrl: env.databaseUrl, redisUrl: env.redisUrl, posPort: 0, adminPort: 0, posHost: '127.0.0.1', adminHost: '127.0.0.1', logLevel: 'silent', ...o.config },
+    flags: { databaseUrl: env.databaseUrl, redisUrl: env.redisUrl, kekHex: testKekHex, posPort: 0, adminPort: 0, posHost: '127.0.0.1', adminHost: '127.0.0.1', logLevel: 'silent', ...o.config },
   });
   const app = await startApp({ config, redisPrefix: env.redisPrefix, log: silentLogger });
   t.teardown(() => app.stop());
-  return { port: app.posPort, app, databaseUrl: env.databaseUrl, adminUrl: `http://127.0.0.1:${app.adminPort}` };
+  const { key: adminKey } = await new ApiKeys(app.ledger.pool).create({ role: 'auditor', name: 'simulator tests' });
+  return { port: app.posPort, app, databaseUrl: env.databaseUrl, adminUrl: `http://127.0.0.1:${app.adminPort}`, adminKey };
 }
 
 /** A temporary directory for terminal state files, removed when the test ends. */

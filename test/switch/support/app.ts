@@ -8,6 +8,7 @@ import { Kek } from '../../../src/ledger/index.js';
 import { seedDemo } from '../../../src/ledger/seed.js';
 import { createLogger } from '../../../src/log.js';
 import type { TestEnv } from '../../support/db.js';
+import { testKekHex } from '../../support/kek.js';
 
 interface Teardown { teardown(fn: () => unknown): void }
 
@@ -19,7 +20,7 @@ export interface TestSwitch extends RunningApp {
 export async function seed(env: TestEnv): Promise<void> {
   const pool = createPool(env.databaseUrl, { poolSize: 2 });
   try {
-    await seedDemo(pool, new Kek(null));
+    await seedDemo(pool, new Kek(testKekHex));
   } finally {
     await pool.end();
   }
@@ -35,7 +36,7 @@ export async function startSwitch(t: Teardown, env: TestEnv, overrides: Partial<
   });
   const config = defaultConfig({
     posPort: 0, adminPort: 0, posHost: '127.0.0.1', adminHost: '127.0.0.1',
-    databaseUrl: env.databaseUrl, redisUrl: env.redisUrl, poolSize: 4, logLevel: 'info',
+    databaseUrl: env.databaseUrl, redisUrl: env.redisUrl, poolSize: 4, logLevel: 'info', kekHex: testKekHex,
     ...overrides,
   });
   const app = await startApp({ config, redisPrefix: env.redisPrefix, log: createLogger({ level: 'info', destination }) });
