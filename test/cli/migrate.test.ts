@@ -2,6 +2,7 @@ import pg from 'pg';
 import t from 'tap';
 import { testEnv } from '../support/db.js';
 import { cli } from '../ledger/run-cli.js';
+import { migrationNames } from '../db/migrations.js';
 
 t.test('pointswitch migrate on a migrated database says it is up to date; --down --steps all undoes every migration and up makes them again', async (t) => {
   const env = await testEnv(t);
@@ -57,11 +58,10 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
 
   const one = await cli(['migrate', '--down', '--database-url', env.databaseUrl]);
   t.equal(one.code, 0, one.stderr);
-  t.match(one.stdout, /^migrate: undid 1764900000000_batch-close-names\n$/, '--down alone undoes the last migration only');
-  t.equal((await c.query(`SELECT to_regclass('settlements') AS r`)).rows[0].r, 'settlements', 'its table is back under the name it had');
+  t.equal(one.stdout, `migrate: undid ${migrationNames().at(-1)}\n`, '--down alone undoes the last migration only');
   const down = await cli(['migrate', '--down', '--steps', 'all', '--database-url', env.databaseUrl]);
   t.equal(down.code, 0, down.stderr);
-  t.match(down.stdout, /undid 1763800000000_baseline/);
+  t.match(down.stdout, /^migrate: undid .*1763800000000_baseline\n$/);
   t.equal((await c.query(`SELECT to_regclass('cards') AS r`)).rows[0].r, null, 'the down migration dropped the tables');
   t.equal((await c.query(`SELECT count(*)::int AS n FROM pg_proc WHERE proname LIKE 'ps\\_%'`)).rows[0].n, 0, 'and the functions');
   t.equal((await c.query(`SELECT count(*)::int AS n FROM pg_type WHERE typname = 'ps_card_no'`)).rows[0].n, 0, 'and the domains');

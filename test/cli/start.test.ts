@@ -2,6 +2,7 @@
 import t from 'tap';
 import pg from 'pg';
 import { spawnCli } from '../ledger/run-cli.js';
+import { testKekHex } from '../support/kek.js';
 import { testEnv } from '../support/db.js';
 import { seed } from '../switch/support/app.js';
 import { TestTerminal } from '../switch/support/terminal.js';
@@ -12,7 +13,7 @@ t.test('SIGTERM with a purchase in flight: the purchase is answered and committe
   const env = await testEnv(t);
   await seed(env);
   const run = spawnCli(['start', '--pos-port', '0', '--admin-port', '0', '--pos-host', '127.0.0.1', '--admin-host', '127.0.0.1',
-    '--no-redis', '--log-level', 'info'], { DATABASE_URL: env.databaseUrl });
+    '--no-redis', '--log-level', 'info'], { DATABASE_URL: env.databaseUrl, POINTSWITCH_KEK: testKekHex });
   const { child, exited } = run;
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
 

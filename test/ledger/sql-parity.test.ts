@@ -86,7 +86,8 @@ function sqlDeclineKinds(files: Array<{ name: string; sql: string }>): Array<{ f
 
 t.test('every decline kind the SQL files emit is a kind TypeScript knows', async (t) => {
   const dir = functionsDir();
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sql'))
+  // ps_accrue_set answers accrual-feed lines, not POS requests: its outcomes are not declines.
+  const files = readdirSync(dir).filter((f) => f.endsWith('.sql') && f !== 'ps_accrue_set.sql')
     .map((f) => ({ name: f, sql: readFileSync(path.join(dir, f), 'utf8') }));
   const known = new Set(responseCodeTable().map((r) => r.kind));
   const emitted = sqlDeclineKinds(files);

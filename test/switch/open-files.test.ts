@@ -1,6 +1,7 @@
 // The connection limits fitted to the open-files limit: unit checks, then a switch started under `ulimit -n 400`
 // that refuses a client's connections past its fitted share instead of running out of descriptors.
 import { spawn } from 'node:child_process';
+import { testKekHex } from '../support/kek.js';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
@@ -36,7 +37,7 @@ t.test('a switch under a low open-files limit fits its connection limits, says s
   const cli = [process.execPath, '--import', 'tsx', path.resolve('test/ledger/cli-entry.ts'), 'start', '--pos-port', '0', '--admin-port', '0',
     '--pos-host', '127.0.0.1', '--admin-host', '127.0.0.1', '--no-redis', '--log-level', 'info'];
   // sh sets soft and hard limit alike, so Node cannot raise it.
-  const child = spawn('/bin/sh', ['-c', 'ulimit -n 400 && exec "$@"', 'sh', ...cli], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: env.databaseUrl } });
+  const child = spawn('/bin/sh', ['-c', 'ulimit -n 400 && exec "$@"', 'sh', ...cli], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: env.databaseUrl, POINTSWITCH_KEK: testKekHex } });
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { out += d.toString(); });

@@ -6,6 +6,7 @@ import { encode, frame } from '../../protocol/index.js';
 import { testEnv } from '../support/db.js';
 import { balanceOf, seed, startSwitch } from './support/app.js';
 import { TestTerminal } from './support/terminal.js';
+import { adminCaller } from '../admin/support.js';
 
 const diamond = '8860000000000007';
 
@@ -410,7 +411,7 @@ t.test('a client refusing from many addresses, each under its own budget, waits 
   const started = Date.now();
   const flood = Promise.all(bad.map((b) => pipelined(b, Array.from({ length: perConnection }, () => b.balanceMessage(diamond)))));
   await new Promise((r) => setTimeout(r, 300));
-  const clients = (await app.admin.inject({ method: 'GET', url: '/clients' })).json() as { refusalTurnsLeft: number; clients: Array<{ refusalTurnsLeft: number }> };
+  const clients = (await (await adminCaller(app, 'operator'))('GET', '/clients')).json() as { refusalTurnsLeft: number; clients: Array<{ refusalTurnsLeft: number }> };
   t.ok(clients.refusalTurnsLeft < 0, `GET /clients shows the switch owing refusal turns (${clients.refusalTurnsLeft})`);
   t.ok(clients.clients.every((c) => c.refusalTurnsLeft > 0), 'while no address owes any of its own');
   const goodStarted = Date.now();
@@ -577,7 +578,8 @@ t.test('GET /clients lists the connected addresses: their connections, the trust
   t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00');
   const refused = await pipelined(stranger, Array.from({ length: 40 }, () => stranger.balanceMessage(diamond)));
   t.ok(refused.every((a) => a.fields[39] === '97'));
-  const r = await app.admin.inject({ method: 'GET', url: '/clients' });
+  const operator = await adminCaller(app, 'operator');
+  const r = await operator('GET', '/clients');
   t.equal(r.statusCode, 200);
   const body = r.json() as { addresses: number; connections: number; clients: Array<{ address: string; connections: number; trusted: number; inFlight: number; refusalTurnsLeft: number }> };
   t.equal(body.addresses, 2);
@@ -586,9 +588,9 @@ t.test('GET /clients lists the connected addresses: their connections, the trust
   t.same([first!.address, first!.connections, first!.trusted, first!.inFlight], ['127.0.0.2', 2, 0, 0], 'the address with the most connections first: none trusted');
   t.ok(first!.refusalTurnsLeft < 32 - 8, `its 40 refusals spent its budget (${first!.refusalTurnsLeft} turns left of 32)`);
   t.same(second, { address: '127.0.0.1', connections: 1, trusted: 1, inFlight: 0, refusalTurnsLeft: 32 }, 'the good terminal\'s address: trusted, owing nothing');
-  const limited = await app.admin.inject({ method: 'GET', url: '/clients?limit=1' });
+  const limited = await operator('GET', '/clients?limit=1');
   t.same(limited.json().clients.map((c: { address: string }) => c.address), ['127.0.0.2'], 'limit keeps the top addresses');
-  const bad = await app.admin.inject({ method: 'GET', url: '/clients?limit=0' });
+  const bad = await operator('GET', '/clients?limit=0');
   t.equal(bad.statusCode, 400);
   t.match(bad.headers['content-type'], /application\/problem\+json/);
   t.same((bad.json().errors as Array<{ field: string }>).map((e) => e.field), ['querystring.limit'], 'a bad limit is named');
