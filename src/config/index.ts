@@ -47,7 +47,7 @@ interface SettingText {
 const s = <S extends z.ZodType>(env: string[], flag: string, help: string, schema: S): SettingText & { schema: S } =>
   ({ env, flag, help, schema });
 
-/** Every setting, in the order the help and the README list them. Defaults live here and nowhere else. */
+/** Every setting, in the order the help and src/switch/README.md list them. Defaults live here and nowhere else. */
 const described = {
   posPort: s(['POS_PORT', 'PORT'], '--pos-port <port>', 'TCP port for POS terminals (0 picks a free one)', port.default(8583)),
   posHost: s(['POS_HOST'], '--pos-host <host>', 'address the POS listener binds', z.string().min(1).default('0.0.0.0')),
@@ -143,7 +143,7 @@ export interface Setting extends SettingText {
   schema: z.ZodType;
 }
 
-/** Every setting, in the order the help and the README list them. */
+/** Every setting, in the order the help and src/switch/README.md list them. */
 export const settings: Setting[] = Object.entries(described).map(([key, d]) => ({ key: key as SettingKey, ...d }));
 export const settingKeys: readonly SettingKey[] = settings.map((x) => x.key);
 

@@ -1,16 +1,19 @@
-// `npm run smoke:compose`: docker-compose.yml on this machine's Docker engine, checked end to end the way the
-// README describes it: the stack builds and comes up healthy, the demo data seeds inside the switch's container,
+// `npm run smoke:compose`: docker-compose.yml on this machine's Docker engine, checked end to end the way
+// src/switch/README.md describes it: the stack builds and comes up healthy, the demo data seeds inside the switch's container,
 // a swipe from this host is approved, a Redis outage is survived and shown on /health, a Postgres restart is shown
 // (503) and then served again, and SIGTERM stops the switch with exit code 0. Then the stack and its volume are removed (COMPOSE_SMOKE_KEEP=1 leaves them up).
 // It uses the file's fixed ports (8583, 8080), so a stack of the same file must not be running already.
-// Not part of `npm test`: it needs an engine and the images (these machines have neither; see the README).
+// Not part of `npm test`: it needs an engine and the images (these machines have neither; src/switch/README.md, Running it).
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const project = process.env.COMPOSE_SMOKE_PROJECT ?? 'pointswitch-smoke';
 const adminUrl = 'http://127.0.0.1:8080';
+/** The stack's key-encryption key, unless one is set: compose refuses to start the switch without one. */
+const smokeKek = randomBytes(24).toString('hex');
 
 type Row = { check: string; ok: boolean; detail: string };
 const rows: Row[] = [];
@@ -18,7 +21,7 @@ const rows: Row[] = [];
 function say(s: string): void { process.stderr.write(`smoke:compose: ${s}\n`); }
 
 function run(cmd: string[], timeoutMs: number): { status: number | null; out: string } {
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: root, encoding: 'utf8', timeout: timeoutMs, env: process.env });
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: root, encoding: 'utf8', timeout: timeoutMs, env: { POINTSWITCH_KEK: smokeKek, ...process.env } });
   return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
 }
 
