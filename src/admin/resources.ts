@@ -5,6 +5,7 @@ import { accrualsPlugin } from './accruals.js';
 import { cardsPlugin } from './cards.js';
 import { merchantsPlugin } from './merchants.js';
 import { terminalsPlugin } from './terminals.js';
+import { transactionsPlugin } from './transactions.js';
 
 export function adminResources(ledger: Ledger, kek: Kek, o: { accrualPointsPerYuan: number }): Array<{ prefix: string; plugin: FastifyPluginAsync }> {
   const pool = ledger.pool;
@@ -12,6 +13,7 @@ export function adminResources(ledger: Ledger, kek: Kek, o: { accrualPointsPerYu
     { prefix: '/accruals', plugin: async (app) => { await app.register(accrualsPlugin, { book: ledger.accruals, rule: { pointsPerYuan: o.accrualPointsPerYuan }, pool }); } },
     { prefix: '/merchants', plugin: async (app) => { await app.register(merchantsPlugin, { pool, forget: (id: string) => ledger.forgetMerchant(id) }); } },
     { prefix: '/terminals', plugin: async (app) => { await app.register(terminalsPlugin, { pool, kek, forget: (id: string) => ledger.forgetTerminal(id) }); } },
+    { prefix: '/transactions', plugin: async (app) => { await app.register(transactionsPlugin, { pool }); } },
     { prefix: '/cards', plugin: async (app) => { await app.register(cardsPlugin, { ledger, kek }); } },
   ];
 }

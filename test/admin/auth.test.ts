@@ -32,6 +32,10 @@ t.test('admin API keys and roles', async (t) => {
       ['GET', '/clients', undefined, ['operator', 'auditor']],
       ['GET', '/keys', undefined, ['admin', 'auditor']],
       ['GET', '/audit-log', undefined, ['admin', 'auditor']],
+      ['GET', '/transactions', undefined, ['operator', 'clearing', 'auditor']],
+      ['GET', '/transactions/1', undefined, ['operator', 'clearing', 'auditor']],
+      ['GET', '/accruals/feeds', undefined, ['billing', 'auditor']],
+      ['POST', '/accruals', { lines: [{ key: 'role-table', cardNo: '8860000000000001', points: 1 }] }, ['billing']],
       ['GET', '/docs/json', undefined, [...roles]],
     ];
     for (const [method, url, body, may] of table) {
