@@ -208,6 +208,18 @@ CREATE TABLE ledger_txns (
   CONSTRAINT ledger_txns_pkey PRIMARY KEY (txn_id)
 );
 
+CREATE TABLE merchant_rates (
+  merchant_id text COLLATE "C" NOT NULL,
+  effective_from date NOT NULL,
+  points_per_yuan integer NOT NULL,
+  fee_rate_bp integer NOT NULL,
+  recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+  CONSTRAINT merchant_rates_fee_rate_bp_check CHECK (((fee_rate_bp >= 0) AND (fee_rate_bp <= 10000))),
+  CONSTRAINT merchant_rates_merchant_id_fkey FOREIGN KEY (merchant_id) REFERENCES merchants(merchant_id),
+  CONSTRAINT merchant_rates_pkey PRIMARY KEY (merchant_id, effective_from),
+  CONSTRAINT merchant_rates_points_per_yuan_check CHECK ((points_per_yuan > 0))
+);
+
 CREATE TABLE merchants (
   merchant_id text COLLATE "C" NOT NULL,
   name text NOT NULL,
@@ -228,6 +240,15 @@ CREATE TABLE response_codes (
   code text NOT NULL,
   CONSTRAINT response_codes_code_check CHECK ((length(code) = 2)),
   CONSTRAINT response_codes_pkey PRIMARY KEY (kind)
+);
+
+CREATE TABLE terminal_status_history (
+  terminal_id text COLLATE "C" NOT NULL,
+  effective_at timestamp with time zone NOT NULL,
+  status text NOT NULL,
+  CONSTRAINT terminal_status_history_pkey PRIMARY KEY (terminal_id, effective_at),
+  CONSTRAINT terminal_status_history_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'closed'::text]))),
+  CONSTRAINT terminal_status_history_terminal_id_fkey FOREIGN KEY (terminal_id) REFERENCES terminals(terminal_id)
 );
 
 CREATE TABLE terminals (
@@ -258,8 +279,12 @@ CREATE TABLE terminals (
 
 CREATE INDEX audit_log_action ON public.audit_log USING btree (action, at DESC);
 CREATE INDEX audit_log_at ON public.audit_log USING btree (at DESC, audit_id DESC);
+CREATE INDEX authorisations_business_date ON public.authorisations USING brin (business_date);
+CREATE INDEX authorisations_card ON public.authorisations USING btree (card_no, auth_id DESC);
+CREATE INDEX authorisations_merchant ON public.authorisations USING btree (merchant_id, auth_id DESC) WHERE (merchant_id IS NOT NULL);
 CREATE INDEX authorisations_original ON public.authorisations USING btree (original_auth_id) WHERE (original_auth_id IS NOT NULL);
 CREATE INDEX credits_feed_line ON public.credits USING btree (feed_id, line_no) WHERE (feed_id IS NOT NULL);
+CREATE INDEX ledger_txns_auth ON public.ledger_txns USING btree (auth_id) WHERE (auth_id IS NOT NULL);
 CREATE INDEX terminals_merchant ON public.terminals USING btree (merchant_id);
 
 -- sequence accrual_feeds_feed_id_seq: identity of accrual_feeds.feed_id

@@ -15,6 +15,8 @@ import { seedDemo } from './ledger/seed.js';
 import { bufferedStdout, createLogger, type Logger } from './log.js';
 import { buildAdminApp } from './admin/app.js';
 import { ApiKeys } from './admin/keys.js';
+import { businessDateOf } from './ledger/card-rules.js';
+import { applyDueRates } from './ledger/merchant-rates.js';
 import { adminResources } from './admin/resources.js';
 import { CardGate } from './switch/card-gate.js';
 import { SwitchMetrics } from './switch/metrics.js';
@@ -105,6 +107,18 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       onBatch: (b) => metrics.observeBatch(b),
     });
     cleanup.push(() => ledger.close());
+    // Merchant rate changes dated ahead take effect when their business date comes: looked for once a minute.
+    const applyRates = async () => {
+      try {
+        for (const id of await applyDueRates(ledger.pool, businessDateOf())) await ledger.forgetMerchant(id);
+      } catch (err) {
+        log.warn({ err: String(err) }, 'could not apply merchant rate changes that have come due; trying again in a minute');
+      }
+    };
+    await applyRates();
+    const ratesTimer = setInterval(() => void applyRates(), 60_000);
+    ratesTimer.unref();
+    cleanup.push(async () => clearInterval(ratesTimer));
     const terminals = new TerminalCache(ledger, undefined, undefined, log.child({ component: 'pos' }));
     const throttle = new TerminalThrottle(config.terminalRequestsPerSecondMax);
     const refusals = new RefusalGuard(config.refusalsPerAddressPerSecondMax, { switchRatePerS: config.refusalsPerSecondMax });

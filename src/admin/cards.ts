@@ -28,6 +28,15 @@ const CardCreate = z.strictObject({
   openingPoints: z.number().int().min(0).max(1_000_000_000).default(0),
 });
 const CardPatch = z.strictObject({ status });
+const PinBody = z.strictObject({ pin: z.string().regex(/^\d{4,12}$/, { message: 'must be 4 to 12 digits' }).nullable() });
+/** The status changes a card allows: frozen and unfrozen at will, lost only to closed, closed for good. */
+const allowedChanges: Record<z.infer<typeof status>, Array<z.infer<typeof status>>> = {
+  active: ['frozen', 'lost', 'expired', 'closed'],
+  frozen: ['active', 'lost', 'closed'],
+  lost: ['closed'],
+  expired: ['closed'],
+  closed: [],
+};
 const Params = z.object({ cardNo });
 const List = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(100), offset: z.coerce.number().int().min(0).default(0) });
 
@@ -69,12 +78,32 @@ export const cardsPlugin: FastifyPluginAsyncZod<{ ledger: Ledger; kek: Kek }> = 
     reply.code(201);
     return made;
   });
-  app.patch('/:cardNo', { config, schema: { tags, summary: 'Freeze, unfreeze, mark lost or close a card (effective at once)', params: Params, body: CardPatch, response: { 200: Card } } }, async (req) => {
+  app.patch('/:cardNo', {
+    config,
+    schema: {
+      tags, summary: 'Freeze, unfreeze (active), report lost or close a card, effective at once. A lost card can only be closed, a closed one not changed',
+      params: Params, body: CardPatch, response: { 200: Card },
+    },
+  }, async (req) => {
     const before = await one(req.params.cardNo);
-    const changed = await ledger.setCardStatus(req.params.cardNo, req.body.status);
-    if (!changed) throw new HttpProblem(404, 'Not Found', 'cardNo: no such card');
+    const to = req.body.status;
+    if (to !== before.status && !allowedChanges[before.status].includes(to)) {
+      throw new HttpProblem(409, 'Conflict', `body.status: a ${before.status} card cannot become ${to}${allowedChanges[before.status].length ? ` (only ${allowedChanges[before.status].join(' or ')})` : ''}`);
+    }
+    if (!(await ledger.setCardStatus(req.params.cardNo, to))) throw new HttpProblem(404, 'Not Found', 'cardNo: no such card');
     const after = await one(req.params.cardNo);
     await recordAudit(pool, req.principal!, { action: 'card.status', subject: req.params.cardNo, before, after });
+    return after;
+  });
+
+  app.put('/:cardNo/pin', {
+    config,
+    schema: { tags, summary: 'Set the card\'s PIN (stored as a keyed hash, never the PIN), or remove it with null', params: Params, body: PinBody, response: { 200: Card } },
+  }, async (req) => {
+    const before = await one(req.params.cardNo);
+    await ledger.setCardPin(req.params.cardNo, req.body.pin);
+    const after = await one(req.params.cardNo);
+    await recordAudit(pool, req.principal!, { action: 'card.pin', subject: req.params.cardNo, before: { pinRequired: before.pinRequired }, after: { pinRequired: after.pinRequired } });
     return after;
   });
 };

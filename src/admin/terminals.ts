@@ -8,6 +8,8 @@ import { recordAudit } from './audit-trail.js';
 import { rethrowAsProblem } from './db-errors.js';
 import { HttpProblem } from './problem.js';
 
+const tmkHexField = z.string().regex(/^([0-9A-Fa-f]{16}|[0-9A-Fa-f]{32})$/, { message: 'must be 16 or 32 hex digits' })
+  .describe('terminal master key, clear, as loaded into the terminal; stored encrypted, never returned');
 const terminalId = z.string().regex(/^[0-9A-Za-z]{8}$/, { message: 'must be 8 characters' });
 const Terminal = z.object({
   terminalId,
@@ -21,8 +23,10 @@ const TerminalCreate = z.strictObject({
   ...Terminal.pick({ terminalId: true, merchantId: true }).shape,
   status: Terminal.shape.status.default('active'),
   macAlgorithm: Terminal.shape.macAlgorithm.default('ecb'),
-  tmkHex: z.string().regex(/^([0-9A-Fa-f]{16}|[0-9A-Fa-f]{32})$/, { message: 'must be 16 or 32 hex digits' }).describe('terminal master key, clear, as loaded into the terminal; stored encrypted, never returned'),
+  tmkHex: tmkHexField,
 });
+const MasterKey = z.strictObject({ tmkHex: tmkHexField });
+const StatusChange = z.object({ status: z.enum(['active', 'suspended', 'closed']), from: z.string().describe('ISO 8601') });
 const TerminalPatch = z.strictObject(Terminal.pick({ merchantId: true, status: true, macAlgorithm: true }).partial().shape);
 const Params = z.object({ terminalId });
 const List = z.strictObject({
@@ -66,25 +70,75 @@ export const terminalsPlugin: FastifyPluginAsyncZod<{ pool: Pool; kek: Kek; forg
   });
   app.patch('/:terminalId', {
     config,
-    schema: { tags, summary: 'Change a terminal (the shared Redis copy is dropped at once; in-process copies expire within 60 s)', params: Params, body: TerminalPatch, response: { 200: Terminal } },
+    schema: {
+      tags, summary: 'Enable (status active) or disable a terminal, move it to another merchant, change its MAC algorithm. Status changes are kept as history (the monthly usage fee counts the days a terminal was enabled); the shared Redis copy is dropped at once, in-process copies expire within 60 s',
+      params: Params, body: TerminalPatch, response: { 200: Terminal },
+    },
   }, async (req) => {
     const b = req.body;
-    const before = await pool.query<Row>(`SELECT ${columns} FROM terminals WHERE terminal_id = $1`, [req.params.terminalId]);
+    const id = req.params.terminalId;
+    const c = await pool.connect();
+    let before: Row | undefined;
+    let after: Row | undefined;
     try {
-      const { rows } = await pool.query<Row>(
+      await c.query('BEGIN');
+      before = (await c.query<Row & { created_at: Date }>(`SELECT ${columns}, created_at FROM terminals WHERE terminal_id = $1 FOR UPDATE`, [id])).rows[0];
+      if (!before) throw new HttpProblem(404, 'Not Found', `terminalId: no terminal ${id}`);
+      after = (await c.query<Row>(
         `UPDATE terminals SET merchant_id = coalesce($2, merchant_id), status = coalesce($3, status),
                 mac_algorithm = coalesce($4, mac_algorithm), version = version + 1
          WHERE terminal_id = $1 RETURNING ${columns}`,
-        [req.params.terminalId, b.merchantId ?? null, b.status ?? null, b.macAlgorithm ?? null]);
-      if (!rows[0]) throw new HttpProblem(404, 'Not Found', `terminalId: no terminal ${req.params.terminalId}`);
-      // Drop the ledger's cached copy so every switch sees the change on its next request.
-      await forget?.(req.params.terminalId);
-      const after = toApi(rows[0]);
-      await recordAudit(pool, req.principal!, { action: 'terminal.update', subject: after.terminalId, before: before.rows[0] ? toApi(before.rows[0]) : null, after });
-      return after;
+        [id, b.merchantId ?? null, b.status ?? null, b.macAlgorithm ?? null])).rows[0]!;
+      if (after.status !== before.status) {
+        // The status it had before any recorded change, since it was made; then this one, from now.
+        await c.query(
+          `INSERT INTO terminal_status_history (terminal_id, effective_at, status)
+           SELECT $1, created_at, $2 FROM terminals WHERE terminal_id = $1 AND NOT EXISTS (SELECT 1 FROM terminal_status_history WHERE terminal_id = $1)`,
+          [id, before.status]);
+        await c.query('INSERT INTO terminal_status_history (terminal_id, effective_at, status) VALUES ($1, clock_timestamp(), $2)', [id, after.status]);
+      }
+      await c.query('COMMIT');
     } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
       if (err instanceof HttpProblem) throw err;
       rethrowAsProblem(err, { merchant: 'body.merchantId' });
+    } finally {
+      c.release();
     }
+    // Drop the ledger's cached copy so every switch sees the change on its next request.
+    await forget?.(id);
+    await recordAudit(pool, req.principal!, { action: 'terminal.update', subject: id, before: toApi(before!), after: toApi(after!) });
+    return toApi(after!);
+  });
+
+  app.get('/:terminalId/history', {
+    config,
+    schema: { tags, summary: 'The terminal\'s status over time, oldest first (enabled = active)', params: Params, response: { 200: z.array(StatusChange) } },
+  }, async (req) => {
+    const id = req.params.terminalId;
+    const { rows } = await pool.query<{ status: Row['status']; effective_at: Date }>(
+      `SELECT status, effective_at FROM terminal_status_history WHERE terminal_id = $1
+       UNION ALL SELECT status, created_at FROM terminals t WHERE terminal_id = $1 AND NOT EXISTS (SELECT 1 FROM terminal_status_history h WHERE h.terminal_id = $1)
+       ORDER BY effective_at`, [id]);
+    if (rows.length === 0) throw new HttpProblem(404, 'Not Found', `terminalId: no terminal ${id}`);
+    return rows.map((r) => ({ status: r.status, from: r.effective_at.toISOString() }));
+  });
+
+  app.post('/:terminalId/master-key', {
+    config,
+    schema: {
+      tags, summary: 'Load a new master key (TMK): stored encrypted, never returned; the terminal must sign on again under it',
+      params: Params, body: MasterKey, response: { 200: Terminal },
+    },
+  }, async (req) => {
+    const id = req.params.terminalId;
+    const { rows } = await pool.query<Row>(
+      `UPDATE terminals SET tmk_enc = $2, signed_on = false, pik_enc = NULL, mak_enc = NULL, tdk_enc = NULL, keys_proven = true,
+              prev_pik_enc = NULL, prev_mak_enc = NULL, prev_tdk_enc = NULL, version = version + 1
+       WHERE terminal_id = $1 RETURNING ${columns}`, [id, kek.encrypt(Buffer.from(req.body.tmkHex, 'hex'))]);
+    if (!rows[0]) throw new HttpProblem(404, 'Not Found', `terminalId: no terminal ${id}`);
+    await forget?.(id);
+    await recordAudit(pool, req.principal!, { action: 'terminal.master-key', subject: id, after: { masterKey: 'replaced' } });
+    return toApi(rows[0]);
   });
 };

@@ -70,8 +70,17 @@ export class CardCache {
 
   /** Freezes, unfreezes, marks lost…: Postgres first, then the cache with the new version. */
   async setStatus(cardNo: string, status: CardStatus): Promise<boolean> {
+    return this.change(cardNo, 'status', status);
+  }
+
+  /** Sets (or, with null, removes) the card's PIN verification value: Postgres first, then the cache. */
+  async setPinVerification(cardNo: string, pvv: string | null): Promise<boolean> {
+    return this.change(cardNo, 'pin_verification', pvv);
+  }
+
+  private async change(cardNo: string, column: 'status' | 'pin_verification', value: string | null): Promise<boolean> {
     const { rows } = await this.pool.query(
-      'UPDATE cards SET status = $2, version = version + 1 WHERE card_no = $1 RETURNING *', [cardNo, status]);
+      `UPDATE cards SET ${column} = $2, version = version + 1 WHERE card_no = $1 RETURNING *`, [cardNo, value]);
     if (!rows[0]) return false;
     this.goodCards.forget(cardNo);
     await this.cacheCard(cardRowToState(rows[0]));

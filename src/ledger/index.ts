@@ -86,7 +86,7 @@ export class Ledger {
     readonly pool: Pool,
     private readonly keysPool: Pool,
     private readonly cache: Cache,
-    kek: Kek,
+    private readonly kek: Kek,
     s: LedgerSettings,
     log: Logger,
     onBatch: LedgerOptions['onBatch'],
@@ -170,6 +170,10 @@ export class Ledger {
   card(cardNo: string): Promise<CardState | null> { return this.cards.card(cardNo); }
   /** Freezes, unfreezes, marks lost…: Postgres first, then the cache with the new version. */
   setCardStatus(cardNo: string, status: CardStatus): Promise<boolean> { return this.cards.setStatus(cardNo, status); }
+  /** Sets the card's PIN (kept as its verification value, never the PIN), or removes it with null. */
+  setCardPin(cardNo: string, pin: string | null): Promise<boolean> {
+    return this.cards.setPinVerification(cardNo, pin === null ? null : this.kek.pinVerification(cardNo, pin));
+  }
 
   balance(r: { cardNo: string; terminalId: string; pin?: string | null }): Promise<Outcome<{ balancePoints: number }>> { return this.money.balance(r); }
   purchase(r: PurchaseRequest): Promise<Outcome<Approval>> { return this.money.purchase(r); }

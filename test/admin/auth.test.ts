@@ -76,9 +76,9 @@ t.test('admin API keys and roles', async (t) => {
     t.equal((await call('GET', '/merchants', made.key)).statusCode, 401, 'revoked through the API: refused at once');
     const { rows } = await app.ledger.pool.query('SELECT * FROM api_keys WHERE key_id = $1', [made.info.keyId]);
     t.same(rows[0].secret_sha256, createHash('sha256').update(made.key).digest(), 'the hash is stored');
-    t.notOk(JSON.stringify(rows[0]).includes(made.key.split('_')[2]!), 'the secret is not');
+    t.notOk(JSON.stringify(rows[0]).includes(made.key.slice('psk_'.length + 11)), 'the secret is not');
     const listed = await call('GET', '/keys', keyOf.admin);
-    t.notOk(listed.body.includes(made.key.split('_')[2]!), 'a list never shows a key');
+    t.notOk(listed.body.includes(made.key.slice('psk_'.length + 11)), 'a list never shows a key');
   });
 
   await t.test('a rotated key works for its grace period, then stops; the new key works', async (t) => {
