@@ -58,7 +58,9 @@ export function registerAuth(app: FastifyInstance, o: AuthOptions): void {
         response: {
           ...(route.schema.response as object | undefined),
           ...(route.schema.body || route.schema.querystring || route.schema.params ? { 400: ProblemSchema } : {}),
-          401: ProblemSchema, 403: ProblemSchema, 429: ProblemSchema,
+          ...(route.schema.params ? { 404: ProblemSchema } : {}),
+          ...(route.schema.body ? { 413: ProblemSchema } : {}),
+          401: ProblemSchema, 403: ProblemSchema, 429: ProblemSchema, 500: ProblemSchema,
         },
       };
     }

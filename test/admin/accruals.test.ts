@@ -50,6 +50,9 @@ t.test('the accrual feed', async (t) => {
     t.equal(await balanceOf(app, card), before + 139);
     t.equal((await operator('POST', '/accruals', { lines: lines.slice(0, 1) })).statusCode, 403, 'only billing feeds points');
     t.equal((await billing('POST', '/accruals', { lines: [], extra: 1 })).statusCode, 400);
+    const huge = await billing('POST', '/accruals', { lines: Array.from({ length: 4000 }, (_, i) => ({ key: `huge-${i}`.padEnd(100, 'x'), cardNo: card, points: 1, qualifying: true, amountFen: undefined, padding: 'y'.repeat(200) })) });
+    t.equal(huge.statusCode, 413, 'a JSON body over 1 MB is refused whole');
+    t.equal(huge.json().type, 'about:blank#too-large');
   });
 
   await t.test('points credited are spendable at once: the cached balance moves with them', async (t) => {
