@@ -31,7 +31,7 @@ const everyone: readonly Role[] = roles;
 export function rolesFor(method: string, access: { roles: readonly Role[] }): Role[] {
   const set = new Set(access.roles);
   if (method === 'GET' || method === 'HEAD') set.add('auditor');
-  return [...set];
+  return roles.filter((r) => set.has(r));
 }
 
 export function registerAuth(app: FastifyInstance, o: AuthOptions): void {

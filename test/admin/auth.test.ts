@@ -14,31 +14,56 @@ t.test('admin API keys and roles', async (t) => {
   const keys = new ApiKeys(app.ledger.pool);
   const keyOf: Record<Role, string> = {} as Record<Role, string>;
   for (const role of roles) keyOf[role] = (await keys.create({ role, name: `test ${role}` })).key;
-  const call = (method: 'GET' | 'POST' | 'PATCH', url: string, key: string | null, payload?: object) =>
+  const call = (method: 'GET' | 'POST' | 'PATCH' | 'PUT', url: string, key: string | null, payload?: object) =>
     app.admin.inject({ method, url, ...(key ? { headers: { authorization: `Bearer ${key}` } } : {}), ...(payload ? { payload } : {}) });
 
   await t.test('each role may call what it is for and is refused 403 elsewhere', async (t) => {
-    // [method, url, body, roles that may call it]. Reads admit the auditor.
-    const table: Array<[('GET' | 'POST' | 'PATCH'), string, object | undefined, Role[]]> = [
-      ['GET', '/merchants', undefined, ['operator', 'auditor']],
-      ['GET', '/merchants/898310048160001', undefined, ['operator', 'auditor']],
-      ['PATCH', '/merchants/898310048160001', { name: 'Renamed' }, ['operator']],
-      ['GET', '/terminals', undefined, ['operator', 'auditor']],
-      ['GET', '/terminals/10000001', undefined, ['operator', 'auditor']],
-      ['PATCH', '/terminals/10000001', { macAlgorithm: 'ecb' }, ['operator']],
-      ['GET', '/cards', undefined, ['operator', 'auditor']],
-      ['GET', '/cards/8860000000000001', undefined, ['operator', 'auditor']],
-      ['PATCH', '/cards/8860000000000001', { status: 'active' }, ['operator']],
-      ['GET', '/clients', undefined, ['operator', 'auditor']],
-      ['GET', '/keys', undefined, ['admin', 'auditor']],
-      ['GET', '/audit-log', undefined, ['admin', 'auditor']],
-      ['GET', '/transactions', undefined, ['operator', 'clearing', 'auditor']],
-      ['GET', '/transactions/1', undefined, ['operator', 'clearing', 'auditor']],
-      ['GET', '/accruals/feeds', undefined, ['billing', 'auditor']],
-      ['POST', '/accruals', { lines: [{ key: 'role-table', cardNo: '8860000000000001', points: 1 }] }, ['billing']],
-      ['GET', '/docs/json', undefined, [...roles]],
+    // Every route of the admin API: [method, route, a url of it, roles that may call it]. Reads admit the auditor.
+    // Write routes get an empty body: a role that may call one gets past the key check and is answered 400 (or
+    // 404), one that may not is answered 403 before the body is read. The table must name every documented route.
+    type Method = 'GET' | 'POST' | 'PATCH' | 'PUT';
+    const table: Array<[Method, string, string, Role[]]> = [
+      ['GET', '/merchants/', '/merchants', ['operator', 'auditor']],
+      ['POST', '/merchants/', '/merchants', ['operator']],
+      ['GET', '/merchants/{merchantId}', '/merchants/898310048160001', ['operator', 'auditor']],
+      ['PATCH', '/merchants/{merchantId}', '/merchants/898310048160001', ['operator']],
+      ['GET', '/merchants/{merchantId}/rates', '/merchants/898310048160001/rates', ['operator', 'auditor']],
+      ['POST', '/merchants/{merchantId}/rates', '/merchants/898310048160001/rates', ['operator']],
+      ['GET', '/terminals/', '/terminals', ['operator', 'auditor']],
+      ['POST', '/terminals/', '/terminals', ['operator']],
+      ['GET', '/terminals/{terminalId}', '/terminals/10000001', ['operator', 'auditor']],
+      ['PATCH', '/terminals/{terminalId}', '/terminals/10000001', ['operator']],
+      ['GET', '/terminals/{terminalId}/history', '/terminals/10000001/history', ['operator', 'auditor']],
+      ['POST', '/terminals/{terminalId}/master-key', '/terminals/10000001/master-key', ['operator']],
+      ['GET', '/cards/', '/cards', ['operator', 'auditor']],
+      ['POST', '/cards/', '/cards', ['operator']],
+      ['GET', '/cards/{cardNo}', '/cards/8860000000000001', ['operator', 'auditor']],
+      ['PATCH', '/cards/{cardNo}', '/cards/8860000000000001', ['operator']],
+      ['PUT', '/cards/{cardNo}/pin', '/cards/8860000000000001/pin', ['operator']],
+      ['GET', '/transactions/', '/transactions', ['operator', 'clearing', 'auditor']],
+      ['GET', '/transactions/{id}', '/transactions/1', ['operator', 'clearing', 'auditor']],
+      ['POST', '/accruals/', '/accruals', ['billing']],
+      ['POST', '/accruals/csv', '/accruals/csv', ['billing']],
+      ['GET', '/accruals/feeds', '/accruals/feeds', ['billing', 'auditor']],
+      ['GET', '/accruals/feeds/{feedId}', '/accruals/feeds/1', ['billing', 'auditor']],
+      ['GET', '/accruals/feeds/{feedId}/result.csv', '/accruals/feeds/1/result.csv', ['billing', 'auditor']],
+      ['GET', '/keys/', '/keys', ['admin', 'auditor']],
+      ['POST', '/keys/', '/keys', ['admin']],
+      ['POST', '/keys/{keyId}/revoke', '/keys/999/revoke', ['admin']],
+      ['POST', '/keys/{keyId}/rotate', '/keys/999/rotate', ['admin']],
+      ['GET', '/audit-log/', '/audit-log', ['admin', 'auditor']],
+      ['GET', '/clients', '/clients', ['operator', 'auditor']],
+      ['GET', '/docs/json', '/docs/json', [...roles]],
     ];
-    for (const [method, url, body, may] of table) {
+    const doc = (await call('GET', '/docs/json', keyOf.auditor)).json() as { paths: Record<string, Record<string, { security?: unknown; description?: string }>> };
+    const documented = Object.entries(doc.paths).flatMap(([route, ops]) => Object.entries(ops).filter(([, op]) => op.security).map(([m]) => `${m.toUpperCase()} ${route}`)).sort();
+    t.same(table.filter(([, route]) => !route.startsWith('/docs')).map(([m, route]) => `${m} ${route}`).sort(), documented, 'the table names every route that needs a key');
+    for (const [m, route, , may] of table) {
+      const described = doc.paths[route]?.[m.toLowerCase()]?.description;
+      if (described) t.match(described, new RegExp(`Roles: ${[...may].sort((a, b) => roles.indexOf(a) - roles.indexOf(b)).join(', ')}\\.$`), `the document says who may ${m} ${route}`);
+    }
+    for (const [method, , url, may] of table) {
+      const body = method === 'GET' ? undefined : {};
       for (const role of roles) {
         const r = await call(method, url, keyOf[role], body);
         if (may.includes(role)) t.not(r.statusCode, 403, `${role} may ${method} ${url} (got ${r.statusCode})`);
@@ -49,7 +74,7 @@ t.test('admin API keys and roles', async (t) => {
         }
       }
       // From an address of its own each time, so these failures do not spend 127.0.0.1's failure budget.
-      const none = await app.admin.inject({ method, url, remoteAddress: `127.0.${table.findIndex((r) => r[1] === url && r[0] === method) + 1}.1`, ...(body ? { payload: body } : {}) });
+      const none = await app.admin.inject({ method, url, remoteAddress: `127.0.${table.findIndex((r) => r[2] === url && r[0] === method) + 1}.1`, ...(body ? { payload: body } : {}) });
       t.equal(none.statusCode, 401, `no key: ${method} ${url} answers 401`);
     }
     for (const role of roles) {
