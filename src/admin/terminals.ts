@@ -2,7 +2,7 @@
 // encrypted under the KEK, and never read back; working keys are never exposed.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Pool } from '../db/pool.js';
+import { inTransaction, type Pool } from '../db/pool.js';
 import type { Kek } from '../ledger/index.js';
 import { recordAudit } from './audit-trail.js';
 import { rethrowAsProblem } from './db-errors.js';
@@ -77,38 +77,34 @@ export const terminalsPlugin: FastifyPluginAsyncZod<{ pool: Pool; kek: Kek; forg
   }, async (req) => {
     const b = req.body;
     const id = req.params.terminalId;
-    const c = await pool.connect();
-    let before: Row | undefined;
-    let after: Row | undefined;
+    let change: { before: Row; after: Row };
     try {
-      await c.query('BEGIN');
-      before = (await c.query<Row & { created_at: Date }>(`SELECT ${columns}, created_at FROM terminals WHERE terminal_id = $1 FOR UPDATE`, [id])).rows[0];
-      if (!before) throw new HttpProblem(404, 'Not Found', `terminalId: no terminal ${id}`);
-      after = (await c.query<Row>(
-        `UPDATE terminals SET merchant_id = coalesce($2, merchant_id), status = coalesce($3, status),
-                mac_algorithm = coalesce($4, mac_algorithm), version = version + 1
-         WHERE terminal_id = $1 RETURNING ${columns}`,
-        [id, b.merchantId ?? null, b.status ?? null, b.macAlgorithm ?? null])).rows[0]!;
-      if (after.status !== before.status) {
-        // The status it had before any recorded change, since it was made; then this one, from now.
-        await c.query(
-          `INSERT INTO terminal_status_history (terminal_id, effective_at, status)
-           SELECT $1, created_at, $2 FROM terminals WHERE terminal_id = $1 AND NOT EXISTS (SELECT 1 FROM terminal_status_history WHERE terminal_id = $1)`,
-          [id, before.status]);
-        await c.query('INSERT INTO terminal_status_history (terminal_id, effective_at, status) VALUES ($1, clock_timestamp(), $2)', [id, after.status]);
-      }
-      await c.query('COMMIT');
+      change = await inTransaction(pool, async (c) => {
+        const before = (await c.query<Row>(`SELECT ${columns} FROM terminals WHERE terminal_id = $1 FOR UPDATE`, [id])).rows[0];
+        if (!before) throw new HttpProblem(404, 'Not Found', `terminalId: no terminal ${id}`);
+        const after = (await c.query<Row>(
+          `UPDATE terminals SET merchant_id = coalesce($2, merchant_id), status = coalesce($3, status),
+                  mac_algorithm = coalesce($4, mac_algorithm), version = version + 1
+           WHERE terminal_id = $1 RETURNING ${columns}`,
+          [id, b.merchantId ?? null, b.status ?? null, b.macAlgorithm ?? null])).rows[0]!;
+        if (after.status !== before.status) {
+          // The status it had before any recorded change, since it was made; then this one, from now.
+          await c.query(
+            `INSERT INTO terminal_status_history (terminal_id, effective_at, status)
+             SELECT $1, created_at, $2 FROM terminals WHERE terminal_id = $1 AND NOT EXISTS (SELECT 1 FROM terminal_status_history WHERE terminal_id = $1)`,
+            [id, before.status]);
+          await c.query('INSERT INTO terminal_status_history (terminal_id, effective_at, status) VALUES ($1, clock_timestamp(), $2)', [id, after.status]);
+        }
+        return { before, after };
+      });
     } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
       if (err instanceof HttpProblem) throw err;
       rethrowAsProblem(err, { merchant: 'body.merchantId' });
-    } finally {
-      c.release();
     }
     // Drop the ledger's cached copy so every switch sees the change on its next request.
     await forget?.(id);
-    await recordAudit(pool, req.principal!, { action: 'terminal.update', subject: id, before: toApi(before!), after: toApi(after!) });
-    return toApi(after!);
+    await recordAudit(pool, req.principal!, { action: 'terminal.update', subject: id, before: toApi(change.before), after: toApi(change.after) });
+    return toApi(change.after);
   });
 
   app.get('/:terminalId/history', {

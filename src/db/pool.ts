@@ -28,3 +28,22 @@ export function createPool(
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
+
+/**
+ * Runs `fn` in one transaction on a client of `pool`: committed when it returns, rolled back when it throws (and
+ * the error passed on), the client released either way.
+ */
+export async function inTransaction<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    const out = await fn(c);
+    await c.query('COMMIT');
+    return out;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    c.release();
+  }
+}

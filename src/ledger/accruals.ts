@@ -2,7 +2,7 @@
 // call per chunk: src/ledger/sql/ps_accrue_set.sql), lines that credited nothing are kept with their outcome, and the
 // feed's counters are summed as it goes. Every line is idempotent by its key, so a feed cut short is simply sent
 // again: what was credited says "already credited" the second time.
-import type { Pool } from '../db/pool.js';
+import { inTransaction, type Pool } from '../db/pool.js';
 
 export type AccrualOutcome = 'credited' | 'already-credited' | 'conflict' | 'unknown-card' | 'bad-line';
 
@@ -60,9 +60,7 @@ export class AccrualBook {
     const byLine = new Map(lines.map((l) => [l.lineNo, l]));
     const retry = new Set<number>();
     const changed = new Map<string, CardAfter>();
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
+    await inTransaction(this.pool, async (c) => {
       const { rows } = lines.length === 0 ? { rows: [] as SqlRow[] } : await c.query<SqlRow>(
         'SELECT * FROM ps_accrue_set($1, $2::int[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::boolean[])',
         [feedId, lines.map((l) => l.lineNo), lines.map((l) => l.key), lines.map((l) => l.cardNo), lines.map((l) => l.points),
@@ -100,13 +98,7 @@ export class AccrualBook {
         `UPDATE accrual_feeds SET lines = lines + $2, credited = credited + $3, already = already + $4, conflicts = conflicts + $5,
                 bad = bad + $6, unknown_cards = unknown_cards + $7, points_credited = points_credited + $8 WHERE feed_id = $1`,
         [feedId, lines.length - retry.size + bad.length, credited, already, conflicts, bad.length, unknown, points]);
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+    });
     if (changed.size > 0) await this.cardsChanged([...changed.values()]);
     return retry;
   }

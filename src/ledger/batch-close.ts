@@ -1,6 +1,6 @@
 // The terminal's batch: its close (0500: the switch's totals of the batch beside the terminal's; the batch is
 // closed and the next opened) and its upload of transaction detail (recorded once per key).
-import type { Pool, PoolClient } from '../db/pool.js';
+import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import type { Logger } from '../log.js';
 import { systemError } from './outcomes.js';
 import type { Reference } from './reference.js';
@@ -18,9 +18,7 @@ export class BatchClose {
 
   /** Closes the batch with the switch's totals, whether or not they match the terminal's, and opens the next. */
   async close(r: BatchCloseRequest): Promise<BatchCloseResult> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
+    const { u, balanced, switchTotals, nextBatchNo } = await inTransaction(this.pool, async (c) => {
       // Locks the terminal's row: two closes of one terminal run one after the other.
       const t = await c.query('SELECT batch_no FROM terminals WHERE terminal_id = $1 FOR UPDATE', [r.terminalId]);
       if (!t.rows[0]) throw new Error(`terminal ${r.terminalId} is not known`);
@@ -38,15 +36,10 @@ export class BatchClose {
       const u = await c.query(
         `UPDATE terminals SET batch_no = $2, version = version + 1 WHERE terminal_id = $1 AND batch_no = $3 RETURNING *`,
         [r.terminalId, nextBatchNo, r.batchNo]);
-      await c.query('COMMIT');
-      if (u.rows[0]) await this.reference.terminalChanged(u.rows[0]);
-      return { balanced, switchTotals, nextBatchNo };
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+      return { u, balanced, switchTotals, nextBatchNo };
+    });
+    if (u.rows[0]) await this.reference.terminalChanged(u.rows[0]);
+    return { balanced, switchTotals, nextBatchNo };
   }
 
   /** Batch upload (offline / end-of-batch detail): recorded once per key. */

@@ -3,8 +3,7 @@
 // merchant_rates; the merchant's own columns hold the rates in force today, which the debit path reads. A change
 // dated today or earlier moves them at once; one dated ahead is moved onto them when its date comes (applyDueRates,
 // run by every switch once a minute, so a dated change takes effect within a minute of its business date's start).
-import type { PoolClient } from 'pg';
-import type { Pool } from '../db/pool.js';
+import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 
 export interface MerchantRate { effectiveFrom: string | null; pointsPerYuan: number; feeRateBp: number }
 export interface RateChange { effectiveFrom: string; pointsPerYuan?: number | undefined; feeRateBp?: number | undefined }
@@ -28,12 +27,10 @@ async function inForce(c: PoolClient | Pool, merchantId: string, date: string): 
  * Returns the history after the change.
  */
 export async function changeRates(pool: Pool, merchantId: string, change: RateChange, today: string): Promise<MerchantRate[] | null> {
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN');
+  const found = await inTransaction(pool, async (c) => {
     const { rows: m } = await c.query<{ points_per_yuan: number; fee_rate_bp: number }>(
       'SELECT points_per_yuan, fee_rate_bp FROM merchants WHERE merchant_id = $1 FOR UPDATE', [merchantId]);
-    if (!m[0]) { await c.query('ROLLBACK'); return null; }
+    if (!m[0]) return false;
     // The rates it had before any recorded change have been in force since always.
     await c.query(
       `INSERT INTO merchant_rates (merchant_id, effective_from, points_per_yuan, fee_rate_bp)
@@ -50,13 +47,9 @@ export async function changeRates(pool: Pool, merchantId: string, change: RateCh
       `UPDATE merchants SET points_per_yuan = $2, fee_rate_bp = $3, version = version + 1
        WHERE merchant_id = $1 AND (points_per_yuan, fee_rate_bp) IS DISTINCT FROM ($2, $3)`,
       [merchantId, now.points_per_yuan, now.fee_rate_bp]);
-    await c.query('COMMIT');
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    c.release();
-  }
+    return true;
+  });
+  if (!found) return null;
   return rateHistory(pool, merchantId);
 }
 
