@@ -31,3 +31,17 @@ export function meaning(code: string | null | undefined): string {
   if (!code) return 'no answer';
   return responseCodeMeanings[code] ?? 'unknown response code';
 }
+
+/**
+ * What a tester can do about an answer the switch gives for the terminal's own set-up rather than the card's:
+ * 03 means the merchant number the terminal sent (42) is not the one the switch holds for it (or that merchant is
+ * not active), which the tester cannot see unless told.
+ */
+export function setUpHint(code: string | null, terminalId: string, merchantId: string): string | undefined {
+  if (code === '03') {
+    return `merchant ${merchantId} does not match terminal ${terminalId}'s merchant at the switch (or is not active): `
+      + `give the terminal's own merchant number with --merchant <id>, or describe the terminal once with `
+      + `\`pointswitch-sim profile add <name> --terminal ${terminalId} --merchant <id> --tmk <hex>\` and use --profile <name>`;
+  }
+  return undefined;
+}

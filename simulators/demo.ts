@@ -28,6 +28,8 @@ export const demoCards: DemoCard[] = [
 ];
 
 export const cardExpiryDefault = '3012';
+/** The diamond card: a balance inquiry's default card, and the card of a forced void nobody named. */
+export const demoCardNo = '8860000000000007';
 
 /** The card's expiry as the demo seed wrote it, else the default (a card the simulator does not know). */
 export function demoExpiry(cardNo: string): string {
@@ -40,7 +42,12 @@ export function demoPin(cardNo: string): string | undefined {
 
 /** The merchant a terminal belongs to in the demo seed (load terminals `9…` belong to merchant 1). */
 export function demoMerchantFor(terminalId: string): string {
-  return demoTerminals[terminalId] ?? demoMerchantId;
+  return seededMerchantOf(terminalId) ?? demoMerchantId;
+}
+
+/** The merchant of a terminal the demo seed makes (its terminals and the load terminals), else undefined. */
+export function seededMerchantOf(terminalId: string): string | undefined {
+  return demoTerminals[terminalId] ?? (/^9\d{7}$/.test(terminalId) ? demoMerchantId : undefined);
 }
 
 /** Load terminals: `9` + 7-digit index from 1. */
@@ -51,6 +58,13 @@ export function loadTerminalId(index1: number): string {
 /** Load cards: `8861` + 12-digit index from 1. */
 export function loadCardNo(index1: number): string {
   return `8861${String(index1).padStart(12, '0')}`;
+}
+
+/** What a tester typed as a card number, checked before anything is sent. */
+export function cardNumber(v: string | undefined): string {
+  const s = (v ?? '').trim();
+  if (!/^\d{12,19}$/.test(s)) throw new Error(`not a card number: ${JSON.stringify(s)} (a card number is 12–19 digits, e.g. 8860000000000007)`);
+  return s;
 }
 
 /** "12.5" / "12.50" / "12" yuan → fen, exactly (no float arithmetic). */

@@ -240,6 +240,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     throw signOnFailures[0];
   }
 
+  const refusal = await cardRangeRefusal(workers[0]!.terminal, firstCard + o.cards - 1, o.cards);
+  if (refusal) {
+    await closeAll();
+    throw new Error(refusal);
+  }
   const cards = Array.from({ length: o.cards }, (_, i) => loadCardNo(firstCard + i));
   const balances = () => (o.adminUrl ? balancesFromAdmin(o.adminUrl, o.adminKey ?? null, cards) : balancesByInquiry(workers, cards));
   const before = o.reconcile === false ? null : await balances().catch(async (err: unknown) => { await closeAll(); throw err; });
@@ -525,6 +530,21 @@ class Chain {
     for (const [cardNo, balance] of now) if (this.seen.get(cardNo) !== balance) off++;
     return off;
   }
+}
+
+/**
+ * Why the load cannot run on these cards, or null. A run beyond the seeded cards would be declined 14 on each card
+ * the seed did not make and fail its reconciliation with nothing saying why: one balance inquiry on the last card
+ * before the start says it.
+ */
+async function cardRangeRefusal(t: Terminal, lastIndex: number, cards: number): Promise<string | null> {
+  const cardNo = loadCardNo(lastIndex);
+  const r = await t.transact({ type: 'balance', cardNo });
+  if (r.approved) return null;
+  const said = `a balance inquiry on card ${cardNo}, the last of the ${cards} load cards, was answered ${r.responseCode ?? r.outcome} ${r.meaning}`;
+  return r.responseCode === '14'
+    ? `${said}: seed more cards: \`pointswitch seed --demo --load-cards ${lastIndex}\``
+    : `${said}: the load needs every card active and answered`;
 }
 
 interface Balances { byCard: Map<string, number>; sum: number; missing: number }

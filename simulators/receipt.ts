@@ -1,5 +1,6 @@
 // A receipt-like rendering of one result, as the shell and `swipe` (without --json) print it.
 import { fenToYuan } from './demo.js';
+import { heading } from './outcome.js';
 import type { TxnResult } from './terminal.js';
 
 const titles: Record<TxnResult['kind'], string> = {
@@ -10,7 +11,7 @@ const titles: Record<TxnResult['kind'], string> = {
 export function receipt(r: TxnResult): string {
   const lines: string[] = [];
   const row = (k: string, v: string | number | null | undefined) => { if (v !== null && v !== undefined && v !== '') lines.push(`  ${k.padEnd(16)}${v}`); };
-  lines.push(`---- ${titles[r.kind]} ${r.approved ? 'APPROVED' : 'DECLINED'} ----`);
+  lines.push(`---- ${titles[r.kind]} ${heading(r)} ----`);
   row('response', r.responseCode ? `${r.responseCode} ${r.meaning}` : r.meaning);
   row('terminal', `${r.terminalId}  merchant ${r.merchantId}`);
   row('card', r.card);

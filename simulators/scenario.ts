@@ -26,7 +26,7 @@ import { faultNames, runWithFault, type FaultReport } from './faults.js';
 import { stateFileFor, Terminal, type Request, type TerminalConfig, type TxnResult } from './terminal.js';
 
 const amount = z.union([z.number(), z.string()]);
-const card = z.union([z.string().regex(/^\d{12,19}$/), z.number().int()]).transform(String);
+const card = z.union([z.string().regex(/^\d{12,19}$/, { message: 'not a card number (a card number is 12–19 digits)' }), z.number().int()]).transform(String);
 const common = {
   fault: z.enum(faultNames).optional(),
   terminal: z.union([z.string(), z.number()]).transform(String).optional(),

@@ -1,14 +1,15 @@
 // `pointswitch-sim shell`: one terminal at the keyboard. Signs on, then reads commands line by line (a terminal
 // or a pipe: each command finishes before the next is read) and prints a receipt for each.
 import readline from 'node:readline';
-import { fenToYuan, yuanToFen } from './demo.js';
+import { cardNumber as card, demoCardNo, fenToYuan, yuanToFen } from './demo.js';
 import { receipt } from './receipt.js';
 import type { Terminal, TxnResult } from './terminal.js';
 
 export const shellHelp = `commands:
   balance <card> [pin]          balance inquiry
   buy <card> <yuan> [pin]       purchase (e.g. buy 8860000000000002 5.50)
-  void <trace>                  void a purchase of this batch by its trace
+  void <trace> [--force]        void a purchase of this batch by its trace; --force sends it even when this
+                                terminal has no such purchase (the diamond card, 1 yuan): the switch answers 25
   refund <rrn> <yuan> [card]    refund against a purchase's RRN (card needed if not from this terminal)
   batch-close                   close the batch (0500) with this batch's totals
   signon | signoff              sign on again / sign off
@@ -63,9 +64,12 @@ async function command(t: Terminal, cmd: string, args: string[], out: (s: string
     case 'buy': case 'purchase':
       need(2, 'buy <card> <yuan> [pin]');
       return t.transact({ type: 'purchase', cardNo: card(args[0]), amountFen: yuanToFen(args[1] ?? ''), ...(args[2] ? { pin: args[2] } : {}) });
-    case 'void':
-      need(1, 'void <trace>');
-      return t.transact({ type: 'void', trace: args[0] ?? '' });
+    case 'void': {
+      const force = args.includes('--force');
+      const [trace] = args.filter((a) => a !== '--force');
+      if (!trace) throw new Error('usage: void <trace> [--force]');
+      return t.transact({ type: 'void', trace, ...(force ? { force: { cardNo: demoCardNo, amountFen: 100, rrn: null } } : {}) });
+    }
     case 'refund':
       need(2, 'refund <rrn> <yuan> [card]');
       return t.transact({ type: 'refund', rrn: args[0] ?? '', amountFen: yuanToFen(args[1] ?? ''), cardNo: args[2] ? card(args[2]) : null });
@@ -81,11 +85,6 @@ async function command(t: Terminal, cmd: string, args: string[], out: (s: string
     default:
       throw new Error(`unknown command ${JSON.stringify(cmd)}; type help`);
   }
-}
-
-function card(v: string | undefined): string {
-  if (!v || !/^\d{12,19}$/.test(v)) throw new Error(`not a card number: ${JSON.stringify(v ?? '')}`);
-  return v;
 }
 
 export function status(t: Terminal): string {

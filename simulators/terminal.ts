@@ -13,13 +13,15 @@ import {
   decode, encode, encodeWithMac, encryptPinBlock, maskPan, parseField60, parseBatchTotals, parseSignOnKeys, verifyMac,
   type IsoMessage, type MacAlgorithm,
 } from '../protocol/index.js';
-import { meaning } from './codes.js';
+import { meaning, setUpHint } from './codes.js';
 import { demoAcquirerId, demoExpiry, demoMacAlgorithm, demoMerchantFor, demoPin, demoTmkHex } from './demo.js';
 import { Link, type Answer } from './link.js';
 import * as m from './messages.js';
 
 export const timeoutMsDefault = 10_000;
 export const txnsKeptMax = 500;
+/** A forced void of a purchase this terminal does not know names this RRN unless told another. */
+export const unknownRrn = '000000000000';
 
 export interface TerminalConfig {
   host: string;
@@ -125,7 +127,12 @@ export interface TxnResult {
 export type Request =
   | { type: 'balance'; cardNo: string; pin?: string | null; expiry?: string | null }
   | { type: 'purchase'; cardNo: string; amountFen: number; pin?: string | null; expiry?: string | null }
-  | { type: 'void'; trace: string }
+  /**
+   * `force`: send the void even when this terminal has no purchase with that trace (a tester's way to see the
+   * switch answer 25, or to void a purchase a terminal kept in memory only has forgotten), with this card, amount
+   * and RRN in place of the original's.
+   */
+  | { type: 'void'; trace: string; force?: { cardNo: string; amountFen: number; rrn: string | null } }
   | { type: 'refund'; rrn: string; amountFen: number; cardNo?: string | null };
 
 export interface Built {
@@ -360,8 +367,10 @@ export class Terminal {
       }
       case 'void': {
         const trace = req.trace.padStart(6, '0');
-        const orig = [...this.state.txns].reverse().find((t) => t.kind === 'purchase' && t.trace === trace && t.batchNo === this.state.batchNo);
-        if (!orig) throw new Error(`no purchase with trace ${trace} in batch ${this.state.batchNo} on this terminal`);
+        const known = [...this.state.txns].reverse().find((t) => t.kind === 'purchase' && t.trace === trace && t.batchNo === this.state.batchNo);
+        const f = req.force;
+        const orig = known ?? (f ? { cardNo: f.cardNo, expiry: demoExpiry(f.cardNo), amountFen: f.amountFen, rrn: f.rrn ?? unknownRrn, authCode: null, batchNo: this.state.batchNo, trace } : null);
+        if (!orig) throw new Error(`no purchase with trace ${trace} in batch ${this.state.batchNo} on this terminal (--force sends the void anyway)`);
         if (!orig.rrn) throw new Error(`purchase ${trace} has no RRN (it was not approved)`);
         const c = ctx();
         const message = m.voidPurchase(c, { cardNo: orig.cardNo, expiry: orig.expiry }, orig.amountFen,
@@ -409,7 +418,7 @@ export class Terminal {
   cardOf(req: Request): string | null {
     if (req.type === 'balance' || req.type === 'purchase') return req.cardNo;
     if (req.type === 'refund') return req.cardNo ?? this.state.txns.find((x) => x.rrn === req.rrn)?.cardNo ?? null;
-    return this.state.txns.find((x) => x.kind === 'purchase' && x.trace === req.trace.padStart(6, '0'))?.cardNo ?? null;
+    return this.state.txns.find((x) => x.kind === 'purchase' && x.trace === req.trace.padStart(6, '0'))?.cardNo ?? req.force?.cardNo ?? null;
   }
 
   private async send(built: Built): Promise<TxnResult> {
@@ -539,6 +548,8 @@ export class Terminal {
     r.responseCode = str(f[39]);
     r.meaning = meaning(r.responseCode);
     r.approved = r.responseCode === '00';
+    const hint = setUpHint(r.responseCode, this.terminalId, this.merchantId);
+    if (hint) r.note = hint;
     r.rrn = str(f[37])?.trim() || null;
     r.authCode = str(f[38])?.trim() || null;
     r.balancePoints = m.parseBalanceField(str(f[54]) ?? undefined);

@@ -1,6 +1,6 @@
 // pointswitch-sim as a tester uses it, against a real switch (real TCP, Postgres, Redis): swipe --json, the
 // shell driven through stdin, scenario files (passing and failing), and a short load run that reconciles.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import t from 'tap';
@@ -10,7 +10,7 @@ const diamond = '8860000000000007';
 
 t.test('swipe --json prints one JSON result with the response code, points, balance, RRN and trace', async (t) => {
   const { port } = await startSwitch(t);
-  const r = await sim(['swipe', '--port', String(port), '--state-dir', stateDir(t), '--card', diamond, '--amount', '12.34', '--json']);
+  const r = await sim(['swipe', '--port', String(port), '--state-dir', stateDir(t), '--type', 'purchase', '--card', diamond, '--amount', '12.34', '--json']);
   t.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   t.equal(j.kind, 'purchase');
@@ -27,7 +27,7 @@ t.test('swipe --json prints one JSON result with the response code, points, bala
 
 t.test('two swipes of a terminal kept in memory only (--no-state) do not reuse a trace, so neither is a duplicate', async (t) => {
   const { port } = await startSwitch(t);
-  const swipe = () => sim(['swipe', '--port', String(port), '--no-state', '--card', diamond, '--amount', '1.00', '--json']);
+  const swipe = () => sim(['swipe', '--port', String(port), '--no-state', '--type', 'purchase', '--card', diamond, '--amount', '1.00', '--json']);
   const first = JSON.parse((await swipe()).stdout);
   const second = JSON.parse((await swipe()).stdout);
   t.equal(first.responseCode, '00');
@@ -203,17 +203,72 @@ t.test('load --admin-url reconciles against the ledger\'s own balances (the admi
   t.equal(w.ok, false);
 });
 
-t.test('a swipe that cannot reach the switch says it was not sent, exits 3 and leaves no reversal pending', async (t) => {
-  const { freePort } = await import('../../src/net/free-port.js');
-  const port = await freePort();
-  const dir = stateDir(t);
-  const r = await sim(['swipe', '--port', String(port), '--state-dir', dir, '--no-sign-on', '--card', diamond, '--amount', '1', '--json']);
-  t.equal(r.code, 3);
+t.test('swipe with no arguments asks a balance and moves no points; money needs --type', async (t) => {
+  const { port } = await startSwitch(t);
+  const r = await sim(['swipe', '--port', String(port), '--no-state', '--json']);
+  t.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
-  t.equal(j.outcome, 'no-connection');
-  t.match(j.meaning, /^not sent: cannot connect/);
-  t.equal(j.reversal, undefined, 'nothing was sent, so nothing is reversed');
-  const { readdirSync, readFileSync } = await import('node:fs');
-  const [file] = readdirSync(dir);
-  t.same(JSON.parse(readFileSync(path.join(dir, file!), 'utf8')).pendingReversals, []);
+  t.same([j.kind, j.responseCode, j.balancePoints, j.pointsDebited], ['balance', '00', 1_000_000, null], 'a balance inquiry on the diamond card: its million points untouched');
+  const amount = await sim(['swipe', '--port', String(port), '--no-state', '--card', diamond, '--amount', '1']);
+  t.equal(amount.code, 2, 'an amount without --type is refused, not taken for a purchase');
+  t.match(amount.stderr, /--amount needs --type purchase, refund or void \(with no --type, swipe asks a balance\)/);
+  const after = JSON.parse((await sim(['swipe', '--port', String(port), '--no-state', '--type', 'balance', '--json'])).stdout);
+  t.equal(after.balancePoints, 1_000_000, 'nothing was bought');
+});
+
+t.test('a void of a trace the terminal does not know: refused unless --force, which sends it and shows the switch\'s 25', async (t) => {
+  const { port } = await startSwitch(t);
+  const refused = await sim(['swipe', '--port', String(port), '--no-state', '--type', 'void', '--trace', '999999']);
+  t.equal(refused.code, 2);
+  t.match(refused.stderr, /no purchase with trace 999999 in batch \d{6} on this terminal \(--force sends the void anyway\)/);
+  const forced = await sim(['swipe', '--port', String(port), '--no-state', '--type', 'void', '--trace', '999999', '--force', '--json']);
+  t.equal(forced.code, 1, forced.stderr);
+  t.same([JSON.parse(forced.stdout).kind, JSON.parse(forced.stdout).responseCode], ['void', '25'], 'the switch answers 25 original not found');
+  const shell = await sim(['shell', '--port', String(port), '--no-state'], { stdin: 'void 999999\nvoid 999999 --force\nhelp\nquit\n' });
+  t.match(shell.stdout, /error: no purchase with trace 999999/);
+  t.match(shell.stdout, /---- VOID DECLINED 25 ----/);
+  t.match(shell.stdout, /void <trace> \[--force\][\s\S]*the switch answers 25/, 'the shell\'s help says so');
+  t.match((await sim(['swipe', '--help'])).stdout, /--force\s+void: send it even when this terminal has no purchase with --trace/, 'and swipe --help');
+  t.match((await sim(['shell', '--help'])).stdout, /void <trace> \[--force\]/, 'and shell --help');
+});
+
+t.test('a scenario run of several files ends with one grand total line', async (t) => {
+  const { port } = await startSwitch(t);
+  const r = await sim(['scenario', '--port', String(port), '--no-state', 'test/simulators/fixtures/passing.yaml', 'test/simulators/fixtures/failing.yaml']);
+  t.equal(r.code, 1);
+  const lines = r.stdout.trim().split('\n');
+  t.equal(lines.at(-1), '✗ total: 3 passed, 1 failed, 2 files');
+  t.equal(lines.filter((l) => /passed, \d+ failed/.test(l)).length, 3, 'the per-file lines stay');
+  const one = await sim(['scenario', '--port', String(port), '--no-state', 'test/simulators/fixtures/passing.yaml']);
+  t.notMatch(one.stdout, /total:/, 'one file: its own line is the total');
+});
+
+t.test('a number that is not a card number is refused with what a card number is', async (t) => {
+  const { port } = await startSwitch(t);
+  const swipe = await sim(['swipe', '--port', String(port), '--no-state', '--card', '1234']);
+  t.equal(swipe.code, 2);
+  t.match(swipe.stderr, /not a card number: "1234" \(a card number is 12–19 digits/);
+  const shell = await sim(['shell', '--port', String(port), '--no-state'], { stdin: 'balance 1234\nquit\n' });
+  t.match(shell.stdout, /error: not a card number: "1234" \(a card number is 12–19 digits/);
+});
+
+t.test('load beyond the seeded cards stops before it starts and says to seed more; seeded while the switch runs, the run goes', async (t) => {
+  const { port, databaseUrl } = await startSwitch(t, { loadTerminals: 2, loadCards: 5 });
+  const args = ['load', '--port', String(port), '--state-dir', stateDir(t), '--terminals', '2', '--cards', '8', '--rate', 'max', '--duration', '1', '--json', '-'];
+  const short = await sim(args);
+  t.equal(short.code, 1);
+  t.equal(short.stdout, '', 'no run, no report');
+  t.match(short.stderr, /card 8861000000000008, the last of the 8 load cards, was answered 14 invalid card number: seed more cards: `pointswitch seed --demo --load-cards 8`/);
+  // The seed, while this switch runs: the switch reads cards it has not cached from PostgreSQL, so it sees them.
+  const { createPool } = await import('../../src/db/pool.js');
+  const { seedDemo } = await import('../../src/ledger/seed.js');
+  const { Kek } = await import('../../src/ledger/index.js');
+  const { testKekHex } = await import('../support/kek.js');
+  const pool = createPool(databaseUrl, { poolSize: 1 });
+  await seedDemo(pool, new Kek(testKekHex), { loadTerminals: 2, loadCards: 8 });
+  await pool.end();
+  const r = await sim(args);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(JSON.parse(r.stdout).reconciliation.ok, true);
+  t.notMatch(readFileSync('simulators/README.md', 'utf8'), /stop a switch|before `?npm start/i, 'the README no longer says to stop the switch first');
 });

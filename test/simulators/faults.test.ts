@@ -5,7 +5,7 @@ import { sim, startSwitch } from './support.js';
 const diamond = '8860000000000007';
 
 async function swipe(port: number, fault: string, extra: string[] = []) {
-  const r = await sim(['swipe', '--port', String(port), '--no-state', '--card', diamond, '--amount', '3', `--${fault}`, '--json', ...extra]);
+  const r = await sim(['swipe', '--port', String(port), '--no-state', '--type', 'purchase', '--card', diamond, '--amount', '3', `--${fault}`, '--json', ...extra]);
   return { code: r.code, stderr: r.stderr, report: r.stdout ? JSON.parse(r.stdout) : null };
 }
 
