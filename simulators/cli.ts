@@ -13,7 +13,7 @@ import { listProfiles, readProfile, saveProfile, type Profile } from './profile.
 import { receipt } from './receipt.js';
 import { loadScenario, runScenario } from './scenario.js';
 import { runShell, shellHelp } from './shell.js';
-import { defaultStateDir, stateFileFor, Terminal, type Request, type TerminalConfig } from './terminal.js';
+import { defaultStateDir, Refused, stateFileFor, Terminal, type Request, type TerminalConfig } from './terminal.js';
 
 /** A readable one-line error with a non-zero exit (the simulator imports nothing from src/). */
 export class SimError extends Error {
@@ -166,7 +166,7 @@ export function buildProgram(): Command {
         // A fault run reports what the switch did with the faulty request; its refusal is the point, not a failure.
         process.exitCode = report.result.outcome === 'answer' || fault === 'drop-answer' || fault === 'garbage' || fault === 'truncated' ? 0 : exitCodes['no-answer'];
       } else {
-        const r = await t.transact(req);
+        const r = await t.transact(req).catch((err: unknown) => { throw err instanceof Refused ? new SimError(err.message, badArguments) : err; });
         print(o.json, r, receipt(r));
         process.exitCode = exitCodeOf(r);
       }

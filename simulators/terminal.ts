@@ -144,6 +144,11 @@ export interface Built {
   amountFen: number | undefined;
 }
 
+/** A request the terminal will not build (an original it does not have): refused before anything is sent. */
+export class Refused extends Error {
+  constructor(message: string) { super(message); this.name = 'Refused'; }
+}
+
 export function defaultStateDir(): string {
   return process.env.POINTSWITCH_SIM_STATE_DIR ?? path.join(os.homedir(), '.pointswitch-sim');
 }
@@ -370,8 +375,8 @@ export class Terminal {
         const known = [...this.state.txns].reverse().find((t) => t.kind === 'purchase' && t.trace === trace && t.batchNo === this.state.batchNo);
         const f = req.force;
         const orig = known ?? (f ? { cardNo: f.cardNo, expiry: demoExpiry(f.cardNo), amountFen: f.amountFen, rrn: f.rrn ?? unknownRrn, authCode: null, batchNo: this.state.batchNo, trace } : null);
-        if (!orig) throw new Error(`no purchase with trace ${trace} in batch ${this.state.batchNo} on this terminal (--force sends the void anyway)`);
-        if (!orig.rrn) throw new Error(`purchase ${trace} has no RRN (it was not approved)`);
+        if (!orig) throw new Refused(`no purchase with trace ${trace} in batch ${this.state.batchNo} on this terminal (--force sends the void anyway)`);
+        if (!orig.rrn) throw new Refused(`purchase ${trace} has no RRN (it was not approved)`);
         const c = ctx();
         const message = m.voidPurchase(c, { cardNo: orig.cardNo, expiry: orig.expiry }, orig.amountFen,
           { rrn: orig.rrn, authCode: orig.authCode, batchNo: orig.batchNo, trace: orig.trace });
@@ -381,7 +386,7 @@ export class Terminal {
       case 'refund': {
         const orig = [...this.state.txns].reverse().find((t) => t.kind === 'purchase' && t.rrn === req.rrn);
         const cardNo = req.cardNo ?? orig?.cardNo;
-        if (!cardNo) throw new Error(`RRN ${req.rrn} is not one of this terminal's purchases: give the card number too`);
+        if (!cardNo) throw new Refused(`RRN ${req.rrn} is not one of this terminal's purchases: give the card number too`);
         const expiry = orig?.expiry ?? demoExpiry(cardNo);
         const c = ctx();
         const message = m.refund(c, { cardNo, expiry }, req.amountFen,

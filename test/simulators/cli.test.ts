@@ -228,7 +228,7 @@ t.test('a void of a trace the terminal does not know: refused unless --force, wh
   t.match(shell.stdout, /error: no purchase with trace 999999/);
   t.match(shell.stdout, /---- VOID DECLINED 25 ----/);
   t.match(shell.stdout, /void <trace> \[--force\][\s\S]*the switch answers 25/, 'the shell\'s help says so');
-  t.match((await sim(['swipe', '--help'])).stdout, /--force\s+void: send it even when this terminal has no purchase with --trace/, 'and swipe --help');
+  t.match((await sim(['swipe', '--help'])).stdout, /--force\s+void: send it even when this terminal has no purchase/, 'and swipe --help');
   t.match((await sim(['shell', '--help'])).stdout, /void <trace> \[--force\]/, 'and shell --help');
 });
 
