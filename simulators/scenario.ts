@@ -134,13 +134,14 @@ export interface ScenarioOptions {
 export async function runScenario(sc: Scenario, opts: ScenarioOptions): Promise<ScenarioRun> {
   const out = opts.out ?? (() => {});
   const terminals = new Map<string, Terminal>();
-  const defaultId = sc.terminal ?? opts.terminal.terminalId ?? '10000001';
+  // The command line's terminal (a flag or a profile) wins over the file's, as its other flags do.
+  const defaultId = opts.terminal.terminalId ?? sc.terminal ?? '10000001';
   const terminalFor = (id: string | undefined): Terminal => {
     const tid = id ?? defaultId;
     let t = terminals.get(tid);
     if (!t) {
       const stateFile = opts.stateDir ? stateFileFor(opts.stateDir, opts.terminal.host, opts.terminal.port, tid) : null;
-      t = new Terminal({ ...opts.terminal, terminalId: tid, ...(tid === defaultId && sc.merchant ? { merchantId: sc.merchant } : { merchantId: undefined }), stateFile });
+      t = new Terminal({ ...opts.terminal, terminalId: tid, merchantId: tid === defaultId ? opts.terminal.merchantId ?? sc.merchant : undefined, stateFile });
       terminals.set(tid, t);
     }
     return t;

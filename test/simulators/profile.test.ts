@@ -1,6 +1,7 @@
 // A tester's own terminal: described once in a profile and used by name; the switch's 03 explained; the receipt's
 // points read from the balances the switch answers, whatever the merchant's rate.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { profileFile } from '../../simulators/profile.js';
 import { addOwnTerminal, own, sim, startSwitch, stateDir } from './support.js';
@@ -22,6 +23,11 @@ t.test('a profile describes a terminal once; a swipe by its name uses its mercha
   t.equal(j.balancePoints, own.points - 400);
   const text = await sim(['swipe', '--profile', 'tea', '--state-dir', dir, '--type', 'purchase', '--card', own.card, '--amount', '0.01']);
   t.match(text.stdout, /PURCHASE APPROVED[\s\S]*points debited\s+1\n[\s\S]*balance left\s+4599 points/, 'the printed receipt too, rounded up to the whole point');
+  const file2 = path.join(dir, 'own.yaml');
+  writeFileSync(file2, `steps:\n  - signon\n  - balance: { card: '${own.card}' }\n  - purchase: { card: '${own.card}', yuan: 1 }\n    expect: { code: '00', points: 40, balanceChange: -40 }\n`);
+  const scenario = await sim(['scenario', '--profile', 'tea', '--state-dir', dir, file2]);
+  t.equal(scenario.code, 0, scenario.stdout + scenario.stderr);
+  t.match(scenario.stdout, /signon \(terminal NEWC0001\)/, 'a scenario runs on the profile\'s terminal and merchant too');
   const list = await sim(['profile', 'list', '--state-dir', dir]);
   t.match(list.stdout, /^tea\s+terminal NEWC0001\s+merchant 898310048169999/);
   t.notMatch(list.stdout, new RegExp(own.tmk), 'list does not show the master key');
