@@ -23,7 +23,7 @@ export interface CardAfter { cardNo: string; version: number; balance: number }
 
 type SqlRow = { line_no: number; outcome: string; balance_after: string | null; card_version: string | null };
 
-/** How often a line whose key another feed stored meanwhile is tried again (it is then judged against that). */
+/** How often a chunk that met a key stored meanwhile is run again (the key is then judged against what was stored). */
 const retriesMax = 3;
 
 export class AccrualBook {
@@ -43,64 +43,65 @@ export class AccrualBook {
     return (await this.summary(feedId))!;
   }
 
-  /** Credits one chunk (lines in line order, any size the caller chose) and records every outcome. */
+  /**
+   * Credits one chunk (lines in line order, any size the caller chose) and records every outcome, in one
+   * transaction. A key a plain credit stored meanwhile fails the chunk whole; it is run again, and the key is then
+   * judged against what was stored.
+   */
   async credit(feedId: number, lines: AccrualLine[], bad: BadLine[]): Promise<LineResult[]> {
-    const results = new Map<number, LineResult>();
-    for (const b of bad) results.set(b.lineNo, { lineNo: b.lineNo, outcome: 'bad-line', reason: b.reason });
-    let todo = lines;
-    for (let attempt = 0; todo.length > 0; attempt++) {
-      if (attempt > retriesMax) throw new Error(`accrual lines ${todo.map((l) => l.lineNo).join(', ')} kept meeting keys stored meanwhile`);
-      const retry = await this.creditOnce(feedId, todo, results, attempt === 0 ? bad : []);
-      todo = todo.filter((l) => retry.has(l.lineNo));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.creditOnce(feedId, lines, bad);
+      } catch (err) {
+        const e = err as { code?: unknown; constraint?: unknown };
+        if (attempt >= retriesMax || e.code !== '23505' || e.constraint !== 'credits_pkey') throw err;
+      }
     }
-    return [...results.values()].sort((a, b) => a.lineNo - b.lineNo);
   }
 
-  private async creditOnce(feedId: number, lines: AccrualLine[], results: Map<number, LineResult>, bad: BadLine[]): Promise<Set<number>> {
+  private async creditOnce(feedId: number, lines: AccrualLine[], bad: BadLine[]): Promise<LineResult[]> {
     const byLine = new Map(lines.map((l) => [l.lineNo, l]));
-    const retry = new Set<number>();
     const changed = new Map<string, CardAfter>();
+    const results: LineResult[] = bad.map((b) => ({ lineNo: b.lineNo, outcome: 'bad-line', reason: b.reason }));
     await inTransaction(this.pool, async (c) => {
       const { rows } = lines.length === 0 ? { rows: [] as SqlRow[] } : await c.query<SqlRow>(
         'SELECT * FROM ps_accrue_set($1, $2::int[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::boolean[])',
         [feedId, lines.map((l) => l.lineNo), lines.map((l) => l.key), lines.map((l) => l.cardNo), lines.map((l) => l.points),
           lines.map((l) => l.amountFen), lines.map((l) => l.qualifying)]);
       const exceptions: Array<{ line: AccrualLine | BadLine; outcome: AccrualOutcome; points: number | null; reason: string | null }> = [];
-      let credited = 0, already = 0, conflicts = 0, unknown = 0, points = 0;
+      const n = { credited: 0, already: 0, conflicts: 0, unknown: 0, points: 0 };
       for (const r of rows) {
         const line = byLine.get(r.line_no)!;
-        if (r.outcome === 'retry') { retry.add(r.line_no); continue; }
         const outcome = r.outcome as AccrualOutcome;
         const result: LineResult = { lineNo: r.line_no, outcome };
         if (outcome === 'credited') {
-          credited++;
-          points += line.points;
+          n.credited++;
+          n.points += line.points;
           result.balanceAfter = Number(r.balance_after);
           changed.set(line.cardNo, { cardNo: line.cardNo, version: Number(r.card_version), balance: Number(r.balance_after) });
         } else {
-          if (outcome === 'already-credited') already++;
-          else if (outcome === 'conflict') { conflicts++; result.reason = 'this key was credited before with a different card, amount or kind'; }
-          else if (outcome === 'unknown-card') unknown++;
+          if (outcome === 'already-credited') n.already++;
+          else if (outcome === 'conflict') { n.conflicts++; result.reason = 'this key was credited before with a different card, amount or kind'; }
+          else if (outcome === 'unknown-card') n.unknown++;
           exceptions.push({ line, outcome, points: line.points, reason: result.reason ?? null });
         }
-        results.set(r.line_no, result);
+        results.push(result);
       }
       for (const b of bad) exceptions.push({ line: b, outcome: 'bad-line', points: null, reason: b.reason });
       if (exceptions.length > 0) {
         await c.query(
           `INSERT INTO accrual_exceptions (feed_id, line_no, idempotency_key, card_no, points, outcome, reason)
-           SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])
-           ON CONFLICT (feed_id, line_no) DO NOTHING`,
+           SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])`,
           [feedId, exceptions.map((e) => e.line.lineNo), exceptions.map((e) => e.line.key), exceptions.map((e) => e.line.cardNo),
             exceptions.map((e) => e.points), exceptions.map((e) => e.outcome), exceptions.map((e) => e.reason)]);
       }
       await c.query(
         `UPDATE accrual_feeds SET lines = lines + $2, credited = credited + $3, already = already + $4, conflicts = conflicts + $5,
                 bad = bad + $6, unknown_cards = unknown_cards + $7, points_credited = points_credited + $8 WHERE feed_id = $1`,
-        [feedId, lines.length - retry.size + bad.length, credited, already, conflicts, bad.length, unknown, points]);
+        [feedId, lines.length + bad.length, n.credited, n.already, n.conflicts, bad.length, n.unknown, n.points]);
     });
     if (changed.size > 0) await this.cardsChanged([...changed.values()]);
-    return retry;
+    return results.sort((a, b) => a.lineNo - b.lineNo);
   }
 
   async summary(feedId: number): Promise<FeedSummary | null> {
