@@ -15,7 +15,7 @@ import { recordAudit } from './audit-trail.js';
 import { HttpProblem } from './problem.js';
 
 /** Lines credited per SQL call (and per transaction). */
-export const accrualChunkLines = 2_000;
+export const accrualChunkLines = 5_000;
 export const jsonLinesMax = 5_000;
 
 export interface EarningRule {
@@ -185,12 +185,17 @@ async function creditCsv(book: AccrualBook, feedId: number, body: Readable, rule
   parser.on('skip', (err: { lines?: number; message?: string }) => {
     bad.push({ lineNo: err.lines ?? 0, key: null, cardNo: null, reason: `unreadable CSV: ${err.message ?? 'malformed line'}` });
   });
+  // One chunk in the ledger while the next is parsed: the parser and Postgres work side by side, and the parser
+  // waits (so memory stays one chunk or two) only when the next chunk is ready before the last is credited.
+  let inFlight: Promise<unknown> = Promise.resolve();
   const flush = async () => {
     if (good.length + bad.length === 0) return;
     const [g, b] = [good, bad];
     good = [];
     bad = [];
-    await book.credit(feedId, g, b);
+    await inFlight;
+    inFlight = book.credit(feedId, g, b);
+    inFlight.catch(() => {});   // awaited below; never an unhandled rejection meanwhile
   };
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number; invalid_field_length: number } }>) {
@@ -203,11 +208,13 @@ async function creditCsv(book: AccrualBook, feedId: number, body: Readable, rule
     }
   } catch (err) {
     await flush();
+    await inFlight;
     const e = err as { code?: string; lines?: number; message?: string };
     if (typeof e.code === 'string' && e.code.startsWith('CSV_')) throw new CsvLineError(`line ${e.lines ?? '?'}: ${e.message ?? e.code}`);
     throw err;
   }
   await flush();
+  await inFlight;
 }
 
 const csvColumns = ['key', 'card_no', 'points', 'amount_fen', 'qualifying'];

@@ -25,6 +25,8 @@ const rate = Number(process.env.BENCH_ACCRUALS_RATE ?? 1000);
 const seconds = Number(process.env.BENCH_ACCRUALS_SECONDS ?? 90);
 const lines = Number(process.env.BENCH_ACCRUALS_LINES ?? 1_000_000);
 const feedCards = 100_000;
+/** The purchases' cards: the load cards below this; the feed credits the 100,000 after them. */
+const loadCards = 10_000;
 const terminals = 64;
 const walWarmupMb = Number(process.env.BENCH_ACCRUALS_WAL_WARMUP_MB ?? 1024);
 const feedFromSecond = 3;
@@ -40,7 +42,7 @@ function feedCsv(n: number): Readable {
     while (i < n) {
       const rows: string[] = [];
       for (let k = 0; k < 1000 && i < n; k++, i++) {
-        const card = `8861${String((i % feedCards) + 1).padStart(12, '0')}`;
+        const card = `8861${String(loadCards + (i % feedCards) + 1).padStart(12, '0')}`;
         rows.push(i % 4 === 0 ? `bench-${i},${card},,${100 + (i % 9000)},true` : `bench-${i},${card},${1 + (i % 50)},,false`);
       }
       yield `${rows.join('\n')}\n`;
@@ -90,8 +92,8 @@ async function main(): Promise<number> {
   const dataDir = path.join(scratch, 'data');
   let sw: Awaited<ReturnType<typeof startSwitchProcess>> | null = null;
   try {
-    log(`seeding ${dataDir}: ${terminals} load terminals, ${feedCards} load cards`);
-    run([...main, 'seed', '--demo', '--load-terminals', String(terminals), '--load-cards', String(feedCards), '--data-dir', dataDir]);
+    log(`seeding ${dataDir}: ${terminals} load terminals, ${loadCards + feedCards} load cards`);
+    run([...main, 'seed', '--demo', '--load-terminals', String(terminals), '--load-cards', String(loadCards + feedCards), '--data-dir', dataDir]);
     sw = await startSwitchProcess(main, dataDir, 'info', '/dev/null');
     const made = spawnSync(process.execPath, [...main, 'apikey', 'create', '--role', 'billing', '--name', 'bench', '--key-only', '--data-dir', dataDir], { env: childEnv(), encoding: 'utf8' });
     if (made.status !== 0) throw new Error(`apikey create: ${made.stderr}`);
@@ -101,9 +103,9 @@ async function main(): Promise<number> {
     const keys = await keyCheck(pgUrl);
     log(`switch ready (POS ${sw.posPort}); warm-up 5 s at ${rate}/s`);
     const stateDir = path.join(scratch, 'sim-state');
-    await runLoad({ host: '127.0.0.1', port: sw.posPort, terminals, cards: 10_000, durationS: 5, rate, mix: { purchase: 100, balance: 0, void: 0 }, connectionsPerTerminal: 1, stateDir, reconcile: false, timeoutMs: 30_000 });
+    await runLoad({ host: '127.0.0.1', port: sw.posPort, terminals, cards: loadCards, durationS: 5, rate, mix: { purchase: 100, balance: 0, void: 0 }, connectionsPerTerminal: 1, stateDir, reconcile: false, timeoutMs: 30_000 });
     await warmWal(pgUrl, walWarmupMb, log);
-    const runOptions: Omit<GoodRunOptions, 'label'> = { port: sw.posPort, stateDir, rate, seconds, terminals, cards: 10_000, log };
+    const runOptions: Omit<GoodRunOptions, 'label'> = { port: sw.posPort, stateDir, rate, seconds, terminals, cards: loadCards, log };
     log(`run 1: ${rate} purchases/s for ${seconds} s, no feed (the baseline)`);
     const alone = await goodRun({ ...runOptions, label: 'alone' });
     const rssBefore = peakRssMb(sw.child.pid!);
