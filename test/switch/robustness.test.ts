@@ -7,6 +7,7 @@ import { testEnv } from '../support/db.js';
 import { balanceOf, seed, startSwitch } from './support/app.js';
 import { TestTerminal } from './support/terminal.js';
 import { adminCaller } from '../admin/support.js';
+import { settled } from '../support/wait.js';
 
 const diamond = '8860000000000007';
 
@@ -138,7 +139,7 @@ t.test('bad input and bad clients', async (t) => {
     await closedBy(extra);
     t.pass('the fourth was closed at once');
     for (const s of held) s.destroy();
-    await new Promise((r) => setTimeout(r, 100));
+    await settled(() => small.pos.connectionCount === 0);
     const term = await TestTerminal.connect({ port: small.posPort });
     t.teardown(() => term.close());
     t.equal((await term.signOn()).fields[39], '00', 'a slot freed is usable again');
@@ -366,10 +367,14 @@ t.test('a client cycling through unknown terminal numbers waits for its address\
   t.teardown(() => Promise.all([good, ...bad, ...later].map((x) => x.close())));
   t.equal((await good.signOn()).fields[39], '00');
   t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00');
+  // The burst spent first, so that every request of the flood finds the budget owing however slowly the switch
+  // takes them: a burst spent by the flood itself refilled while it went, and on a busy machine the turns it
+  // regained were not waits, so fewer were counted than the rule promises.
+  await Promise.all(bad.map((b) => pipelined(b, Array.from({ length: 8 }, () => b.balanceMessage(diamond)))));
   const perConnection = 15;
   const started = Date.now();
   const flood = Promise.all(bad.map((b) => pipelined(b, Array.from({ length: perConnection }, () => b.balanceMessage(diamond)))));
-  await new Promise((r) => setTimeout(r, 300));
+  await settled(() => app.pos.waitingForBudget > 0);
   const goodStarted = Date.now();
   for (let i = 0; i < 5; i++) t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00', 'the good terminal is answered');
   const goodMs = Date.now() - goodStarted;
@@ -407,10 +412,14 @@ t.test('a client refusing from many addresses, each under its own budget, waits 
   t.teardown(() => Promise.all([good, ...bad, ...later].map((x) => x.close())));
   t.equal((await good.signOn()).fields[39], '00');
   t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00');
+  // The burst spent first, so that every request of the flood finds the budget owing however slowly the switch
+  // takes them: a burst spent by the flood itself refilled while it went, and on a busy machine the turns it
+  // regained were not waits, so fewer were counted than the rule promises.
+  await Promise.all(bad.map((b) => pipelined(b, Array.from({ length: 7 }, () => b.balanceMessage(diamond)))));
   const perConnection = 14;
   const started = Date.now();
   const flood = Promise.all(bad.map((b) => pipelined(b, Array.from({ length: perConnection }, () => b.balanceMessage(diamond)))));
-  await new Promise((r) => setTimeout(r, 300));
+  await settled(() => app.pos.waitingForBudget > 0);
   const clients = (await (await adminCaller(app, 'operator'))('GET', '/clients')).json() as { refusalTurnsLeft: number; clients: Array<{ refusalTurnsLeft: number }> };
   t.ok(clients.refusalTurnsLeft < 0, `GET /clients shows the switch owing refusal turns (${clients.refusalTurnsLeft})`);
   t.ok(clients.clients.every((c) => c.refusalTurnsLeft > 0), 'while no address owes any of its own');
@@ -479,6 +488,10 @@ t.test('sign-ons wait for their address\'s sign-on budget; a trusted terminal an
   const bad = await Promise.all(Array.from({ length: 4 }, () => TestTerminal.connect({ port: app.posPort, terminalId: '10000002', localAddress: '127.0.0.2' })));
   const elsewhere = await TestTerminal.connect({ port: app.posPort, terminalId: '20000001', merchantId: '898310048160002', localAddress: '127.0.0.3' });
   t.teardown(() => Promise.all([good, elsewhere, ...bad].map((x) => x.close())));
+  // The burst spent first, so that every request of the flood finds the budget owing however slowly the switch
+  // takes them: a burst spent by the flood itself refilled while it went, and on a busy machine the turns it
+  // regained were not waits, so fewer were counted than the rule promises.
+  await Promise.all(bad.map((b) => pipelined(b, Array.from({ length: 8 }, () => b.signOnMessage()))));
   const perConnection = 11;
   const started = Date.now();
   const flood = Promise.all(bad.map((b) => pipelined(b, Array.from({ length: perConnection }, () => b.signOnMessage()))));
@@ -558,7 +571,8 @@ t.test('at connectionsMax an idle connection that was never trusted is closed to
   t.same(idle.map((x) => x.closed), [true, false, false, false, false, false, false, false, false], 'the oldest idle connection was closed for it');
   // The bad client dials on: each new connection of its own takes the place of an older one, never a trusted one.
   for (let i = 0; i < 15; i++) await dial();
-  await new Promise((r) => setTimeout(r, 100));
+  // The switch counts each close, then the client hears of it: wait for both.
+  await settled(async () => await evicted() === 16 && idle.filter((x) => !x.closed).length === 8);
   t.equal(await evicted(), 16, 'one connection closed for each arrival at the limit');
   t.equal(idle.filter((x) => !x.closed).length, 8, 'the bad client keeps the places that were not trusted, no more');
   t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00', 'the trusted connections are kept');
