@@ -5,6 +5,8 @@ import { spawnCli } from '../ledger/run-cli.js';
 import { posPortOf } from './listening.js';
 import { testKekHex } from '../support/kek.js';
 import { testEnv } from '../support/db.js';
+import { lockWaits } from '../support/locks.js';
+import { settled } from '../support/wait.js';
 import { seed } from '../switch/support/app.js';
 import { TestTerminal } from '../switch/support/terminal.js';
 
@@ -32,8 +34,7 @@ t.test('SIGTERM with a purchase in flight: the purchase is answered and committe
   await db.query('SELECT 1 FROM cards WHERE card_no = $1 FOR UPDATE', [diamond]);
   const answer = term.send(term.purchaseMessage(diamond, 1000));
   // In flight once its debit waits for our lock (not after a fixed time: a slow machine may not have read it yet).
-  const waiting = async () => Number((await db.query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).rows[0].n);
-  for (const until = Date.now() + 30_000; await waiting() === 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 20));
+  await settled(async () => await lockWaits(env.databaseUrl) > 0, 30_000);
   child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 300));
   t.equal(child.exitCode, null, 'still running while the purchase is in flight');

@@ -7,6 +7,7 @@ import { testEnv } from '../support/db.js';
 import { balanceOf, seed, startSwitch } from './support/app.js';
 import { TestTerminal } from './support/terminal.js';
 import { adminCaller } from '../admin/support.js';
+import { lockWaits } from '../support/locks.js';
 import { settled } from '../support/wait.js';
 
 const diamond = '8860000000000007';
@@ -189,11 +190,9 @@ t.test('Postgres slow: the switch holds at most inFlightMax requests, stops read
     return { msgs, answers };
   });
   let seen = 0;
-  const until = Date.now() + 600;
-  while (Date.now() < until) {
-    seen = Math.max(seen, app.pos.inFlight);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  // Up to the limit however slowly the switch reads (not within a fixed time), then a while longer: never past it.
+  for (const until = Date.now() + 10_000; seen < inFlightMax && Date.now() < until; await new Promise((r) => setTimeout(r, 5))) seen = Math.max(seen, app.pos.inFlight);
+  for (const until = Date.now() + 600; Date.now() < until; await new Promise((r) => setTimeout(r, 5))) seen = Math.max(seen, app.pos.inFlight);
   t.equal(seen, inFlightMax, 'the switch took in requests up to the limit and no further');
   const metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
   t.match(metrics, /pointswitch_reads_paused_total\{reason="in-flight-max"\} [1-9]/, 'and paused reading, counted');
@@ -231,6 +230,9 @@ t.test('one card hammered: past cardInFlightMax its requests are declined 65 at 
     metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
   }
   t.match(metrics, refused, 'six declined 65 while the card was held');
+  // The first four's debit waits for the card in Postgres before another card's purchase is sent: a debit batch
+  // takes several cards, and one that had not yet gone (slow on a busy machine) took the other card with it.
+  await settled(async () => await lockWaits(env.databaseUrl) > 0);
   const silverBuy = await other!.send(other!.purchaseMessage('8860000000000002', 100));
   t.equal(silverBuy.fields[39], '00', 'another terminal\'s purchase of another card is approved meanwhile');
   t.equal(answered.length, 0, 'nothing of the hammer answered yet: its answers keep request order');
@@ -259,7 +261,8 @@ t.test('one address at inFlightPerAddressMax is not read further, and another ad
   for (const until = Date.now() + 3000; app.pos.inFlight < perAddress && Date.now() < until;) await new Promise((r) => setTimeout(r, 5));
   await new Promise((r) => setTimeout(r, 100));
   t.equal(app.pos.inFlight, perAddress, 'the busy address holds its share and no more');
-  // The other address is read and answered while the first waits on Postgres.
+  // The other address is read and answered while the first waits on Postgres (once it does: see lockWaits above).
+  await settled(async () => await lockWaits(env.databaseUrl) > 0);
   const silver = await other.send(other.purchaseMessage('8860000000000002', 100));
   t.equal(silver.fields[39], '00', 'another address\'s purchase is approved meanwhile');
   const metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
