@@ -205,7 +205,7 @@ async function openDatabase(config: Config, log: Logger): Promise<{ url: string;
   }
   const dataDir = embeddedDataDir(config.dataDir);
   log.info({ dataDir }, 'Postgres: DATABASE_URL is unset, starting embedded PostgreSQL');
-  const handle = await startEmbeddedPostgres({ dataDir, onLog: (line) => log.debug({ component: 'postgres' }, line) });
+  const handle = await startEmbeddedPostgres({ dataDir, onLog: (line) => log.debug({ component: 'postgres' }, line), onNotice: (line) => log.warn(line) });
   return { url: handle.url, how: `embedded (${dataDir})`, handle };
 }
 
@@ -221,7 +221,7 @@ async function openRedis(config: Config, log: Logger): Promise<{ url: string | n
   const binary = findRedisServer();
   if (binary) {
     try {
-      const handle = await startRedisServer({ dataDir: path.resolve(config.dataDir, 'redis'), binary });
+      const handle = await startRedisServer({ dataDir: path.resolve(config.dataDir, 'redis'), binary, onNotice: (line) => log.warn(line) });
       const via = handle.socketUrl ? `its Unix socket ${handle.socketUrl.slice('unix://'.length)}` : handle.url;
       log.info({ binary }, `Redis: REDIS_URL is unset, started ${binary}, reached through ${via}`);
       return { url: handle.socketUrl ?? handle.url, how: `redis-server (${binary})`, handle };

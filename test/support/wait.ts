@@ -22,3 +22,11 @@ export function capturedLog(level = 'warn'): { log: Logger; lines: string[] } {
   });
   return { log: createLogger({ level, destination }), lines };
 }
+
+/**
+ * Polls `cond` every 20 ms until it holds or `timeoutMs` passes, and returns either way: the assertion after it
+ * then reports what it sees, instead of a fixed sleep that a slow machine outlasts.
+ */
+export async function settled(cond: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  for (const end = Date.now() + timeoutMs; !(await cond()) && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
+}

@@ -7,6 +7,8 @@ import { testEnv } from '../support/db.js';
 import { balanceOf, seed, startSwitch } from './support/app.js';
 import { TestTerminal } from './support/terminal.js';
 import { adminCaller } from '../admin/support.js';
+import { lockWaits } from '../support/locks.js';
+import { settled } from '../support/wait.js';
 
 const diamond = '8860000000000007';
 
@@ -138,7 +140,7 @@ t.test('bad input and bad clients', async (t) => {
     await closedBy(extra);
     t.pass('the fourth was closed at once');
     for (const s of held) s.destroy();
-    await new Promise((r) => setTimeout(r, 100));
+    await settled(() => small.pos.connectionCount === 0);
     const term = await TestTerminal.connect({ port: small.posPort });
     t.teardown(() => term.close());
     t.equal((await term.signOn()).fields[39], '00', 'a slot freed is usable again');
@@ -188,11 +190,9 @@ t.test('Postgres slow: the switch holds at most inFlightMax requests, stops read
     return { msgs, answers };
   });
   let seen = 0;
-  const until = Date.now() + 600;
-  while (Date.now() < until) {
-    seen = Math.max(seen, app.pos.inFlight);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  // Up to the limit however slowly the switch reads (not within a fixed time), then a while longer: never past it.
+  for (const until = Date.now() + 10_000; seen < inFlightMax && Date.now() < until; await new Promise((r) => setTimeout(r, 5))) seen = Math.max(seen, app.pos.inFlight);
+  for (const until = Date.now() + 600; Date.now() < until; await new Promise((r) => setTimeout(r, 5))) seen = Math.max(seen, app.pos.inFlight);
   t.equal(seen, inFlightMax, 'the switch took in requests up to the limit and no further');
   const metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
   t.match(metrics, /pointswitch_reads_paused_total\{reason="in-flight-max"\} [1-9]/, 'and paused reading, counted');
@@ -230,6 +230,9 @@ t.test('one card hammered: past cardInFlightMax its requests are declined 65 at 
     metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
   }
   t.match(metrics, refused, 'six declined 65 while the card was held');
+  // The first four's debit waits for the card in Postgres before another card's purchase is sent: a debit batch
+  // takes several cards, and one that had not yet gone (slow on a busy machine) took the other card with it.
+  await settled(async () => await lockWaits(env.databaseUrl) > 0);
   const silverBuy = await other!.send(other!.purchaseMessage('8860000000000002', 100));
   t.equal(silverBuy.fields[39], '00', 'another terminal\'s purchase of another card is approved meanwhile');
   t.equal(answered.length, 0, 'nothing of the hammer answered yet: its answers keep request order');
@@ -258,7 +261,8 @@ t.test('one address at inFlightPerAddressMax is not read further, and another ad
   for (const until = Date.now() + 3000; app.pos.inFlight < perAddress && Date.now() < until;) await new Promise((r) => setTimeout(r, 5));
   await new Promise((r) => setTimeout(r, 100));
   t.equal(app.pos.inFlight, perAddress, 'the busy address holds its share and no more');
-  // The other address is read and answered while the first waits on Postgres.
+  // The other address is read and answered while the first waits on Postgres (once it does: see lockWaits above).
+  await settled(async () => await lockWaits(env.databaseUrl) > 0);
   const silver = await other.send(other.purchaseMessage('8860000000000002', 100));
   t.equal(silver.fields[39], '00', 'another address\'s purchase is approved meanwhile');
   const metrics = (await app.admin.inject({ method: 'GET', url: '/metrics' })).body;
@@ -366,10 +370,14 @@ t.test('a client cycling through unknown terminal numbers waits for its address\
   t.teardown(() => Promise.all([good, ...bad, ...later].map((x) => x.close())));
   t.equal((await good.signOn()).fields[39], '00');
   t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00');
+  // The burst spent first, so that every request of the flood finds the budget owing however slowly the switch
+  // takes them: a burst spent by the flood itself refilled while it went, and on a busy machine the turns it
+  // regained were not waits, so fewer were counted than the rule promises.
+  await Promise.all(bad.map((b) => pipelined(b, Array.from({ length: 8 }, () => b.balanceMessage(diamond)))));
   const perConnection = 15;
   const started = Date.now();
   const flood = Promise.all(bad.map((b) => pipelined(b, Array.from({ length: perConnection }, () => b.balanceMessage(diamond)))));
-  await new Promise((r) => setTimeout(r, 300));
+  await settled(() => app.pos.waitingForBudget > 0);
   const goodStarted = Date.now();
   for (let i = 0; i < 5; i++) t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00', 'the good terminal is answered');
   const goodMs = Date.now() - goodStarted;
@@ -407,10 +415,14 @@ t.test('a client refusing from many addresses, each under its own budget, waits 
   t.teardown(() => Promise.all([good, ...bad, ...later].map((x) => x.close())));
   t.equal((await good.signOn()).fields[39], '00');
   t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00');
+  // The burst spent first, so that every request of the flood finds the budget owing however slowly the switch
+  // takes them: a burst spent by the flood itself refilled while it went, and on a busy machine the turns it
+  // regained were not waits, so fewer were counted than the rule promises.
+  await Promise.all(bad.map((b) => pipelined(b, Array.from({ length: 7 }, () => b.balanceMessage(diamond)))));
   const perConnection = 14;
   const started = Date.now();
   const flood = Promise.all(bad.map((b) => pipelined(b, Array.from({ length: perConnection }, () => b.balanceMessage(diamond)))));
-  await new Promise((r) => setTimeout(r, 300));
+  await settled(() => app.pos.waitingForBudget > 0);
   const clients = (await (await adminCaller(app, 'operator'))('GET', '/clients')).json() as { refusalTurnsLeft: number; clients: Array<{ refusalTurnsLeft: number }> };
   t.ok(clients.refusalTurnsLeft < 0, `GET /clients shows the switch owing refusal turns (${clients.refusalTurnsLeft})`);
   t.ok(clients.clients.every((c) => c.refusalTurnsLeft > 0), 'while no address owes any of its own');
@@ -479,6 +491,10 @@ t.test('sign-ons wait for their address\'s sign-on budget; a trusted terminal an
   const bad = await Promise.all(Array.from({ length: 4 }, () => TestTerminal.connect({ port: app.posPort, terminalId: '10000002', localAddress: '127.0.0.2' })));
   const elsewhere = await TestTerminal.connect({ port: app.posPort, terminalId: '20000001', merchantId: '898310048160002', localAddress: '127.0.0.3' });
   t.teardown(() => Promise.all([good, elsewhere, ...bad].map((x) => x.close())));
+  // The burst spent first, so that every request of the flood finds the budget owing however slowly the switch
+  // takes them: a burst spent by the flood itself refilled while it went, and on a busy machine the turns it
+  // regained were not waits, so fewer were counted than the rule promises.
+  await Promise.all(bad.map((b) => pipelined(b, Array.from({ length: 8 }, () => b.signOnMessage()))));
   const perConnection = 11;
   const started = Date.now();
   const flood = Promise.all(bad.map((b) => pipelined(b, Array.from({ length: perConnection }, () => b.signOnMessage()))));
@@ -558,7 +574,8 @@ t.test('at connectionsMax an idle connection that was never trusted is closed to
   t.same(idle.map((x) => x.closed), [true, false, false, false, false, false, false, false, false], 'the oldest idle connection was closed for it');
   // The bad client dials on: each new connection of its own takes the place of an older one, never a trusted one.
   for (let i = 0; i < 15; i++) await dial();
-  await new Promise((r) => setTimeout(r, 100));
+  // The switch counts each close, then the client hears of it: wait for both.
+  await settled(async () => await evicted() === 16 && idle.filter((x) => !x.closed).length === 8);
   t.equal(await evicted(), 16, 'one connection closed for each arrival at the limit');
   t.equal(idle.filter((x) => !x.closed).length, 8, 'the bad client keeps the places that were not trusted, no more');
   t.equal((await good.send(good.balanceMessage(diamond))).fields[39], '00', 'the trusted connections are kept');
