@@ -84,12 +84,16 @@ export const transactionsPlugin: FastifyPluginAsyncZod<{ pool: Pool }> = async (
     if (q.from && q.to && q.from > q.to) throw new HttpProblem(400, 'Invalid request', 'querystring.to: before querystring.from');
     // An RRN is its authorisation's id (ps_rrn): the search becomes a read by primary key.
     const rrnId = q.rrn === undefined ? null : Number(q.rrn);
+    // By dates alone, read the days' blocks (the BRIN index) and sort them: walking the primary key down from the
+    // newest row would read every later day first. `auth_id + 0` keeps the planner off that walk.
+    const byDatesAlone = (q.from !== undefined || q.to !== undefined) && !q.cardNo && !q.merchantId && !q.terminalId && !q.rrn;
+    const order = byDatesAlone ? 'auth_id + 0' : 'auth_id';
     const { rows } = await pool.query<Row>(
       `SELECT ${columns} FROM authorisations
        WHERE ($1::text IS NULL OR card_no = $1) AND ($2::text IS NULL OR merchant_id = $2) AND ($3::text IS NULL OR terminal_id = $3)
          AND ($4::bigint IS NULL OR (auth_id = $4 AND rrn = $5)) AND ($6::text IS NULL OR kind = $6) AND ($7::text IS NULL OR state = $7)
          AND ($8::date IS NULL OR business_date >= $8) AND ($9::date IS NULL OR business_date <= $9) AND ($10::bigint IS NULL OR auth_id < $10)
-       ORDER BY auth_id DESC LIMIT $11`,
+       ORDER BY ${order} DESC LIMIT $11`,
       [q.cardNo ?? null, q.merchantId ?? null, q.terminalId ?? null, rrnId, q.rrn ?? null, q.kind ?? null, q.state ?? null,
         q.from ?? null, q.to ?? null, q.before ?? null, q.limit]);
     const transactions = rows.map(toApi);
