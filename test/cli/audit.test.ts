@@ -95,7 +95,7 @@ t.test('a running server is read from postmaster.pid; a dead PID or a mangled fi
   t.equal(runningEmbeddedUrl(dir), null, 'no file');
   const pidFile = (pid: string, port: string) => writeFileSync(path.join(dir, 'postmaster.pid'), `${pid}\n${dir}\n1763900000\n${port}\n/tmp\n127.0.0.1\n  5432001  1\nready   \n`);
   pidFile(String(process.pid), '54321');
-  t.same(runningEmbeddedUrl(dir), { url: 'postgres://pointswitch:pointswitch@127.0.0.1:54321/pointswitch', pid: process.pid });
+  t.same(runningEmbeddedUrl(dir), { url: 'postgres://pointswitch:pointswitch@127.0.0.1:54321/pointswitch', pid: process.pid, orphaned: false });
   const { spawnSync } = await import('node:child_process');
   const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
   pidFile(gone, '54321');
