@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { keepExitCode, withDatabaseUrl } from '../db/connect.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
+import { cliActor, recordAudit } from '../admin/audit-trail.js';
 import { formatTable } from '../ledger/audit.js';
 import { kekFromConfig } from '../ledger/kek.js';
 import { seedDemo } from '../ledger/seed.js';
@@ -35,7 +36,14 @@ export function register(program: Command): void {
     const rows = await withDatabaseUrl(config, async (url) => {
       await migrate(url, { quiet: true });
       const pool = createPool(url, { poolSize: 2 });
-      try { return await seedDemo(pool, kek, { loadTerminals: o.loadTerminals, loadCards: o.loadCards }); } finally { await pool.end(); }
+      try {
+        const made = await seedDemo(pool, kek, { loadTerminals: o.loadTerminals, loadCards: o.loadCards });
+        // A change through the CLI, like every change, is in the audit trail (what was made, not the keys or cards).
+        if (made.some((r) => r.made > 0)) await recordAudit(pool, cliActor(), { action: 'seed.demo', after: made });
+        return made;
+      } finally {
+        await pool.end();
+      }
     });
     process.stdout.write(`${formatTable(['what', 'made', 'already there'], rows.map((r) => [r.what, String(r.made), String(r.existing)]))}\n`);
   });

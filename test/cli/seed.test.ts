@@ -26,6 +26,9 @@ t.test('seed --demo makes exactly the contract data, with load terminals and car
   t.match(byNo.get('8860000000000004'), { status: 'frozen' });
   t.match(byNo.get('8860000000000005'), { expiry: '2001' });
   t.match(byNo.get('8860000000000006'), { enrolled: false, balance: '0' });
+  const trail = (await c.query("SELECT actor, action FROM audit_log WHERE action = 'seed.demo'")).rows;
+  t.equal(trail.length, 1, 'the seed that made rows is in the audit trail, the re-run that made none is not');
+  t.match(trail[0]?.actor, /^cli:/);
   t.match(byNo.get('8860000000000007'), { tier: 'diamond', balance: '1000000' });
   t.match(byNo.get('8861000000000001'), { balance: '10000000' });
   t.ok(byNo.has('8861000000000025'));
