@@ -8,7 +8,7 @@ export { type MacAlgorithm, computeMac, encodeWithMac, verifyMac, xorBlocks, MAC
 export { checkValue, wrapKey, unwrapKey, randomKey, withOddParity, formatSignOnKeys, parseSignOnKeys, CHECK_VALUE_BYTES } from './keys.js';
 export { encryptPinBlock, decryptPinBlock, clearPinBlock } from './pin.js';
 export { parseField60, formatField60, parseField61, formatField61, parseField63, formatField63, parseField44, formatField44, parseBatchTotals, formatBatchTotals, type Field60, type Field61, type BatchTotals, type Totals } from './subfields.js';
-export { maskPan, maskTrack, maskBytes, track2Pan } from './mask.js';
+export { maskPan, maskPansIn, maskTrack, maskBytes, track2Pan } from './mask.js';
 export { describe, messageFromJson, formatOf, MASKED_FIELDS, type Described, type DescribedField } from './describe.js';
 export { unionPayPosFields } from './spec/unionpay-pos.js';
 export { unionPayPosRequests } from './spec/messages.js';

@@ -8,6 +8,11 @@ export function maskPan(pan: string): string {
   return pan.slice(0, 6) + '*'.repeat(len - 10) + pan.slice(-4);
 }
 
+/** A text with every run of 12 to 19 digits (what could be a card number) masked as a PAN. */
+export function maskPansIn(text: string): string {
+  return text.replace(/\d{12,19}/g, (pan) => maskPan(pan));
+}
+
 /** Track data: the PAN masked, everything after the separator starred. */
 export function maskTrack(track: string): string {
   // Only a clear track has a PAN then a separator; an encrypted one (nibbles A-F) is masked whole.

@@ -12,7 +12,7 @@ import type { Pool } from '../db/pool.js';
 import { earnedPoints } from '../ledger/points.js';
 import type { AccrualBook, AccrualLine, BadLine, FeedSummary } from '../ledger/accruals.js';
 import { recordAudit } from './audit-trail.js';
-import { HttpProblem } from './problem.js';
+import { HttpProblem, loggable } from './problem.js';
 
 /** Lines credited per SQL call (and per transaction). */
 export const accrualChunkLines = 5_000;
@@ -95,9 +95,15 @@ export const accrualsPlugin: FastifyPluginAsyncZod<{ book: AccrualBook; rule: Ea
     const checked = req.body.lines.map((raw, i) => checkLine(raw, i + 1, rule));
     const keys = new Map(checked.map((l) => [l.lineNo, l.key]));
     const results = [];
-    for (let i = 0; i < checked.length; i += accrualChunkLines) {
-      const chunk = checked.slice(i, i + accrualChunkLines);
-      results.push(...await book.credit(feedId, chunk.filter((l): l is AccrualLine => !isBad(l)), chunk.filter(isBad)));
+    try {
+      for (let i = 0; i < checked.length; i += accrualChunkLines) {
+        const chunk = checked.slice(i, i + accrualChunkLines);
+        results.push(...await book.credit(feedId, chunk.filter((l): l is AccrualLine => !isBad(l)), chunk.filter(isBad)));
+      }
+    } catch (err) {
+      // The chunks credited so far stay credited (each line idempotent): the feed says it stopped, and why.
+      await book.finish(feedId, `the feed stopped: ${loggable(err).message}`);
+      throw err;
     }
     const feed = await book.finish(feedId);
     await recordAudit(pool, p, { action: 'accruals.feed', subject: String(feedId), after: feedTrail(feed) });
@@ -125,8 +131,12 @@ export const accrualsPlugin: FastifyPluginAsyncZod<{ book: AccrualBook; rule: Ea
     try {
       await creditCsv(book, feedId, req.body, rule);
     } catch (err) {
-      failure = err instanceof CsvLineError ? err.message : `the feed stopped: ${err instanceof Error ? err.message : String(err)}`;
-      if (!(err instanceof CsvLineError)) req.log.error({ err: String(err), feedId }, 'accruals: a CSV feed failed');
+      // A fault of the switch (not of the file): the feed says it stopped, and the request fails as a 500.
+      if (!(err instanceof CsvLineError)) {
+        await book.finish(feedId, `the feed stopped: ${loggable(err).message}`);
+        throw err;
+      }
+      failure = err.message;
     }
     const feed = await book.finish(feedId, failure);
     await recordAudit(pool, p, { action: 'accruals.feed', subject: String(feedId), after: feedTrail(feed) });

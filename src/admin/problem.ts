@@ -2,6 +2,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { maskPansIn } from '../../protocol/mask.js';
 
 /** The stable `type` of each kind of problem the admin API answers (listed in src/admin/README.md). */
 export const problemTypes = {
@@ -64,6 +65,21 @@ export function sendProblem(reply: { code(n: number): unknown; type(t: string): 
   return reply.send(p);
 }
 
+/**
+ * An error as it may be logged: its kind, SQLSTATE, message and stack with anything that could be a card number
+ * masked (a database error's text can quote a row), and none of its other properties (a constraint error's
+ * detail quotes the row whole).
+ */
+export function loggable(err: unknown): { type: string; code?: string; message: string; stack?: string } {
+  const e = err as { name?: unknown; code?: unknown; message?: unknown; stack?: unknown };
+  return {
+    type: typeof e?.name === 'string' ? e.name : 'Error',
+    ...(typeof e?.code === 'string' ? { code: e.code } : {}),
+    message: maskPansIn(typeof e?.message === 'string' ? e.message : String(err)),
+    ...(typeof e?.stack === 'string' ? { stack: maskPansIn(e.stack) } : {}),
+  };
+}
+
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
@@ -83,11 +99,11 @@ export function registerProblemHandlers(app: FastifyInstance): void {
       return sendProblem(reply, { type: err.type, title: err.title, status: err.status, detail: err.message });
     }
     if (isResponseSerializationError(err)) {
-      request.log.error({ err }, 'response does not match its schema');
+      request.log.error({ err: loggable(err) }, 'response does not match its schema');
       return sendProblem(reply, { type: problemTypes.internal, title: 'Internal Server Error', status: 500 });
     }
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
-    if (status >= 500) request.log.error({ err }, 'admin request failed');
+    if (status >= 500) request.log.error({ err: loggable(err) }, 'admin request failed');
     return sendProblem(reply, {
       type: typeForStatus(status), title: status >= 500 ? 'Internal Server Error' : err.message, status,
       ...(status < 500 ? { detail: err.message } : {}),

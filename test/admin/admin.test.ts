@@ -105,3 +105,12 @@ t.test('an unknown route is answered as application/problem+json', async (t) => 
   t.match(r.headers['content-type'], /application\/problem\+json/);
   t.equal(r.json().status, 404);
 });
+
+t.test('a fault is logged with its code and its text, card numbers masked, never the error\'s row detail', async (t) => {
+  const { loggable } = await import('../../src/admin/problem.js');
+  const err = Object.assign(new Error('insert into cards failed for 8860000000123456'), { code: '23514', detail: 'Failing row contains (8860000000123456, active)' });
+  const l = loggable(err);
+  t.equal(l.code, '23514');
+  t.equal(l.message, 'insert into cards failed for 886000******3456');
+  t.notOk(JSON.stringify(l).includes('8860000000123456'), 'not in the message, the stack or anything else');
+});
