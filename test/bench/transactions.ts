@@ -16,6 +16,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { Kek, Ledger } from '../../src/ledger/index.js';
 import { silentLogger } from '../../src/log.js';
 import { SwitchMetrics } from '../../src/switch/metrics.js';
+import { cardNo, finishGeneration, inChunks, merchantId, sqlIds, terminalId } from './generate.js';
 import { jsonFileOption, writeBenchJson } from './json-out.js';
 
 const rows = Number(process.env.BENCH_TRANSACTIONS_ROWS ?? 10_000_000);
@@ -27,31 +28,24 @@ const days = 365;
 const jsonFile = jsonFileOption('bench:transactions');
 
 function log(s: string): void { process.stderr.write(`bench:transactions: ${s}\n`); }
-const cardNo = (i: number) => `8862${String(i).padStart(12, '0')}`;
-const merchantId = (i: number) => `8983100${String(i).padStart(8, '0')}`;
-const terminalId = (i: number) => `B${String(i).padStart(7, '0')}`;
 const rnd = (n: number) => 1 + Math.floor(Math.random() * n);
 
 async function generate(pool: Ledger['pool']): Promise<void> {
   log(`generating ${merchants} merchants, ${terminals} terminals, ${cards} cards`);
   await pool.query(`INSERT INTO merchants (merchant_id, name, points_per_yuan, fee_rate_bp)
-    SELECT '8983100' || lpad(i::text, 8, '0'), 'Bench ' || i, 50, 60 FROM generate_series(1, $1) i`, [merchants]);
+    SELECT ${sqlIds.merchant('i')}, 'Bench ' || i, 50, 60 FROM generate_series(1, $1) i`, [merchants]);
   await pool.query(`INSERT INTO terminals (terminal_id, merchant_id, tmk_enc)
-    SELECT 'B' || lpad(i::text, 7, '0'), '8983100' || lpad((1 + i % $2)::text, 8, '0'), '\\x00'::bytea FROM generate_series(1, $1) i`, [terminals, merchants]);
-  await pool.query(`INSERT INTO cards (card_no, expiry, balance) SELECT '8862' || lpad(i::text, 12, '0'), '3012', 1000000000 FROM generate_series(1, $1) i`, [cards]);
-  const chunk = 1_000_000;
-  for (let from = 1; from <= rows; from += chunk) {
-    const to = Math.min(rows, from + chunk - 1);
-    const started = Date.now();
-    // Authorisations in date order (as a switch writes them), each with its ledger row: purchases, and a refund
-    // of the row before in 2 of 100.
-    await pool.query(`
+    SELECT ${sqlIds.terminal('i')}, ${sqlIds.merchant('1 + i % $2')}, '\\x00'::bytea FROM generate_series(1, $1) i`, [terminals, merchants]);
+  await pool.query(`INSERT INTO cards (card_no, expiry, balance) SELECT ${sqlIds.card('i')}, '3012', 1000000000 FROM generate_series(1, $1) i`, [cards]);
+  // Authorisations in date order (as a switch writes them), each with its ledger row: purchases, and a refund
+  // of the row before in 2 of 100.
+  await inChunks(rows, 1_000_000, 'authorisations', log, (from, to) => pool.query(`
       WITH a AS (
         INSERT INTO authorisations (auth_id, terminal_id, batch_no, trace, business_date, kind, card_no, merchant_id, amount_fen, points,
                                     points_per_yuan, state, response_code, response, rrn, auth_code, original_auth_id, balance_after)
-        SELECT i, 'B' || lpad((1 + i % $3)::text, 7, '0'), lpad((1 + i / 1000000)::text, 6, '0'), lpad((i % 1000000)::text, 6, '0'),
+        SELECT i, ${sqlIds.terminal('1 + i % $3')}, lpad((1 + i / 1000000)::text, 6, '0'), lpad((i % 1000000)::text, 6, '0'),
                date '2025-12-01' + ((i - 1) * $4 / $5)::int, CASE WHEN i % 50 = 0 THEN 'refund' ELSE 'purchase' END,
-               '8862' || lpad((1 + (i * 7919) % $6)::text, 12, '0'), '8983100' || lpad((1 + (i % $3) % $7)::text, 8, '0'),
+               ${sqlIds.card('1 + (i * 7919) % $6')}, ${sqlIds.merchant('1 + (i % $3) % $7')},
                100 + i % 10000, (100 + i % 10000) / 2, 50, 'approved', '00',
                CASE WHEN i % 50 = 0 THEN '{"ok": true}'::jsonb END, lpad(i::text, 12, '0'), lpad((i % 1000000)::text, 6, '0'),
                CASE WHEN i % 50 = 0 THEN i - 1 END, 1000
@@ -60,13 +54,8 @@ async function generate(pool: Ledger['pool']): Promise<void> {
       )
       INSERT INTO ledger_txns (card_no, kind, auth_id, member_points, counter_kind, merchant_id, bucket)
       SELECT card_no, kind, auth_id, CASE WHEN kind = 'refund' THEN points ELSE -points END, 'merchant', merchant_id, ps_bucket(card_no) FROM a`,
-    [from, to, terminals, days, rows, cards, merchants]);
-    log(`rows ${to.toLocaleString('en')} of ${rows.toLocaleString('en')} (${((Date.now() - started) / 1000).toFixed(1)} s a million)`);
-  }
-  await pool.query(`SELECT setval(pg_get_serial_sequence('authorisations', 'auth_id'), $1)`, [rows]);
-  log('VACUUM ANALYZE');
-  await pool.query('VACUUM ANALYZE authorisations');
-  await pool.query('VACUUM ANALYZE ledger_txns');
+  [from, to, terminals, days, rows, cards, merchants]).then(() => {}));
+  await finishGeneration(pool, { identities: [['authorisations', 'auth_id', rows]], analyse: ['authorisations', 'ledger_txns'] }, log);
 }
 
 function percentiles(xs: number[]): { p50: number; p99: number; max: number } {
