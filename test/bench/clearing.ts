@@ -1,0 +1,188 @@
+// `npm run bench:clearing`: the monthly clearing (src/clearing) on a month of 1,000,000 and of 10,000,000
+// transactions across 100,000 merchants and 300,000 terminals (clearing-data.ts; generated first, not timed). The run
+// is a child process of its own (clearing-run.ts), so its peak RSS is the run's: with set-based SQL and streamed
+// files it must not grow with the transactions. Beside each run, on the same database in the same minutes, the floor:
+// one plain scan of the ledger grouped by merchant (and one of the authorisations), what any clearing must at least
+// read. Targets: a run of 10,000,000 in ≤ 60 s; peak RSS the same at every size (within 10 %).
+// Flags: --sizes 1000000,10000000; --reuse keeps each size's database in $TMPDIR/pointswitch-bench-clearing/<size>
+// and uses it again while the options and migrations are the same; --statements lists the SQL statements that took
+// longest in the run (pg_stat_statements); --json FILE.
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { clearingDataDefaults, generateDatabase, generatedBefore, type GeneratedData } from './clearing-data.js';
+import type { ClearingRunOutput } from './clearing-run.js';
+import { jsonFileOption, writeBenchJson } from './json-out.js';
+
+const bench = 'bench:clearing';
+const runSecondsMax = 60;
+const rssSpreadMax = 0.1;
+const jsonFile = jsonFileOption(bench);
+const args = process.argv.slice(2);
+const reuse = args.includes('--reuse');
+const statements = args.includes('--statements');
+
+function log(s: string): void { process.stderr.write(`${bench}: ${s}\n`); }
+
+function sizesArg(): number[] {
+  const i = args.indexOf('--sizes');
+  if (i < 0) return [1_000_000, 10_000_000];
+  const sizes = (args[i + 1] ?? '').split(',').map((s) => Number(s.replaceAll('_', '')));
+  if (sizes.length === 0 || sizes.some((n) => !Number.isSafeInteger(n) || n <= 0)) {
+    log('--sizes needs transactions counts, comma-separated (1000000,10000000)');
+    process.exit(2);
+  }
+  return sizes;
+}
+
+interface Statement { calls: number; totalMs: number; meanMs: number; rows: number; query: string }
+interface SizeFigures {
+  transactions: number; merchants: number; terminals: number;
+  /** The run as the engine sees it (runClearing called to returned), and the child process from spawn to exit. */
+  runSeconds: number; processSeconds: number;
+  peakRssMb: number; merchantsCsvRows: number | null; provisional: boolean;
+  steps: ClearingRunOutput['steps'];
+  files: ClearingRunOutput['result']['files'];
+  generationSeconds: number; generatedNow: boolean;
+  statements?: Statement[];
+}
+interface SizeBaseline { ledgerScanSeconds: number; authorisationsScanSeconds: number }
+
+/** Runs clearing-run.ts as a child and returns what it printed, with the child's time from spawn to exit. */
+function runChild(databaseUrl: string, period: string, outDir: string): Promise<ClearingRunOutput & { processMs: number }> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('test/bench/clearing-run.ts'),
+      '--database-url', databaseUrl, '--period', period, '--out-dir', outDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const processMs = performance.now() - started;
+      const line = out.trim().split('\n').at(-1) ?? '';
+      if (code !== 0 || !line.startsWith('{')) reject(new Error(`the clearing run exited ${code}${out ? `: ${out.slice(-500)}` : ''}`));
+      else resolve({ ...(JSON.parse(line) as ClearingRunOutput), processMs });
+    });
+  });
+}
+
+async function timed(c: pg.Client, sql: string): Promise<number> {
+  const started = performance.now();
+  await c.query(sql);
+  return (performance.now() - started) / 1000;
+}
+
+/** The floor: one scan of each big table, grouped by merchant; the first pass warms the cache, the second counts. */
+async function baseline(c: pg.Client, warm: boolean): Promise<SizeBaseline> {
+  const ledger = 'SELECT merchant_id, sum(member_points) FROM ledger_txns GROUP BY 1';
+  const auths = 'SELECT merchant_id, count(*), sum(points) FROM authorisations GROUP BY 1';
+  if (warm) { await timed(c, ledger); await timed(c, auths); }
+  return { ledgerScanSeconds: await timed(c, ledger), authorisationsScanSeconds: await timed(c, auths) };
+}
+
+async function topStatements(c: pg.Client): Promise<Statement[]> {
+  const { rows } = await c.query<{ calls: string; total: number; mean: number; rows: string; query: string }>(
+    `SELECT calls, total_exec_time AS total, mean_exec_time AS mean, rows, query FROM pg_stat_statements
+     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT ILIKE '%pg_stat_statements%'
+     ORDER BY total_exec_time DESC LIMIT 10`);
+  return rows.map((r) => ({ calls: Number(r.calls), totalMs: Math.round(r.total), meanMs: Math.round(r.mean * 10) / 10, rows: Number(r.rows),
+    query: r.query.replace(/\s+/g, ' ').slice(0, 400) }));
+}
+
+async function measure(transactions: number, scratch: string): Promise<{ figures: SizeFigures; baseline: SizeBaseline }> {
+  const options = { ...clearingDataDefaults, transactions };
+  const dataDir = reuse ? path.join(os.tmpdir(), 'pointswitch-bench-clearing', String(transactions)) : path.join(scratch, String(transactions));
+  let made: GeneratedData | null = reuse ? generatedBefore(dataDir, options) : null;
+  const generatedNow = made === null;
+  if (made) log(`${transactions.toLocaleString('en')}: reusing the database generated in ${dataDir} (${made.seconds} s then)`);
+  else {
+    log(`${transactions.toLocaleString('en')}: generating into ${dataDir}`);
+    made = await generateDatabase(dataDir, { ...options, log });
+    log(`${transactions.toLocaleString('en')}: generated in ${made.seconds} s`);
+  }
+  const settings: Record<string, string> = statements ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {};
+  const server = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'pg'), persistent: true, settings });
+  const c = new pg.Client({ connectionString: server.url });
+  try {
+    await c.connect();
+    log(`${transactions.toLocaleString('en')}: warming the cache (two scans)`);
+    await baseline(c, false);
+    if (statements) {
+      await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+      await c.query('SELECT pg_stat_statements_reset()');
+    }
+    const outDir = mkdtempSync(path.join(scratch, 'out-'));
+    log(`${transactions.toLocaleString('en')}: clearing ${options.period} in a child process`);
+    const run = await runChild(server.url, options.period, outDir);
+    const top = statements ? await topStatements(c) : undefined;
+    const floor = await baseline(c, false);
+    rmSync(outDir, { recursive: true, force: true });
+    const figures: SizeFigures = {
+      transactions, merchants: options.merchants, terminals: options.terminals,
+      runSeconds: Math.round(run.ms / 100) / 10, processSeconds: Math.round(run.processMs / 100) / 10, peakRssMb: run.peakRssMb,
+      merchantsCsvRows: run.result.files.find((f) => f.name === 'merchants.csv')?.rows ?? null, provisional: run.result.provisional,
+      steps: run.steps, files: run.result.files, generationSeconds: made.seconds, generatedNow,
+      ...(top ? { statements: top } : {}),
+    };
+    log(`${transactions.toLocaleString('en')}: ${figures.runSeconds} s, peak RSS ${figures.peakRssMb} MB; the ledger scan ${floor.ledgerScanSeconds.toFixed(1)} s`);
+    return { figures, baseline: { ledgerScanSeconds: round1(floor.ledgerScanSeconds), authorisationsScanSeconds: round1(floor.authorisationsScanSeconds) } };
+  } finally {
+    await c.end().catch(() => {});
+    await server.stop();
+    if (!reuse) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+function table(sizes: Array<{ figures: SizeFigures; baseline: SizeBaseline }>): string[] {
+  const head = '  transactions  merchants  terminals   run s  process s  peak RSS MB  merchants.csv rows   ledger scan s  auths scan s   generated s';
+  const rows = sizes.map(({ figures: f, baseline: b }) => [
+    f.transactions.toLocaleString('en').padStart(12), f.merchants.toLocaleString('en').padStart(9), f.terminals.toLocaleString('en').padStart(9),
+    f.runSeconds.toFixed(1).padStart(7), f.processSeconds.toFixed(1).padStart(9), String(f.peakRssMb).padStart(11),
+    String(f.merchantsCsvRows ?? '?').padStart(18), b.ledgerScanSeconds.toFixed(1).padStart(14), b.authorisationsScanSeconds.toFixed(1).padStart(12),
+    `${f.generationSeconds.toFixed(0)}${f.generatedNow ? '' : ' (reused)'}`.padStart(13),
+  ].join('  '));
+  return [head, ...rows.map((r) => `  ${r}`)];
+}
+
+async function main(): Promise<number> {
+  const sizes = sizesArg();
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'pointswitch-bench-'));
+  chmodSync(scratch, 0o755);
+  try {
+    const measured: Array<{ figures: SizeFigures; baseline: SizeBaseline }> = [];
+    for (const n of sizes) measured.push(await measure(n, scratch));
+    const largest = measured.reduce((a, b) => (b.figures.transactions > a.figures.transactions ? b : a));
+    const rss = measured.map((m) => m.figures.peakRssMb);
+    const rssSpread = (Math.max(...rss) - Math.min(...rss)) / Math.min(...rss);
+    const timeOk = largest.figures.runSeconds <= runSecondsMax;
+    const rssOk = rssSpread <= rssSpreadMax;
+    const out = [
+      `${bench} — ${os.cpus().length} CPUs; period ${clearingDataDefaults.period} (${clearingDataDefaults.timeZone}); the run in a child process; baseline: one grouped scan of each table, same database, after the run`,
+      '',
+      ...table(measured),
+      '',
+      `  target: ${largest.figures.transactions.toLocaleString('en')} transactions cleared in ≤ ${runSecondsMax} s: ${largest.figures.runSeconds} s — ${timeOk ? 'met' : 'MISSED'}`,
+      `  target: peak RSS the same at every size (within ${rssSpreadMax * 100} %): ${rss.join(' / ')} MB, spread ${(rssSpread * 100).toFixed(1)} % — ${rssOk ? 'met' : 'MISSED'}`,
+    ];
+    for (const m of measured) {
+      const steps = m.figures.steps.map((s, i, all) => `${s.step} ${(((all[i + 1]?.atMs ?? m.figures.runSeconds * 1000) - s.atMs) / 1000).toFixed(1)} s`);
+      if (steps.length) out.push(`  steps at ${m.figures.transactions.toLocaleString('en')}: ${steps.join(', ')}`);
+      for (const s of m.figures.statements ?? []) out.push(`    ${String(s.totalMs).padStart(7)} ms  ${String(s.calls).padStart(6)} calls  ${s.query.slice(0, 160)}`);
+    }
+    process.stdout.write(`${out.join('\n')}\n`);
+    if (jsonFile) {
+      writeBenchJson(jsonFile, bench, { sizes: measured.map((m) => m.figures), targets: { runSecondsMax, rssSpreadMax, timeOk, rssOk, rssSpread } },
+        { sizes: measured.map((m) => ({ transactions: m.figures.transactions, ...m.baseline })) });
+    }
+    return timeOk && rssOk ? 0 : 1;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+main().then((code) => process.exit(code), (err) => { log(err instanceof Error ? err.stack ?? err.message : String(err)); process.exit(1); });
