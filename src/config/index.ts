@@ -115,6 +115,14 @@ const described = {
   accrualPointsPerYuan: s(['POINTSWITCH_ACCRUAL_POINTS_PER_YUAN'], '--accrual-points-per-yuan <n>',
     'points a member earns per yuan billed, for accrual-feed lines given as an amount (rounded down to a whole point; 1: the programme\'s 2 % return at 2 fen a point)',
     positiveInt(10_000).default(1)),
+  clearingTimeZone: s(['POINTSWITCH_CLEARING_TIME_ZONE'], '--clearing-time-zone <zone>',
+    'IANA time zone of the clearing calendar: when a month has ended, and on which days a terminal was enabled (the switch dates requests in China Standard Time)',
+    z.string().min(1).refine((v) => { try { new Intl.DateTimeFormat('en', { timeZone: v }); return true; } catch { return false; } },
+      { message: 'must be an IANA time zone such as Asia/Shanghai' }).default('Asia/Shanghai')),
+  clearingGraceDays: s(['POINTSWITCH_CLEARING_GRACE_DAYS'], '--clearing-grace-days <days>',
+    'days after a month ends before it may be closed, for late reversals (runs until then are provisional)', z.coerce.number().int().min(0).max(31).default(1)),
+  terminalMonthlyFeeFen: s(['POINTSWITCH_TERMINAL_MONTHLY_FEE_FEN'], '--terminal-monthly-fee-fen <fen>',
+    'usage fee the issuer pays the acquirer for a terminal enabled the whole month, in fen (pro rata by days enabled)', z.coerce.number().int().min(0).max(100_000_000).default(2000)),
   poolSize: s(['POINTSWITCH_POOL_SIZE'], '--pool-size <n>', 'Postgres connections of this process (keep above batchInflightMax, so reads and voids never wait behind debits)', positiveInt(1000).default(16)),
 
 };

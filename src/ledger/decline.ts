@@ -23,6 +23,8 @@ export type Decline =
   | { kind: 'original-not-refundable'; state: string }
   | { kind: 'refund-exceeds-original'; refundablePoints: number }
   | { kind: 'reversed-before-arrival' }
+  /** The purchase's business date lies in a closed clearing period (src/clearing). */
+  | { kind: 'period-closed' }
   | { kind: 'system-error'; detail: string };
 
 /** The switch's own refusals: the request never reached a handler, or a handler could not read it. */
@@ -66,6 +68,7 @@ export function responseCodeFor(r: Refusal): string {
     case 'original-not-refundable': return '12';
     case 'refund-exceeds-original': return '61';
     case 'reversed-before-arrival': return '12';
+    case 'period-closed': return '12';
     case 'system-error': return '96';
     case 'format-error': return '30';
     case 'unknown-terminal': return '97';    // terminal not registered
@@ -89,7 +92,7 @@ const declineKindSet: Record<DeclineKind, true> = {
   'not-enrolled': true, 'incorrect-pin': true, 'insufficient-points': true, 'invalid-merchant': true,
   'terminal-not-permitted': true, 'invalid-amount': true, duplicate: true, 'original-not-found': true,
   'original-amount-wrong': true, 'original-not-voidable': true, 'original-not-refundable': true,
-  'refund-exceeds-original': true, 'reversed-before-arrival': true, 'system-error': true,
+  'refund-exceeds-original': true, 'reversed-before-arrival': true, 'period-closed': true, 'system-error': true,
 };
 const switchRefusalKindSet: Record<SwitchRefusalKind, true> = {
   'format-error': true, 'unknown-terminal': true, 'terminal-inactive': true, 'not-signed-on': true,

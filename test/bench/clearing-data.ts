@@ -80,12 +80,6 @@ const monthRows = `
                              r.kind = 'purchase' AND i % 100 = 18 AND i + 7 <= $3 AS refunded,
                              r.kind = 'purchase' AND i % 200 = 111 AS reversed) f`;
 
-async function hasBusinessDate(db: Queryable): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'ledger_txns' AND column_name = 'business_date'`);
-  return rowCount === 1;
-}
-
 async function referenceData(pool: pg.Pool, o: ClearingDataOptions, start: string): Promise<void> {
   const started = Date.now();
   await pool.query(`INSERT INTO merchants (merchant_id, name, points_per_yuan, fee_rate_bp, created_at)
@@ -123,7 +117,6 @@ export async function generateClearingData(pool: pg.Pool, o: ClearingDataOptions
   if (o.transactions / o.terminals >= 100_000) throw new Error('more than 100,000 rows a terminal: give more terminals');
   if (o.terminals < o.merchants) throw new Error('every merchant needs a terminal: give at least as many terminals as merchants');
   await referenceData(pool, o, start);
-  const withDate = await hasBusinessDate(pool);
   const params = (from: number, to: number) => [from, to, o.transactions, o.terminals, o.merchants, o.cards, start, (days * 86_400) / o.transactions, o.timeZone];
   const chunk = o.chunkRows ?? 1_000_000;
   await loadWithoutIndexes(pool, ['authorisations', 'ledger_txns'], o.log, () => Promise.all([
@@ -143,10 +136,9 @@ export async function generateClearingData(pool: pg.Pool, o: ClearingDataOptions
       FROM (${monthRows}) r`, params(from, to)).then(() => {})),
     // A purchase's debit, a void's or refund's credit, and after a reversed purchase its reversal, 30 s later.
     fillTable(pool, 'ledger_txns', o.transactions, chunk, o.log, (c, from, to) => c.query(`
-      INSERT INTO ledger_txns (card_no, kind, auth_id, created_at, member_points, counter_kind, merchant_id, bucket${withDate ? ', business_date' : ''})
+      INSERT INTO ledger_txns (card_no, kind, auth_id, created_at, member_points, counter_kind, merchant_id, bucket, business_date)
       SELECT card_no, CASE WHEN s = 2 THEN 'reversal' ELSE kind END, i, created_at + (s - 1) * interval '30 seconds',
-             CASE WHEN kind = 'purchase' AND s = 1 THEN -points ELSE points END, 'merchant', merchant_id, ps_bucket(card_no)
-             ${withDate ? ', business_date' : ''}
+             CASE WHEN kind = 'purchase' AND s = 1 THEN -points ELSE points END, 'merchant', merchant_id, ps_bucket(card_no), business_date
       FROM (${monthRows}) r CROSS JOIN generate_series(1, CASE WHEN reversed THEN 2 ELSE 1 END) s
       WHERE NOT declined`, params(from, to)).then(() => {})),
   ]).then(() => {}));
@@ -164,17 +156,17 @@ export interface ClearingDataTotals {
   reversalCount: number;
   reversalPoints: number;
   netPoints: number;
-  /** (merchant, business date) groups — or merchants, before ledger_txns had a business date — where the ledger and the authorisations disagree. */
+  /** (merchant, business date) groups where the ledger and the authorisations disagree. */
   mismatches: number;
 }
 
 /**
- * What the clearing will check, checked on the data: each merchant's ledger side (per business date when the
- * ledger has one) moves by what its authorisations say, in points and in counts of each kind. Returns the month's
+ * What the clearing will check, checked on the data: each merchant's ledger side, business date by business date,
+ * moves by what its authorisations say, in points and in counts of each kind (a reversal on its original's date). Returns the month's
  * totals, the figures a clearing run must reproduce (its points are the members' side: purchases negative).
  */
 export async function checkClearingData(db: Queryable): Promise<ClearingDataTotals> {
-  const by = (await hasBusinessDate(db)) ? 'merchant_id, business_date' : 'merchant_id';
+  const by = 'merchant_id, business_date';
   const { rows } = await db.query(`
     WITH l AS (
       SELECT ${by}, sum(member_points) AS points,

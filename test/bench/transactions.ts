@@ -50,10 +50,10 @@ async function generate(pool: Ledger['pool']): Promise<void> {
                CASE WHEN i % 50 = 0 THEN '{"ok": true}'::jsonb END, lpad(i::text, 12, '0'), lpad((i % 1000000)::text, 6, '0'),
                CASE WHEN i % 50 = 0 THEN i - 1 END, 1000
         FROM generate_series($1::bigint, $2::bigint) i
-        RETURNING auth_id, card_no, merchant_id, points, kind
+        RETURNING auth_id, card_no, merchant_id, points, kind, business_date
       )
-      INSERT INTO ledger_txns (card_no, kind, auth_id, member_points, counter_kind, merchant_id, bucket)
-      SELECT card_no, kind, auth_id, CASE WHEN kind = 'refund' THEN points ELSE -points END, 'merchant', merchant_id, ps_bucket(card_no) FROM a`,
+      INSERT INTO ledger_txns (card_no, kind, auth_id, member_points, counter_kind, merchant_id, bucket, business_date)
+      SELECT card_no, kind, auth_id, CASE WHEN kind = 'refund' THEN points ELSE -points END, 'merchant', merchant_id, ps_bucket(card_no), business_date FROM a`,
   [from, to, terminals, days, rows, cards, merchants]).then(() => {}));
   await finishGeneration(pool, { identities: [['authorisations', 'auth_id', rows]], analyse: ['authorisations', 'ledger_txns'] }, log);
 }

@@ -58,9 +58,15 @@ t.test('Redis stalled (SIGSTOP) then resumed: writes missed meanwhile never leav
   child.kill('SIGSTOP');
   spent += await spend(ledger, 100);                    // cache writes time out; the breaker opens
   t.equal(await cardBalance(ledger, diamond), 1_000_000 - spent);
+  // The cache writes are sent after the debits answer: wait for their timeouts to open the breaker, not for a time.
+  await until(() => lines.some((l) => /Redis calls are failing/.test(l)), 'the stall warning');
   const resumedAt = Date.now();
   child.kill('SIGCONT');
-  await new Promise((r) => setTimeout(r, 1200));       // the breaker's pause
+  // A call after the breaker's pause is its trial: ask until one has gone through.
+  await until(async () => {
+    await ledger.balance({ cardNo: diamond, terminalId: t1 });
+    return lines.some((l) => /Redis calls succeed again/.test(l));
+  }, 'a cache call to succeed again');
   const b = await ledger.balance({ cardNo: diamond, terminalId: t1 });
   t.same(b, { ok: true, balancePoints: 1_000_000 - spent }, 'no stale balance after the stall');
   t.equal(lines.filter((l) => /Redis calls are failing/.test(l)).length, 1, 'the stall is warned once, not per call');

@@ -15,7 +15,7 @@ BEGIN
     END IF;
     RETURN ps_decline('duplicate');
   END IF;
-  v_txn := ps_post(p_card, 'credit', NULL, p_points, 'issuer_accrual', NULL);
+  v_txn := ps_post(p_card, 'credit', NULL, p_points, 'issuer_accrual', NULL, NULL);
   INSERT INTO credits (idempotency_key, card_no, points, reason, txn_id, balance_after)
     VALUES (p_key, p_card, p_points, p_reason, v_txn, c.balance + p_points);
   RETURN jsonb_build_object('ok', true, 'balancePoints', c.balance + p_points, 'replayed', false,

@@ -17,7 +17,7 @@ BEGIN
   IF v_rate IS NULL THEN RETURN ps_decline('invalid-merchant'); END IF;
   v_points := ps_points(p_amount, v_rate);
   SELECT * INTO c FROM cards WHERE card_no = p_card FOR UPDATE;
-  v_kind := coalesce(ps_card_decline(c, p_date, p_pvv), CASE WHEN c.balance < v_points THEN 'insufficient-points' END);
+  v_kind := coalesce(ps_date_decline(p_date), ps_card_decline(c, p_date, p_pvv), CASE WHEN c.balance < v_points THEN 'insufficient-points' END);
   v_id := nextval('authorisations_auth_id_seq');
   IF v_kind IS NULL THEN
     v_rrn := ps_rrn(v_id);
@@ -44,8 +44,8 @@ BEGIN
     RETURN ps_replay(ex, 'purchase', p_card, p_amount, p_merchant);
   END IF;
   IF v_kind IS NOT NULL THEN RETURN v_resp; END IF;
-  INSERT INTO ledger_txns (card_no, kind, auth_id, member_points, counter_kind, merchant_id, bucket)
-    VALUES (p_card, 'purchase', v_id, -v_points, 'merchant', p_merchant, ps_bucket(p_card));
+  INSERT INTO ledger_txns (card_no, kind, auth_id, member_points, counter_kind, merchant_id, bucket, business_date)
+    VALUES (p_card, 'purchase', v_id, -v_points, 'merchant', p_merchant, ps_bucket(p_card), p_date);
   UPDATE cards SET balance = balance - v_points, version = version + 1 WHERE card_no = p_card;
   RETURN v_resp || jsonb_build_object('card', jsonb_build_object('version', c.version + 1, 'balance', c.balance - v_points));
 END $function$;

@@ -39,7 +39,7 @@ BEGIN
     -- item is judged against the current balance, and the row stays ours until commit.
     LEFT JOIN LATERAL (SELECT c FROM cards c WHERE c.card_no = u.card FOR UPDATE) c ON true
     -- the card rules every debit shares (unknown, lost, frozen, closed, expired, not enrolled, PIN)
-    CROSS JOIN LATERAL (SELECT ps_card_decline(c.c, u.d, u.pvv) AS kind) cd
+    CROSS JOIN LATERAL (SELECT coalesce(ps_date_decline(u.d), ps_card_decline(c.c, u.d, u.pvv)) AS kind) cd
   ), ins AS (
     -- invalid amount / merchant are answered, not stored (as on the single path). An approval is stored as its
     -- columns (ps_answer makes its answer); a decline with its answer. A plain insert: a key that exists (a
@@ -63,11 +63,11 @@ BEGIN
     FROM j
     WHERE j.kind IS NULL OR j.kind NOT IN ('invalid-amount', 'invalid-merchant')
     ORDER BY j.i
-    RETURNING auth_id, card_no, merchant_id, points, state, response, rrn, auth_code
+    RETURNING auth_id, card_no, merchant_id, points, state, response, rrn, auth_code, business_date
   ), t AS (
     -- one row a debit: the member's side and the merchant bucket's side (ledger_entries shows the two)
-    INSERT INTO ledger_txns (card_no, kind, auth_id, member_points, counter_kind, merchant_id, bucket)
-    SELECT card_no, 'purchase', auth_id, -points, 'merchant', merchant_id, ps_bucket(card_no)
+    INSERT INTO ledger_txns (card_no, kind, auth_id, member_points, counter_kind, merchant_id, bucket, business_date)
+    SELECT card_no, 'purchase', auth_id, -points, 'merchant', merchant_id, ps_bucket(card_no), business_date
     FROM ins WHERE state = 'approved'
   ), upd AS (
     UPDATE cards c SET balance = c.balance - ins.points, version = c.version + 1

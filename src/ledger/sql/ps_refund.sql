@@ -6,7 +6,7 @@ CREATE OR REPLACE FUNCTION ps_refund(p_terminal text, p_batch text, p_trace text
  LANGUAGE plpgsql
 AS $function$
 DECLARE c cards%ROWTYPE; o authorisations%ROWTYPE; v_stored jsonb; v_found boolean;
-        v_resp jsonb; v_id bigint; v_ok boolean; v_points bigint; v_left_fen bigint; v_left_points bigint;
+        v_resp jsonb; v_id bigint; v_ok boolean; v_on date := ps_open_date(p_date); v_points bigint; v_left_fen bigint; v_left_points bigint;
 BEGIN
   IF p_amount IS NULL OR p_amount <= 0 THEN RETURN ps_decline('invalid-amount'); END IF;
   SELECT * INTO c FROM cards WHERE card_no = p_card FOR UPDATE;
@@ -31,14 +31,14 @@ BEGIN
                                  'amountFen', p_amount, 'balancePoints', c.balance + v_points);
   END IF;
   v_stored := ps_store_return(v_id, p_terminal, p_batch, p_trace, p_date, 'refund', p_card, p_merchant, p_amount, v_points,
-                              o.points_per_yuan, v_resp, o.auth_id);
+                              o.points_per_yuan, v_resp, o.auth_id, v_on);
   IF v_stored IS NOT NULL THEN RETURN v_stored; END IF;
   IF v_ok THEN
     UPDATE authorisations
       SET refunded_fen = refunded_fen + p_amount, refunded_points = refunded_points + v_points,
           state = CASE WHEN refunded_fen + p_amount = amount_fen THEN 'refunded' ELSE 'partially_refunded' END
       WHERE auth_id = o.auth_id;
-    PERFORM ps_post(p_card, 'refund', v_id, v_points, 'merchant', o.merchant_id);
+    PERFORM ps_post(p_card, 'refund', v_id, v_points, 'merchant', o.merchant_id, v_on);
     RETURN v_resp || jsonb_build_object('card', jsonb_build_object('version', c.version + 1, 'balance', c.balance + v_points));
   END IF;
   RETURN v_resp;

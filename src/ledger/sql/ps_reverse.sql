@@ -37,7 +37,7 @@ BEGIN
     END IF;
   END IF;
   UPDATE authorisations SET state = 'reversed' WHERE auth_id = o.auth_id;
-  IF v_move <> 0 THEN PERFORM ps_post(o.card_no, 'reversal', o.auth_id, v_move, 'merchant', o.merchant_id); END IF;
+  IF v_move <> 0 THEN PERFORM ps_post(o.card_no, 'reversal', o.auth_id, v_move, 'merchant', o.merchant_id, ps_open_date(p_date)); END IF;
   v_balance := c.balance + v_move;
   RETURN jsonb_build_object('ok', true, 'reversed', true, 'balancePoints', v_balance,
                             'card', jsonb_build_object('version', c.version + CASE WHEN v_move <> 0 THEN 1 ELSE 0 END, 'balance', v_balance));

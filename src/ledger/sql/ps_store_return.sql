@@ -1,9 +1,10 @@
 -- A void's or refund's answer stored under its idempotency key (approved with its points, RRN and auth code, or
 -- declined), or, when the key is taken (a retransmission, a concurrent request under the same key), the answer
--- stored there, replayed. NULL: stored now. Called by ps_void and ps_refund.
+-- stored there, replayed. NULL: stored now. p_on: the date its ledger row is cleared under (ps_open_date of
+-- p_date, taken once by the caller), kept as cleared_on when it is not p_date. Called by ps_void and ps_refund.
 CREATE OR REPLACE FUNCTION ps_store_return(p_id bigint, p_terminal text, p_batch text, p_trace text, p_date date, p_kind text,
                                            p_card text, p_merchant text, p_amount bigint, p_points bigint, p_rate integer,
-                                           p_resp jsonb, p_original bigint)
+                                           p_resp jsonb, p_original bigint, p_on date)
  RETURNS jsonb
  LANGUAGE plpgsql
 AS $function$
@@ -11,11 +12,11 @@ DECLARE v_ok boolean := coalesce((p_resp ->> 'ok')::boolean, false); ex authoris
 BEGIN
   INSERT INTO authorisations (auth_id, terminal_id, batch_no, trace, business_date, kind, card_no, merchant_id,
                               amount_fen, points, points_per_yuan, state, response_code, response, rrn, auth_code,
-                              original_auth_id)
+                              original_auth_id, cleared_on)
   VALUES (p_id, p_terminal, p_batch, p_trace, p_date, p_kind, p_card, p_merchant, p_amount,
           CASE WHEN v_ok THEN p_points ELSE 0 END, p_rate, CASE WHEN v_ok THEN 'approved' ELSE 'declined' END,
           ps_code(p_resp), p_resp, CASE WHEN v_ok THEN ps_rrn(p_id) END, CASE WHEN v_ok THEN ps_auth_code(p_id) END,
-          CASE WHEN v_ok THEN p_original END)
+          CASE WHEN v_ok THEN p_original END, CASE WHEN v_ok AND p_on <> p_date THEN p_on END)
   ON CONFLICT ON CONSTRAINT authorisations_key DO NOTHING;
   IF FOUND THEN RETURN NULL; END IF;
   SELECT * INTO ex FROM authorisations

@@ -4,7 +4,7 @@ CREATE OR REPLACE FUNCTION ps_void(p_terminal text, p_batch text, p_trace text, 
  LANGUAGE plpgsql
 AS $function$
 DECLARE c cards%ROWTYPE; o authorisations%ROWTYPE; v_stored jsonb; v_found boolean;
-        v_resp jsonb; v_id bigint; v_ok boolean;
+        v_resp jsonb; v_id bigint; v_ok boolean; v_on date := ps_open_date(p_date);
 BEGIN
   SELECT * INTO c FROM cards WHERE card_no = p_card FOR UPDATE;
   v_found := FOUND;
@@ -26,11 +26,11 @@ BEGIN
                                  'amountFen', p_amount, 'balancePoints', c.balance + o.points);
   END IF;
   v_stored := ps_store_return(v_id, p_terminal, p_batch, p_trace, p_date, 'void', p_card, p_merchant, p_amount, o.points,
-                              o.points_per_yuan, v_resp, o.auth_id);
+                              o.points_per_yuan, v_resp, o.auth_id, v_on);
   IF v_stored IS NOT NULL THEN RETURN v_stored; END IF;
   IF v_ok THEN
     UPDATE authorisations SET state = 'voided' WHERE auth_id = o.auth_id;
-    PERFORM ps_post(p_card, 'void', v_id, o.points, 'merchant', o.merchant_id);
+    PERFORM ps_post(p_card, 'void', v_id, o.points, 'merchant', o.merchant_id, v_on);
     RETURN v_resp || jsonb_build_object('card', jsonb_build_object('version', c.version + 1, 'balance', c.balance + o.points));
   END IF;
   RETURN v_resp;
