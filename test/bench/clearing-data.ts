@@ -222,7 +222,9 @@ const migrationNames = () => readdirSync(migrationsDir()).filter((f) => /^\d+_.*
 export function generatedBefore(dataDir: string, options: GeneratedData['options']): GeneratedData | null {
   if (!existsSync(manifest(dataDir))) return null;
   const made = JSON.parse(readFileSync(manifest(dataDir), 'utf8')) as GeneratedData;
-  const same = JSON.stringify(made.options) === JSON.stringify(options) && JSON.stringify(made.migrations) === JSON.stringify(migrationNames());
+  const keys = Object.keys(options) as Array<keyof GeneratedData['options']>;
+  const same = keys.length === Object.keys(made.options).length && keys.every((k) => made.options[k] === options[k])
+    && JSON.stringify(made.migrations) === JSON.stringify(migrationNames());
   return same ? made : null;
 }
 
