@@ -8,7 +8,7 @@
 // and uses it again while the options and migrations are the same; --statements lists the SQL statements that took
 // longest in the run (pg_stat_statements); --json FILE.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -69,6 +69,14 @@ function runChild(databaseUrl: string, period: string, outDir: string): Promise<
   });
 }
 
+/** Lines of a file after its header, counted as it streams past. */
+async function dataLines(file: string): Promise<number | null> {
+  if (!existsSync(file)) return null;
+  let n = 0;
+  for await (const chunk of createReadStream(file)) for (const b of chunk as Buffer) if (b === 10) n++;
+  return n - 1;
+}
+
 async function timed(c: pg.Client, sql: string): Promise<number> {
   const started = performance.now();
   await c.query(sql);
@@ -119,11 +127,14 @@ async function measure(transactions: number, scratch: string): Promise<{ figures
     const run = await runChild(server.url, options.period, outDir);
     const top = statements ? await topStatements(c) : undefined;
     const floor = await baseline(c, false);
+    const csvRows = await dataLines(path.join(run.result.outDir ?? outDir, 'merchants.csv'));
+    const reported = run.result.files.find((f) => f.name === 'merchants.csv')?.rows;
+    if (reported !== undefined && csvRows !== null && reported !== csvRows) log(`merchants.csv: the run says ${reported} rows, the file has ${csvRows}`);
     rmSync(outDir, { recursive: true, force: true });
     const figures: SizeFigures = {
       transactions, merchants: options.merchants, terminals: options.terminals,
       runSeconds: Math.round(run.ms / 100) / 10, processSeconds: Math.round(run.processMs / 100) / 10, peakRssMb: run.peakRssMb,
-      merchantsCsvRows: run.result.files.find((f) => f.name === 'merchants.csv')?.rows ?? null, provisional: run.result.provisional,
+      merchantsCsvRows: csvRows, provisional: run.result.provisional,
       steps: run.steps, files: run.result.files, generationSeconds: made.seconds, generatedNow,
       ...(top ? { statements: top } : {}),
     };
@@ -162,7 +173,7 @@ async function main(): Promise<number> {
     const timeOk = largest.figures.runSeconds <= runSecondsMax;
     const rssOk = rssSpread <= rssSpreadMax;
     const out = [
-      `${bench} — ${os.cpus().length} CPUs; period ${clearingDataDefaults.period} (${clearingDataDefaults.timeZone}); the run in a child process; baseline: one grouped scan of each table, same database, after the run`,
+      `${bench} — ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; period ${clearingDataDefaults.period} (${clearingDataDefaults.timeZone}); the run in a child process; baseline: one grouped scan of each table, same database, after the run`,
       '',
       ...table(measured),
       '',
