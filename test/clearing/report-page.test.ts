@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
 import type { MerchantRow, ReportData } from '../../src/clearing/report.js';
-import { owingMerchantId, reportFixture, scriptName, writeRunDir } from './support/report-fixture.js';
+import { owingMerchantId, reportFixture, scriptName, totalsOf, writeRunDir } from './support/report-fixture.js';
 import {
   checkReportAgainstCsv, clickPager, clickSort, evalIn, findChromium, launchChromium, openReport, parsePoints, parseYuan,
   rowCountOf, screenshot, shownRows, status, textOf,
@@ -85,6 +85,20 @@ async function tests(): Promise<void> {
     t.equal(await evalIn(page, `getComputedStyle(document.querySelector('#merchants tbody .owed')).color`), 'rgb(164, 0, 0)');
     t.equal((await shownRows(page, 'merchants'))[4]![12], '1.20 %; 1.15 %', 'a rate that changed in the month shows both');
   }));
+
+  await t.test('a negative total net payable reads as owed by the merchants', async (t) => {
+    const owing = reportFixture({ merchants: 3, terminals: 2 });
+    owing.merchants = owing.merchants.map((m) => ({ ...m, refundPoints: m.refundPoints + m.netPoints + 100, netPoints: -100,
+      grossFen: -100, feeFen: 0, netPayableFen: -100 }));
+    owing.totals = totalsOf(owing.merchants, owing.terminals);
+    const dir = path.join(work, 'owing');
+    writeRunDir(dir, owing);
+    await withPage(t, dir, async (page) => {
+      t.equal(await textOf(page, '[data-total="netPayableFen"]'), 'owed by merchants ¥3.00');
+      t.equal(await evalIn(page, `document.querySelector('[data-total="netPayableFen"]').className`), 'owed');
+    });
+    await checkReportAgainstCsv(t, dir);
+  });
 
   await t.test('a provisional run says PROVISIONAL prominently, and warns of a fee rate above 1 %; a closed one does neither', async (t) => withPage(t, runDir, async (page) => {
     t.match(await textOf(page, '#provisional'), /^PROVISIONAL\b/);
@@ -186,7 +200,7 @@ async function tests(): Promise<void> {
     t.equal(await evalIn(page, `getComputedStyle(document.querySelector('#merchants .controls')).display`), 'none');
     t.ok((await page.pdf({ format: 'A4', landscape: true })).length > 1000, 'it prints to a PDF');
     await page.emulateMediaType(undefined);
-    await screenshot(t, page, 'report');
+    await screenshot(t, page, path.join(work, 'printed.png'));
   }));
 
   await t.test('a month of 100,000 merchants and 300,000 terminals opens, sorts and filters', async (t) => {
