@@ -70,18 +70,21 @@ function yuan(fen) {
 }
 /** Basis points as a percent: "60;55" -> "0.60 %; 0.55 %". */
 function rates(bp) { return String(bp).split(';').map(function (r) { return yuan(Number(r)) + ' %'; }).join('; '); }
-/** A net payable: negative is money the merchant owes, said in words. */
-function payable(fen, cell) {
-  if (fen < 0) { cell.className += ' owed'; cell.textContent = 'owed by merchant \\u00a5' + yuan(-fen); }
-  else cell.textContent = yuan(fen);
+/** A net payable: negative is money the merchant (for a total, the merchants) owes, said in words. */
+function payable(who) {
+  return function (fen, cell) {
+    if (fen < 0) { cell.classList.add('owed'); cell.textContent = 'owed by ' + who + ' \\u00a5' + yuan(-fen); }
+    else cell.textContent = yuan(fen);
+  };
 }
 var show = {
   text: function (v, cell) { cell.textContent = v; },
   count: function (v, cell) { cell.textContent = points(v); },
   fen: function (v, cell) { cell.textContent = yuan(v); },
-  payable: payable,
+  payable: payable('merchant'),
+  payableTotal: payable('merchants'),
   rates: function (v, cell) { cell.textContent = rates(v); },
-  hash: function (v, cell) { cell.className += ' hash'; cell.textContent = v; },
+  hash: function (v, cell) { cell.classList.add('hash'); cell.textContent = v; },
 };
 function sortKey(kind, v) { return kind === 'rates' ? Number(String(v).split(';')[0]) : v; }
 
@@ -204,7 +207,7 @@ function totals() {
     ['voidCount', 'Voids', 'count'], ['voidPoints', 'Void points', 'count'], ['refundCount', 'Refunds', 'count'],
     ['refundPoints', 'Refund points', 'count'], ['reversalCount', 'Reversals', 'count'], ['reversalPoints', 'Reversal points', 'count'],
     ['netPoints', 'Net points', 'count'], ['grossFen', 'Gross value (\\u00a5)', 'fen'], ['feeFen', 'Merchant fees (\\u00a5)', 'fen'],
-    ['averageFeeRate', 'Average fee rate (%)', 'text'], ['netPayableFen', 'Net payable to merchants (\\u00a5)', 'payable'],
+    ['averageFeeRate', 'Average fee rate (%)', 'text'], ['netPayableFen', 'Net payable to merchants (\\u00a5)', 'payableTotal'],
     ['terminalFeeFen', 'Terminal fees (\\u00a5)', 'fen'], ['issuerOwesFen', 'Issuer owes (\\u00a5)', 'fen'],
     ['acquirerRevenueFen', 'Acquirer revenue (\\u00a5)', 'fen'],
   ]);

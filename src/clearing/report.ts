@@ -54,7 +54,7 @@ export function reportProblems(d: ReportData): string[] {
   const problems: string[] = [];
   if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(d.period)) problems.push(`period ${JSON.stringify(d.period)} is not YYYY-MM`);
   if (Number.isNaN(Date.parse(d.asOf))) problems.push(`asOf ${JSON.stringify(d.asOf)} is not an instant`);
-  if (!/^\d+\.\d{2}$/.test(d.totals.averageFeeRate)) problems.push(`averageFeeRate ${JSON.stringify(d.totals.averageFeeRate)} is not a percent with 2 decimals`);
+  if (!/^-?\d+\.\d{2}$/.test(d.totals.averageFeeRate)) problems.push(`averageFeeRate ${JSON.stringify(d.totals.averageFeeRate)} is not a percent with 2 decimals`);
   for (const k of totalsFields) {
     const v = d.totals[k];
     if (typeof v === 'number' && !Number.isSafeInteger(v)) problems.push(`totals.${k} is ${v}, not an integer`);
@@ -115,7 +115,7 @@ export function renderReport(d: ReportData): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
 <title>${escapeHtml(title)}</title>
 <style>${pageStyle}</style>
 </head>

@@ -47,6 +47,8 @@ t.test('the page can request nothing: no src, href, url() or @import, and a poli
 t.test('data that disagree with their own totals are refused, naming what disagrees', async (t) => {
   const off = (change: (d: ReportData) => void): ReportData => { const d = reportFixture(); change(d); return d; };
   t.same(reportProblems(reportFixture()), []);
+  t.same(reportProblems(off((d) => { d.totals.averageFeeRate = '-0.50'; })), [], 'a negative rate (fees given back) is a rate');
+  t.throws(() => renderReport(off((d) => { d.totals.averageFeeRate = '0.5'; })), /averageFeeRate "0.5" is not a percent with 2 decimals/);
   t.throws(() => renderReport(off((d) => { d.merchants[0]!.feeFen += 1; })), /merchants' feeFen sum to \d+, totals say/);
   t.throws(() => renderReport(off((d) => { d.merchants.pop(); })), /249 merchant rows, totals say 250/);
   t.throws(() => renderReport(off((d) => { d.terminals[0]!.feeFen += 1; })), /terminals' fees sum/);

@@ -5,14 +5,14 @@
 // page.evaluate is given source text, not functions: tsx compiles functions with helpers (`__name`) that do
 // not exist in the page.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import type { Test } from 'tap';
-import type { ReportTotals } from '../../../src/clearing/report.js';
+import { totalsFields, type ReportTotals } from '../../../src/clearing/report.js';
+import { rowsPerPage } from '../../../src/clearing/report-page.js';
 
 export const launchTimeoutMs = 30_000;
 export const stepTimeoutMs = 15_000;
@@ -100,7 +100,7 @@ export function parsePoints(s: string): number {
 
 /** "1,234.56" -> 123456 fen; "owed by merchant ¥12.34" -> -1234. Exact: the digits are read, never divided. */
 export function parseYuan(s: string): number {
-  const owed = /^owed by merchant ¥(.*)$/.exec(s);
+  const owed = /^owed by merchants? ¥(.*)$/.exec(s);
   if (owed) return -parseYuan(owed[1]!);
   const m = /^(-?)(\d{1,3}(?:,\d{3})*)\.(\d{2})$/.exec(s);
   if (!m) throw new Error(`"${s}" is not yuan with 2 decimals`);
@@ -151,16 +151,12 @@ export async function shownTotalValues(page: Page): Promise<Partial<Record<keyof
   return out;
 }
 
-/** A PNG of the whole page into a temporary directory of its own (removed when t ends); checks it is a PNG. */
-export async function screenshot(t: Test, page: Page, name: string): Promise<string> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'pointswitch-report-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, `${name}.png`);
+/** A PNG of the whole page to file; checks that it is a PNG of some size. */
+export async function screenshot(t: Test, page: Page, file: string): Promise<void> {
   await page.screenshot({ path: file as `${string}.png`, fullPage: true });
   const bytes = readFileSync(file);
-  t.ok(statSync(file).size > 1000, `the screenshot ${file} has ${bytes.length} bytes`);
+  t.ok(bytes.length > 1000, `the screenshot ${file} has ${bytes.length} bytes`);
   t.same([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'the screenshot is a PNG');
-  return file;
 }
 
 /** Merchants sorted as the page sorts a text column: by code unit, then in file order. */
@@ -170,6 +166,7 @@ const byMerchantId = (a: CsvMerchant, b: CsvMerchant) => (a.merchant_id! < b.mer
  * Opens dir/report.html and checks what it shows against dir/merchants.csv and dir/summary.json: the period, the
  * provisional banner and fee warning (present exactly when the summary says so), every total, the merchant count,
  * and the merchant table sorted by id (every page when there are at most pagesWalkMax, else the first and last).
+ * The screenshot goes beside dir (dir + ".report.png"), never into it: the run's files are the manifest's.
  */
 export async function checkReportAgainstCsv(t: Test, dir: string): Promise<void> {
   const summary = JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')) as { period: string; provisional: boolean; totals: ReportTotals };
@@ -180,23 +177,22 @@ export async function checkReportAgainstCsv(t: Test, dir: string): Promise<void>
     t.equal(await page.$('#provisional') !== null, summary.provisional, `a PROVISIONAL banner exactly when the run is provisional (${summary.provisional})`);
     t.equal(await page.$('#fee-warning') !== null, summary.totals.averageFeeAboveLimit, 'the fee warning exactly when the average fee rate is above the limit');
     const shown = await shownTotalValues(page);
-    for (const [k, v] of Object.entries(summary.totals)) {
-      if (k === 'averageFeeAboveLimit') continue;
-      t.equal(shown[k as keyof ReportTotals], v, `total ${k} shown as in summary.json`);
+    for (const k of totalsFields) {
+      if (k !== 'averageFeeAboveLimit') t.equal(shown[k], summary.totals[k], `total ${k} shown as in summary.json`);
     }
     t.equal(rowCountOf(await status(page, 'merchants')), csv.length, 'the merchant count is the rows of merchants.csv');
     await clickSort(page, 'merchants', 'merchantId');
-    const pages = Math.ceil(csv.length / 100);
+    const pages = Math.ceil(csv.length / rowsPerPage);
     const check = async (p: number) => {
       const rows = (await shownRows(page, 'merchants')).map((cells) => merchantRowAsCsv(summary.period, cells));
-      t.same(rows, csv.slice(p * 100, p * 100 + 100), `merchants page ${p + 1} of ${pages}, sorted by id, shown as in merchants.csv`);
+      t.same(rows, csv.slice(p * rowsPerPage, (p + 1) * rowsPerPage), `merchants page ${p + 1} of ${pages}, sorted by id, shown as in merchants.csv`);
     };
     for (let p = 0; p < Math.min(pages, pagesWalkMax); p++) {
       if (p > 0) await clickPager(page, 'merchants', 'next');
       await check(p);
     }
     if (pages > pagesWalkMax) { await clickPager(page, 'merchants', 'last'); await check(pages - 1); }
-    await screenshot(t, page, `report-${summary.period}`);
+    await screenshot(t, page, `${dir.replace(/\/+$/, '')}.report.png`);
     t.same(requests, [], 'the page made no request beyond its own file');
     t.same(errors, [], 'no script errors');
   });

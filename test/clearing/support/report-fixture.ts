@@ -40,24 +40,28 @@ export function reportFixture(o: Partial<FixtureOptions> = {}): ReportData {
     const points = i === 6 ? -2_500 : 100_000 + ((i * 7_901) % 50_000);
     return { date: `2026-11-${String(i + 1).padStart(2, '0')}`, points, valueFen: points };
   });
-  const sum = (k: keyof MerchantRow) => merchants.reduce((s, m) => s + (m[k] as number), 0);
-  const grossFen = sum('grossFen'), feeFen = sum('feeFen');
-  const rateCentiPercent = Math.round((feeFen * 10_000) / grossFen);
-  const terminalFeeFen = terminals.reduce((s, r) => s + r.feeFen, 0);
   return {
-    period: '2026-11', provisional, asOf: '2026-12-03T02:00:00.000Z', timeZone: 'Asia/Shanghai',
-    totals: {
-      merchants: n, purchaseCount: sum('purchaseCount'), purchasePoints: sum('purchasePoints'), voidCount: sum('voidCount'),
-      voidPoints: sum('voidPoints'), refundCount: sum('refundCount'), refundPoints: sum('refundPoints'),
-      reversalCount: sum('reversalCount'), reversalPoints: sum('reversalPoints'), netPoints: sum('netPoints'), grossFen, feeFen,
-      netPayableFen: sum('netPayableFen'), terminals: tn, terminalDays: terminals.reduce((s, r) => s + r.daysEnabled, 0),
-      terminalFeeFen, issuerOwesFen: grossFen, acquirerRevenueFen: feeFen + terminalFeeFen,
-      averageFeeRate: `${Math.floor(rateCentiPercent / 100)}.${String(rateCentiPercent % 100).padStart(2, '0')}`,
-      averageFeeAboveLimit: rateCentiPercent > 100,
-    },
+    period: '2026-11', provisional, asOf: '2026-12-03T02:00:00.000Z', timeZone: 'Asia/Shanghai', totals: totalsOf(merchants, terminals),
     merchants, terminals, daily,
     files: ['merchants.csv', 'merchant-fees.csv', 'terminals.csv', 'summary.csv', 'summary.json'].map((name, i) => ({
       name, sha256: createHash('sha256').update(name).digest('hex'), rows: i * 100 })),
+  };
+}
+
+/** The totals of these rows, as the clearing adds them up (the issuer owes the gross; the acquirer keeps the fees). */
+export function totalsOf(merchants: MerchantRow[], terminals: ReportData['terminals']): ReportData['totals'] {
+  const sum = (k: keyof MerchantRow) => merchants.reduce((s, m) => s + (m[k] as number), 0);
+  const grossFen = sum('grossFen'), feeFen = sum('feeFen');
+  const rateCentiPercent = grossFen === 0 ? 0 : Math.round((feeFen * 10_000) / grossFen);
+  const terminalFeeFen = terminals.reduce((s, r) => s + r.feeFen, 0);
+  return {
+    merchants: merchants.length, purchaseCount: sum('purchaseCount'), purchasePoints: sum('purchasePoints'), voidCount: sum('voidCount'),
+    voidPoints: sum('voidPoints'), refundCount: sum('refundCount'), refundPoints: sum('refundPoints'),
+    reversalCount: sum('reversalCount'), reversalPoints: sum('reversalPoints'), netPoints: sum('netPoints'), grossFen, feeFen,
+    netPayableFen: sum('netPayableFen'), terminals: terminals.length, terminalDays: terminals.reduce((s, r) => s + r.daysEnabled, 0),
+    terminalFeeFen, issuerOwesFen: grossFen, acquirerRevenueFen: feeFen + terminalFeeFen,
+    averageFeeRate: `${Math.floor(rateCentiPercent / 100)}.${String(rateCentiPercent % 100).padStart(2, '0')}`,
+    averageFeeAboveLimit: rateCentiPercent > 100,
   };
 }
 
