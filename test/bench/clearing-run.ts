@@ -1,23 +1,15 @@
 // The clearing run of bench:clearing, in a process of its own so that its peak memory is the run's alone:
 // `clearing-run.ts --database-url URL --period YYYY-MM --out-dir DIR` calls runClearing once and prints one JSON
 // line: how long it took, the process's peak RSS, when each step began, and the result.
+import { runClearing, type RunResult } from '../../src/clearing/index.js';
 import { createPool } from '../../src/db/pool.js';
-
-/** The engine's API (src/clearing/index.ts), as the contract states it. */
-interface RunClearing {
-  (pool: ReturnType<typeof createPool>, o: {
-    period: string; outDir?: string; actor: string; options: { timeZone: string; graceDays: number; terminalFeeFen: number };
-    onProgress?: (step: string, done: number, total: number) => void; now?: Date;
-  }): Promise<{ runId: number; period: string; provisional: boolean; outDir: string | null; summary: unknown;
-    files: { name: string; sha256: string; rows: number; bytes: number }[]; sameAsClosed?: boolean }>;
-}
 
 export interface ClearingRunOutput {
   ms: number;
   peakRssMb: number;
   /** Each step the engine reported, with the milliseconds from the start when it was first reported. */
   steps: Array<{ step: string; atMs: number }>;
-  result: Awaited<ReturnType<RunClearing>>;
+  result: RunResult;
 }
 
 export const clearingOptions = { timeZone: 'Asia/Shanghai', graceDays: 1, terminalFeeFen: 2000 };
@@ -30,8 +22,6 @@ function arg(name: string): string {
 }
 
 async function main(): Promise<void> {
-  const engine = '../../src/clearing/index.js';
-  const { runClearing } = (await import(engine)) as { runClearing: RunClearing };
   const pool = createPool(arg('--database-url'), { poolSize: 4, applicationName: 'bench:clearing run' });
   const steps: ClearingRunOutput['steps'] = [];
   const started = performance.now();

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { migrate } from '../../src/db/migrate.js';
 import { clearingDataDefaults, generateDatabase, generatedBefore, type GeneratedData } from './clearing-data.js';
 import type { ClearingRunOutput } from './clearing-run.js';
 import { jsonFileOption, writeBenchJson } from './json-out.js';
@@ -45,6 +46,8 @@ interface SizeFigures {
   runSeconds: number; processSeconds: number;
   peakRssMb: number; merchantsCsvRows: number | null; provisional: boolean;
   steps: ClearingRunOutput['steps'];
+  /** The run's totals against the generator's: counts and points of each kind, and the net. */
+  totalsAgree: boolean;
   files: ClearingRunOutput['result']['files'];
   generationSeconds: number; generatedNow: boolean;
   statements?: Statement[];
@@ -116,6 +119,11 @@ async function measure(transactions: number, scratch: string): Promise<{ figures
   const c = new pg.Client({ connectionString: server.url });
   try {
     await c.connect();
+    // The function files as they are now (a database reused from before a change of one), and no run of the
+    // period left from before: each run then does the same work (a run deletes the period's previous run).
+    await migrate(server.url, { quiet: true });
+    await c.query('DELETE FROM clearing_runs WHERE period = $1 AND run_id NOT IN (SELECT run_id FROM clearing_periods)', [options.period]);
+    for (const t of ['clearing_runs', 'clearing_merchants', 'clearing_fee_lines', 'clearing_terminals', 'clearing_days']) await c.query(`VACUUM ${t}`);
     log(`${transactions.toLocaleString('en')}: warming the cache (two scans)`);
     await baseline(c, false);
     if (statements) {
@@ -131,11 +139,17 @@ async function measure(transactions: number, scratch: string): Promise<{ figures
     const reported = run.result.files.find((f) => f.name === 'merchants.csv')?.rows;
     if (reported !== undefined && csvRows !== null && reported !== csvRows) log(`merchants.csv: the run says ${reported} rows, the file has ${csvRows}`);
     rmSync(outDir, { recursive: true, force: true });
+    const t = run.result.totals;
+    const g = made.totals;
+    const totalsAgree = t.purchaseCount === g.purchaseCount && t.purchasePoints === g.purchasePoints && t.voidCount === g.voidCount
+      && t.voidPoints === g.voidPoints && t.refundCount === g.refundCount && t.refundPoints === g.refundPoints
+      && t.reversalCount === g.reversalCount && t.reversalPoints === g.reversalPoints && t.netPoints === -g.netPoints && t.merchants === g.merchants;
+    if (!totalsAgree) log(`the run's totals differ from the generator's: run ${JSON.stringify(t)}, generated ${JSON.stringify(g)}`);
     const figures: SizeFigures = {
       transactions, merchants: options.merchants, terminals: options.terminals,
       runSeconds: Math.round(run.ms / 100) / 10, processSeconds: Math.round(run.processMs / 100) / 10, peakRssMb: run.peakRssMb,
       merchantsCsvRows: csvRows, provisional: run.result.provisional,
-      steps: run.steps, files: run.result.files, generationSeconds: made.seconds, generatedNow,
+      steps: run.steps, totalsAgree, files: run.result.files, generationSeconds: made.seconds, generatedNow,
       ...(top ? { statements: top } : {}),
     };
     log(`${transactions.toLocaleString('en')}: ${figures.runSeconds} s, peak RSS ${figures.peakRssMb} MB; the ledger scan ${floor.ledgerScanSeconds.toFixed(1)} s`);
@@ -172,12 +186,14 @@ async function main(): Promise<number> {
     const rssSpread = (Math.max(...rss) - Math.min(...rss)) / Math.min(...rss);
     const timeOk = largest.figures.runSeconds <= runSecondsMax;
     const rssOk = rssSpread <= rssSpreadMax;
+    const totalsOk = measured.every((m) => m.figures.totalsAgree);
     const out = [
       `${bench} — ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; period ${clearingDataDefaults.period} (${clearingDataDefaults.timeZone}); the run in a child process; baseline: one grouped scan of each table, same database, after the run`,
       '',
       ...table(measured),
       '',
       `  target: ${largest.figures.transactions.toLocaleString('en')} transactions cleared in ≤ ${runSecondsMax} s: ${largest.figures.runSeconds} s — ${timeOk ? 'met' : 'MISSED'}`,
+      `  totals: the run's counts and points of each kind equal the generator's at every size — ${totalsOk ? 'yes' : 'NO'}`,
       `  target: peak RSS the same at every size (within ${rssSpreadMax * 100} %): ${rss.join(' / ')} MB, spread ${(rssSpread * 100).toFixed(1)} % — ${rssOk ? 'met' : 'MISSED'}`,
     ];
     for (const m of measured) {
@@ -187,10 +203,10 @@ async function main(): Promise<number> {
     }
     process.stdout.write(`${out.join('\n')}\n`);
     if (jsonFile) {
-      writeBenchJson(jsonFile, bench, { sizes: measured.map((m) => m.figures), targets: { runSecondsMax, rssSpreadMax, timeOk, rssOk, rssSpread } },
+      writeBenchJson(jsonFile, bench, { sizes: measured.map((m) => m.figures), targets: { runSecondsMax, rssSpreadMax, timeOk, rssOk, rssSpread }, totalsOk },
         { sizes: measured.map((m) => ({ transactions: m.figures.transactions, ...m.baseline })) });
     }
-    return timeOk && rssOk ? 0 : 1;
+    return timeOk && rssOk && totalsOk ? 0 : 1;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
