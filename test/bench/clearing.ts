@@ -96,9 +96,13 @@ async function baseline(c: pg.Client, warm: boolean): Promise<SizeBaseline> {
 
 async function topStatements(c: pg.Client): Promise<Statement[]> {
   const { rows } = await c.query<{ calls: string; total: number; mean: number; rows: string; query: string }>(
-    `SELECT calls, total_exec_time AS total, mean_exec_time AS mean, rows, query FROM pg_stat_statements
-     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT ILIKE '%pg_stat_statements%'
-     ORDER BY total_exec_time DESC LIMIT 10`);
+    // track=all, to see the statements run by triggers (foreign key checks) too; a CREATE TABLE … AS is then listed
+    // twice, as the statement and as its query: only the statement is kept.
+    `SELECT * FROM (
+       SELECT DISTINCT ON (query) calls, total_exec_time AS total, mean_exec_time AS mean, rows, query FROM pg_stat_statements
+       WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT ILIKE '%pg_stat_statements%'
+       ORDER BY query, toplevel DESC) s
+     ORDER BY total DESC LIMIT 10`);
   return rows.map((r) => ({ calls: Number(r.calls), totalMs: Math.round(r.total), meanMs: Math.round(r.mean * 10) / 10, rows: Number(r.rows),
     query: r.query.replace(/\s+/g, ' ').slice(0, 400) }));
 }
