@@ -1,6 +1,7 @@
 // The clearing run of bench:clearing, in a process of its own so that its peak memory is the run's alone:
 // `clearing-run.ts --database-url URL --period YYYY-MM --out-dir DIR` calls runClearing once and prints one JSON
-// line: how long it took, the process's peak RSS, when each step began, and the result.
+// line: how long it took, the process's peak RSS, when each step began, and the result. With `--idle` it loads the
+// same modules and connects, and prints its peak RSS only: the process's own floor, the run's memory is above it.
 import { runClearing, type RunResult } from '../../src/clearing/index.js';
 import { createPool } from '../../src/db/pool.js';
 
@@ -26,6 +27,11 @@ async function main(): Promise<void> {
   const steps: ClearingRunOutput['steps'] = [];
   const started = performance.now();
   try {
+    if (process.argv.includes('--idle')) {
+      await pool.query('SELECT 1');
+      process.stdout.write(`${JSON.stringify({ peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`);
+      return;
+    }
     const result = await runClearing(pool, {
       period: arg('--period'), outDir: arg('--out-dir'), actor: 'bench', options: clearingOptions,
       onProgress: (step) => { if (steps.at(-1)?.step !== step) steps.push({ step, atMs: Math.round(performance.now() - started) }); },

@@ -6,9 +6,10 @@
 // read. Targets: a run of 10,000,000 in ≤ 60 s; peak RSS the same at every size (within 10 %).
 // Flags: --sizes 1000000,10000000; --reuse keeps each size's database in $TMPDIR/pointswitch-bench-clearing/<size>
 // and uses it again while the options and migrations are the same; --statements lists the SQL statements that took
-// longest in the run (pg_stat_statements); --json FILE.
+// longest in the run (pg_stat_statements); --explain FILE appends the plans (EXPLAIN ANALYZE, by auto_explain) of
+// every statement of the run that took a second or more; --json FILE.
 import { spawn } from 'node:child_process';
-import { chmodSync, createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, createReadStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -25,6 +26,13 @@ const jsonFile = jsonFileOption(bench);
 const args = process.argv.slice(2);
 const reuse = args.includes('--reuse');
 const statements = args.includes('--statements');
+const explainFile = (() => {
+  const i = args.indexOf('--explain');
+  if (i < 0) return undefined;
+  const f = args[i + 1];
+  if (!f || f.startsWith('--')) { process.stderr.write(`${bench}: --explain needs a file to write the plans to\n`); process.exit(2); }
+  return path.resolve(f);
+})();
 
 function log(s: string): void { process.stderr.write(`${bench}: ${s}\n`); }
 
@@ -44,7 +52,10 @@ interface SizeFigures {
   transactions: number; merchants: number; terminals: number;
   /** The run as the engine sees it (runClearing called to returned), and the child process from spawn to exit. */
   runSeconds: number; processSeconds: number;
-  peakRssMb: number; merchantsCsvRows: number | null; provisional: boolean;
+  peakRssMb: number;
+  /** The same child loading the same modules and connecting, without a run: the process's floor. */
+  idlePeakRssMb: number;
+  merchantsCsvRows: number | null; provisional: boolean;
   steps: ClearingRunOutput['steps'];
   /** The run's totals against the generator's: counts and points of each kind, and the net. */
   totalsAgree: boolean;
@@ -54,12 +65,12 @@ interface SizeFigures {
 }
 interface SizeBaseline { ledgerScanSeconds: number; authorisationsScanSeconds: number }
 
-/** Runs clearing-run.ts as a child and returns what it printed, with the child's time from spawn to exit. */
-function runChild(databaseUrl: string, period: string, outDir: string): Promise<ClearingRunOutput & { processMs: number }> {
+/** Runs clearing-run.ts as a child and returns the JSON line it printed, with the child's time from spawn to exit. */
+function runChild<T>(childArgs: string[]): Promise<T & { processMs: number }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('test/bench/clearing-run.ts'),
-      '--database-url', databaseUrl, '--period', period, '--out-dir', outDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('test/bench/clearing-run.ts'), ...childArgs],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
     child.on('error', reject);
@@ -67,7 +78,7 @@ function runChild(databaseUrl: string, period: string, outDir: string): Promise<
       const processMs = performance.now() - started;
       const line = out.trim().split('\n').at(-1) ?? '';
       if (code !== 0 || !line.startsWith('{')) reject(new Error(`the clearing run exited ${code}${out ? `: ${out.slice(-500)}` : ''}`));
-      else resolve({ ...(JSON.parse(line) as ClearingRunOutput), processMs });
+      else resolve({ ...(JSON.parse(line) as T), processMs });
     });
   });
 }
@@ -107,6 +118,19 @@ async function topStatements(c: pg.Client): Promise<Statement[]> {
     query: r.query.replace(/\s+/g, ' ').slice(0, 400) }));
 }
 
+/** Server settings for --statements and --explain (neither: none, the bench's own). */
+function diagnosticSettings(): Record<string, string> {
+  const libraries = [...(statements ? ['pg_stat_statements'] : []), ...(explainFile ? ['auto_explain'] : [])];
+  return {
+    ...(libraries.length ? { shared_preload_libraries: libraries.join(',') } : {}),
+    ...(statements ? { 'pg_stat_statements.track': 'all' } : {}),
+    ...(explainFile ? { 'auto_explain.log_min_duration': '1000', 'auto_explain.log_analyze': 'on', 'auto_explain.log_buffers': 'on',
+      'auto_explain.log_nested_statements': 'on' } : {}),
+  };
+}
+/** While the run is on: the server's log lines then go to the --explain file. */
+let explaining = false;
+
 async function measure(transactions: number, scratch: string): Promise<{ figures: SizeFigures; baseline: SizeBaseline }> {
   const options = { ...clearingDataDefaults, transactions };
   const dataDir = reuse ? path.join(os.tmpdir(), 'pointswitch-bench-clearing', String(transactions)) : path.join(scratch, String(transactions));
@@ -118,8 +142,8 @@ async function measure(transactions: number, scratch: string): Promise<{ figures
     made = await generateDatabase(dataDir, { ...options, log });
     log(`${transactions.toLocaleString('en')}: generated in ${made.seconds} s`);
   }
-  const settings: Record<string, string> = statements ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {};
-  const server = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'pg'), persistent: true, settings });
+  const server = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'pg'), persistent: true, settings: diagnosticSettings(),
+    ...(explainFile ? { onLog: (line: string) => { if (explaining) appendFileSync(explainFile, `${line}\n`); } } : {}) });
   const c = new pg.Client({ connectionString: server.url });
   try {
     await c.connect();
@@ -136,7 +160,13 @@ async function measure(transactions: number, scratch: string): Promise<{ figures
     }
     const outDir = mkdtempSync(path.join(scratch, 'out-'));
     log(`${transactions.toLocaleString('en')}: clearing ${options.period} in a child process`);
-    const run = await runChild(server.url, options.period, outDir);
+    if (explainFile) {
+      appendFileSync(explainFile, `\n==== ${bench}: ${transactions.toLocaleString('en')} transactions, statements of 1 s and more ====\n`);
+      explaining = true;
+    }
+    const run = await runChild<ClearingRunOutput>(['--database-url', server.url, '--period', options.period, '--out-dir', outDir])
+      .finally(() => { explaining = false; });
+    const idle = await runChild<{ peakRssMb: number }>(['--database-url', server.url, '--idle']);
     const top = statements ? await topStatements(c) : undefined;
     const floor = await baseline(c, false);
     const csvRows = await dataLines(path.join(run.result.outDir ?? outDir, 'merchants.csv'));
@@ -152,6 +182,7 @@ async function measure(transactions: number, scratch: string): Promise<{ figures
     const figures: SizeFigures = {
       transactions, merchants: options.merchants, terminals: options.terminals,
       runSeconds: Math.round(run.ms / 100) / 10, processSeconds: Math.round(run.processMs / 100) / 10, peakRssMb: run.peakRssMb,
+      idlePeakRssMb: idle.peakRssMb,
       merchantsCsvRows: csvRows, provisional: run.result.provisional,
       steps: run.steps, totalsAgree, files: run.result.files, generationSeconds: made.seconds, generatedNow,
       ...(top ? { statements: top } : {}),
@@ -168,10 +199,10 @@ async function measure(transactions: number, scratch: string): Promise<{ figures
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
 function table(sizes: Array<{ figures: SizeFigures; baseline: SizeBaseline }>): string[] {
-  const head = '  transactions  merchants  terminals   run s  process s  peak RSS MB  merchants.csv rows   ledger scan s  auths scan s   generated s';
+  const head = '  transactions  merchants  terminals   run s  process s  peak RSS MB (idle)  merchants.csv rows   ledger scan s  auths scan s   generated s';
   const rows = sizes.map(({ figures: f, baseline: b }) => [
     f.transactions.toLocaleString('en').padStart(12), f.merchants.toLocaleString('en').padStart(9), f.terminals.toLocaleString('en').padStart(9),
-    f.runSeconds.toFixed(1).padStart(7), f.processSeconds.toFixed(1).padStart(9), String(f.peakRssMb).padStart(11),
+    f.runSeconds.toFixed(1).padStart(7), f.processSeconds.toFixed(1).padStart(9), `${f.peakRssMb} (${f.idlePeakRssMb})`.padStart(17),
     String(f.merchantsCsvRows ?? '?').padStart(18), b.ledgerScanSeconds.toFixed(1).padStart(14), b.authorisationsScanSeconds.toFixed(1).padStart(12),
     `${f.generationSeconds.toFixed(0)}${f.generatedNow ? '' : ' (reused)'}`.padStart(13),
   ].join('  '));
@@ -180,6 +211,7 @@ function table(sizes: Array<{ figures: SizeFigures; baseline: SizeBaseline }>): 
 
 async function main(): Promise<number> {
   const sizes = sizesArg();
+  if (explainFile) writeFileSync(explainFile, '');
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'pointswitch-bench-'));
   chmodSync(scratch, 0o755);
   try {
