@@ -38,7 +38,7 @@ export function periodProblem(err: PeriodError): HttpProblem {
     case 'closed': return new HttpProblem(409, 'Period closed', `params.period: ${err.message}`);
     case 'order': return new HttpProblem(409, 'Periods close in order', `params.period: ${err.message}`);
     case 'busy': return new HttpProblem(409, 'Clearing under way', `params.period: ${err.message}`);
-    case 'mismatch': return new HttpProblem(422, 'Control totals disagree', err.message, 'about:blank#invalid-value');
+    case 'mismatch': return new HttpProblem(422, 'Control totals disagree', err.message);
     default: { const never: never = kind; throw new Error(`unmapped period error ${String(never)}`); }
   }
 }
