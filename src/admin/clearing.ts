@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
-  closableFrom, closePeriod, currentRunId, listPeriods, parsePeriod, periodPhase, PeriodError, periodStatus, runClearing, runFiles,
+  closePeriod, currentRunId, listPeriods, notEnded, notStarted, parsePeriod, PeriodError, periodStatus, runClearing, runFiles,
   type ClearingParams, type PeriodStatus, type RunResult, type Step,
 } from '../clearing/index.js';
 import type { Pool } from '../db/pool.js';
@@ -176,9 +176,8 @@ export const clearingPlugin: FastifyPluginAsyncZod<ClearingDeps> = async (app, {
     const p = period(req.params.period);
     refuseIfRunning(p);
     const at = now();
-    if (periodPhase(parsePeriod(p), at, params.timeZone, params.graceDays) === 'future') {
-      throw periodProblem(new PeriodError(`${p} has not started yet (today is before ${p}-01 in ${params.timeZone})`, 'not-started'));
-    }
+    const refusal = notStarted(parsePeriod(p), at, params.timeZone, params.graceDays);
+    if (refusal) throw periodProblem(refusal);
     start(p, 'run', req.principal!, (onProgress) => runClearing(pool, { period: p, actor: `key:${req.principal!.name}`, options: params, onProgress, now: at }));
     reply.code(202).header('location', `/clearing/periods/${p}`);
     return status(p);
@@ -195,10 +194,8 @@ export const clearingPlugin: FastifyPluginAsyncZod<ClearingDeps> = async (app, {
     refuseIfRunning(p);
     const at = now();
     const pp = parsePeriod(p);
-    if (periodPhase(pp, at, params.timeZone, params.graceDays) !== 'ended') {
-      throw periodProblem(new PeriodError(`${p} has not ended: it may be closed from ${closableFrom(pp, params.graceDays)} (${params.timeZone}), `
-        + `after ${params.graceDays} grace day${params.graceDays === 1 ? '' : 's'} for late reversals`, 'not-ended'));
-    }
+    const refusal = notEnded(pp, at, params.timeZone, params.graceDays);
+    if (refusal) throw periodProblem(refusal);
     const s = await periodStatus(pool, p);
     if (s.state === 'closed') throw periodProblem(new PeriodError(`${p} is already closed (at ${s.closedAt} by ${s.closedBy})`, 'closed'));
     const { rows: [w] } = await pool.query<{ closed_through: string }>('SELECT closed_through::text FROM clearing_watermark');

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { computePeriod, steps, type ClearingParams, type ControlTotals, type Step, type Totals } from './compute.js';
 import { prepareRunFiles, type FileInfo } from './files.js';
-import { closableFrom, parsePeriod, periodPhase, PeriodError, previousPeriod, type Period } from './periods.js';
+import { notEnded, notStarted, parsePeriod, periodPhase, PeriodError, previousPeriod, type Period } from './periods.js';
 
 export interface RunResult {
   runId: number; period: string; provisional: boolean; closed: boolean; asOf: string; outDir: string | null;
@@ -47,7 +47,8 @@ async function run(pool: Pool, o: RunOptions & { closing?: { at: Date } }): Prom
   const p = parsePeriod(o.period);
   const now = o.now ?? new Date();
   const phase = periodPhase(p, now, o.options.timeZone, o.options.graceDays);
-  if (phase === 'future') throw new PeriodError(`${p.period} has not started yet (today is before ${p.first} in ${o.options.timeZone})`, 'not-started');
+  const refusal = notStarted(p, now, o.options.timeZone, o.options.graceDays);
+  if (refusal) throw refusal;
   const c = await pool.connect();
   let prepared: Awaited<ReturnType<typeof prepareRunFiles>> | null = null;
   try {
@@ -137,11 +138,8 @@ async function waitForOlderTransactions(pool: Pool, since: Date, timeoutMs: numb
 export async function closePeriod(pool: Pool, o: RunOptions & { waitMs?: number }): Promise<RunResult> {
   const p = parsePeriod(o.period);
   const now = o.now ?? new Date();
-  const phase = periodPhase(p, now, o.options.timeZone, o.options.graceDays);
-  if (phase !== 'ended') {
-    throw new PeriodError(`${p.period} has not ended: it may be closed from ${closableFrom(p, o.options.graceDays)} (${o.options.timeZone}), `
-      + `after ${o.options.graceDays} grace day${o.options.graceDays === 1 ? '' : 's'} for late reversals`, 'not-ended');
-  }
+  const refusal = notEnded(p, now, o.options.timeZone, o.options.graceDays);
+  if (refusal) throw refusal;
   const closed = await closedInfo(pool, p.period);
   if (closed) throw new PeriodError(`${p.period} is already closed (at ${closed.closedAt} by ${closed.closedBy})`, 'closed');
   const before = await moveWatermark(pool, p, o.options.timeZone);

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { dateIn } from '../../src/clearing/periods.js';
-import { runClearing } from '../../src/clearing/index.js';
+import { periodFiles, runClearing } from '../../src/clearing/index.js';
 import type { TxnKey } from '../../src/ledger/index.js';
 import { testEnv } from '../support/db.js';
 import { seed, startSwitch } from '../switch/support/app.js';
@@ -87,8 +87,8 @@ t.test('the clearing API', async (t) => {
     const pages: string[] = [];
     let after: string | null = null;
     for (let i = 0; i < 5; i++) {
-      const page = (await clearing('GET', `/clearing/periods/2026-10/merchants?limit=1${after ? `&after=${after}` : ''}`)).json();
-      pages.push(...page.merchants.map((m: { merchantId: string }) => m.merchantId));
+      const page = (await clearing('GET', `/clearing/periods/2026-10/merchants?limit=1${after ? `&after=${after}` : ''}`)).json() as { merchants: Array<{ merchantId: string }>; next: string | null };
+      pages.push(...page.merchants.map((m) => m.merchantId));
       after = page.next;
       if (after === null) break;
     }
@@ -166,6 +166,11 @@ t.test('the clearing API', async (t) => {
     const json = await auditor('GET', '/clearing/periods/2026-10/files/summary.json');
     t.equal(sha256(json.rawPayload), s.run?.files.find((f) => f.name === 'summary.json')?.sha256);
     t.equal(json.json().provisional, false);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ps-clearing-closed-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const fromEngine = await periodFiles(app.ledger.pool, '2026-10', path.join(dir, 'out'));
+    t.equal(fromEngine.sameAsClosed, true, 'periodFiles gives the bytes hashed at the close');
+    t.equal(sha256(await readFile(path.join(dir, 'out', 'summary.json'))), sha256(json.rawPayload), 'and the same bytes as the download');
     const trail = (await auditor('GET', '/audit-log?subject=2026-10&action=clearing.close')).json().entries as Array<{ actor: string }>;
     t.same(trail.map((e) => e.actor), ['key:test clearing'], 'the close is in the audit trail with its key');
   });
