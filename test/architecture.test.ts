@@ -1,7 +1,8 @@
 // The layer rules, checked on every import in the tree (static, re-export, dynamic and require), read with
 // TypeScript's own pre-processor rather than by regular expressions:
 //   protocol/   imports only node built-ins and protocol/ itself (pure: no I/O, no src/, no packages);
-//   src/ledger  never imports src/switch or src/admin;
+//   src/ledger  never imports src/switch, src/admin or src/clearing;
+//   src/clearing reads the database; never imports src/switch or src/admin (the CLI and the admin API call it);
 //   src/admin   uses the ledger (and the modules beside it), but of the switch only its metrics;
 //   simulators/ imports only protocol/, its own files, node built-ins and the few packages its command line
 //               needs: a terminal sees the switch through the wire alone (no pg, no ioredis, nothing of src/).
@@ -56,6 +57,11 @@ export function violation(file: string, spec: string): string | null {
   if (under(file, path.join('src', 'ledger')) && to.kind === 'file') {
     if (under(to.path, path.join('src', 'switch'))) return `src/ledger imports src/switch: ${spec}`;
     if (under(to.path, path.join('src', 'admin'))) return `src/ledger imports src/admin: ${spec}`;
+    if (under(to.path, path.join('src', 'clearing'))) return `src/ledger imports src/clearing: ${spec}`;
+  }
+  if (under(file, path.join('src', 'clearing')) && to.kind === 'file') {
+    if (under(to.path, path.join('src', 'switch'))) return `src/clearing imports src/switch: ${spec}`;
+    if (under(to.path, path.join('src', 'admin'))) return `src/clearing imports src/admin: ${spec}`;
   }
   if (under(file, path.join('src', 'admin')) && to.kind === 'file' && under(to.path, path.join('src', 'switch')) && withoutExtension(to.path) !== switchMetrics) {
     return `src/admin imports switch internals (only src/switch/metrics is allowed): ${spec}`;
@@ -83,6 +89,10 @@ t.test('the rules catch what they forbid', async (t) => {
   t.match(violation('src/ledger/index.ts', '../switch/server.js'), /ledger imports src\/switch/);
   t.match(violation('src/ledger/index.ts', '../admin/cards.js'), /ledger imports src\/admin/);
   t.equal(violation('src/ledger/index.ts', '../db/pool.js'), null, 'the ledger may use the database');
+  t.match(violation('src/ledger/index.ts', '../clearing/run.js'), /ledger imports src\/clearing/);
+  t.match(violation('src/clearing/run.ts', '../admin/audit-trail.js'), /clearing imports src\/admin/);
+  t.match(violation('src/clearing/run.ts', '../switch/clock.js'), /clearing imports src\/switch/);
+  t.equal(violation('src/clearing/run.ts', '../db/pool.js'), null, 'clearing may use the database');
   t.match(violation('src/admin/cards.ts', '../switch/session.js'), /src\/admin imports switch internals/);
   t.match(violation('src/admin/x/y.ts', '../../switch/handlers/purchase.js'), /src\/admin imports switch internals/);
   t.equal(violation('src/admin/metrics.ts', '../switch/metrics.js'), null, 'the admin API may read the switch\'s metrics');

@@ -62,7 +62,7 @@ t.test('every relative link in a README leads to a file that exists, and to its 
 
 t.test('the front page links to the README of each capability', async (t) => {
   const targets = new Set(links(readFileSync(path.join(root, 'README.md'), 'utf8')).map((l) => path.normalize(l.split('#')[0]!)));
-  for (const readme of ['protocol/README.md', 'src/ledger/README.md', 'src/ledger/sql/README.md', 'src/switch/README.md', 'src/admin/README.md', 'simulators/README.md', 'test/bench/README.md']) {
+  for (const readme of ['protocol/README.md', 'src/ledger/README.md', 'src/ledger/sql/README.md', 'src/switch/README.md', 'src/admin/README.md', 'src/clearing/README.md', 'simulators/README.md', 'test/bench/README.md']) {
     t.ok(targets.has(readme), `README.md links to ${readme}`);
   }
 });

@@ -3,9 +3,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Pool } from '../db/pool.js';
 import { businessDateOf } from '../ledger/card-rules.js';
-import { changeRates, rateHistory } from '../ledger/merchant-rates.js';
+import { changeRates, rateHistory, type MerchantRate, type RateChangeOutcome } from '../ledger/merchant-rates.js';
 import { recordAudit } from './audit-trail.js';
-import { rethrowAsProblem } from './db-errors.js';
+import { FieldProblem, rethrowAsProblem } from './db-errors.js';
 import { HttpProblem } from './problem.js';
 
 const status = z.enum(['active', 'suspended', 'closed']);
@@ -35,6 +35,17 @@ const List = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).de
 const columns = 'merchant_id, name, status, points_per_yuan, fee_rate_bp';
 type Row = { merchant_id: string; name: string; status: 'active' | 'suspended' | 'closed'; points_per_yuan: number; fee_rate_bp: number };
 const toApi = (r: Row) => ({ merchantId: r.merchant_id, name: r.name, status: r.status, pointsPerYuan: r.points_per_yuan, feeRateBp: r.fee_rate_bp });
+
+/** A rate change's outcome: its history, or the problem naming `field` (the date the change was given for). */
+function rateHistoryOr(o: RateChangeOutcome, id: string, field: string): MerchantRate[] {
+  switch (o.kind) {
+    case 'changed': return o.history;
+    case 'no-merchant': throw new HttpProblem(404, 'Not Found', `merchantId: no merchant ${id}`);
+    case 'closed-period': throw new FieldProblem(409, 'Period closed', field,
+      `clearing is closed through ${o.closedThrough}, and a closed period's fees never change: give a date after it`);
+    default: { const never: never = o; throw new Error(`unmapped rate change outcome ${JSON.stringify(never)}`); }
+  }
+}
 
 export const merchantsPlugin: FastifyPluginAsyncZod<{ pool: Pool; forget?: (merchantId: string) => Promise<void> }> = async (app, { pool, forget }) => {
   const tags = ['merchants'];
@@ -75,7 +86,8 @@ export const merchantsPlugin: FastifyPluginAsyncZod<{ pool: Pool; forget?: (merc
     const id = req.params.merchantId;
     const before = await one(id);
     if (b.pointsPerYuan !== undefined || b.feeRateBp !== undefined) {
-      await changeRates(pool, id, { effectiveFrom: businessDateOf(), pointsPerYuan: b.pointsPerYuan, feeRateBp: b.feeRateBp }, businessDateOf());
+      rateHistoryOr(await changeRates(pool, id, { effectiveFrom: businessDateOf(), pointsPerYuan: b.pointsPerYuan, feeRateBp: b.feeRateBp }, businessDateOf()),
+        id, b.pointsPerYuan !== undefined ? 'body.pointsPerYuan' : 'body.feeRateBp');
     }
     if (b.name !== undefined || b.status !== undefined) {
       await pool.query('UPDATE merchants SET name = coalesce($2, name), status = coalesce($3, status), version = version + 1 WHERE merchant_id = $1',
@@ -106,8 +118,8 @@ export const merchantsPlugin: FastifyPluginAsyncZod<{ pool: Pool; forget?: (merc
     const id = req.params.merchantId;
     const before = await rateHistory(pool, id);
     const today = businessDateOf();
-    const history = await changeRates(pool, id, { effectiveFrom: req.body.effectiveFrom ?? today, pointsPerYuan: req.body.pointsPerYuan, feeRateBp: req.body.feeRateBp }, today);
-    if (!history) throw new HttpProblem(404, 'Not Found', `merchantId: no merchant ${id}`);
+    const history = rateHistoryOr(await changeRates(pool, id,
+      { effectiveFrom: req.body.effectiveFrom ?? today, pointsPerYuan: req.body.pointsPerYuan, feeRateBp: req.body.feeRateBp }, today), id, 'body.effectiveFrom');
     await forget?.(id);
     await recordAudit(pool, req.principal!, { action: 'merchant.rates', subject: id, before, after: history });
     return history;

@@ -66,3 +66,16 @@ export function periodPhase(p: Period, now: Date, timeZone: string, graceDays: n
 export function closableFrom(p: Period, graceDays: number): string {
   return addDays(p.last, graceDays + 1);
 }
+
+/** Why `p` may not be run at `now` (it has not started), or null. */
+export function notStarted(p: Period, now: Date, timeZone: string, graceDays: number): PeriodError | null {
+  return periodPhase(p, now, timeZone, graceDays) === 'future'
+    ? new PeriodError(`${p.period} has not started yet (today is before ${p.first} in ${timeZone})`, 'not-started') : null;
+}
+
+/** Why `p` may not be closed at `now` (it has not ended, grace days included), or null. */
+export function notEnded(p: Period, now: Date, timeZone: string, graceDays: number): PeriodError | null {
+  return periodPhase(p, now, timeZone, graceDays) === 'ended' ? null
+    : new PeriodError(`${p.period} has not ended: it may be closed from ${closableFrom(p, graceDays)} (${timeZone}), `
+      + `after ${graceDays} grace day${graceDays === 1 ? '' : 's'} for late reversals`, 'not-ended');
+}

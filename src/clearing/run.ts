@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { computePeriod, steps, type ClearingParams, type ControlTotals, type Step, type Totals } from './compute.js';
 import { prepareRunFiles, type FileInfo } from './files.js';
-import { closableFrom, parsePeriod, periodPhase, PeriodError, previousPeriod, type Period } from './periods.js';
+import { notEnded, notStarted, parsePeriod, periodPhase, PeriodError, previousPeriod, type Period } from './periods.js';
 
 export interface RunResult {
   runId: number; period: string; provisional: boolean; closed: boolean; asOf: string; outDir: string | null;
@@ -47,7 +47,8 @@ async function run(pool: Pool, o: RunOptions & { closing?: { at: Date } }): Prom
   const p = parsePeriod(o.period);
   const now = o.now ?? new Date();
   const phase = periodPhase(p, now, o.options.timeZone, o.options.graceDays);
-  if (phase === 'future') throw new PeriodError(`${p.period} has not started yet (today is before ${p.first} in ${o.options.timeZone})`, 'not-started');
+  const refusal = notStarted(p, now, o.options.timeZone, o.options.graceDays);
+  if (refusal) throw refusal;
   const c = await pool.connect();
   let prepared: Awaited<ReturnType<typeof prepareRunFiles>> | null = null;
   try {
@@ -137,11 +138,8 @@ async function waitForOlderTransactions(pool: Pool, since: Date, timeoutMs: numb
 export async function closePeriod(pool: Pool, o: RunOptions & { waitMs?: number }): Promise<RunResult> {
   const p = parsePeriod(o.period);
   const now = o.now ?? new Date();
-  const phase = periodPhase(p, now, o.options.timeZone, o.options.graceDays);
-  if (phase !== 'ended') {
-    throw new PeriodError(`${p.period} has not ended: it may be closed from ${closableFrom(p, o.options.graceDays)} (${o.options.timeZone}), `
-      + `after ${o.options.graceDays} grace day${o.options.graceDays === 1 ? '' : 's'} for late reversals`, 'not-ended');
-  }
+  const refusal = notEnded(p, now, o.options.timeZone, o.options.graceDays);
+  if (refusal) throw refusal;
   const closed = await closedInfo(pool, p.period);
   if (closed) throw new PeriodError(`${p.period} is already closed (at ${closed.closedAt} by ${closed.closedBy})`, 'closed');
   const before = await moveWatermark(pool, p, o.options.timeZone);
@@ -234,6 +232,30 @@ export async function currentRunId(pool: Pool, period: string): Promise<number |
 }
 
 /**
+ * The files of run `runId` again, from its stored rows, into `outDir` (null when there is no such run). A closed
+ * period's closing run gives the bytes hashed at the close; an open period's latest run the bytes of that run.
+ */
+export async function runFiles(pool: Pool, runId: number, outDir: string): Promise<FileInfo[] | null> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const { rows: [r] } = await c.query<RunRow>(`${runSelect} WHERE r.run_id = $1`, [runId]);
+    if (!r) return null;
+    const p = parsePeriod(r.period);
+    const { control, asOf, ...totals } = r.totals;
+    const prepared = await prepareRunFiles(c, runId,
+      { period: p.period, provisional: r.provisional, asOf, params: r.params, totals, control, daysInPeriod: p.days },
+      path.resolve(outDir), { runId, runAt: r.started_at.toISOString(), actor: r.actor });
+    await c.query('COMMIT');
+    await prepared.place();
+    return prepared.files;
+  } finally {
+    await c.query('ROLLBACK').catch(() => {});
+    c.release();
+  }
+}
+
+/**
  * A closed period's files again, from its closing run's stored rows, into `outDir`; checked against the hashes
  * recorded at the close.
  */
@@ -241,19 +263,6 @@ export async function periodFiles(pool: Pool, period: string, outDir: string): P
   const p = parsePeriod(period);
   const closed = await closedInfo(pool, p.period);
   if (!closed) throw new PeriodError(`${p.period} is not closed: \`clearing run --period ${p.period} --out DIR\` writes its files`, 'not-ended');
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const { rows: [r] } = await c.query<RunRow>(`${runSelect} WHERE r.run_id = $1`, [closed.runId]);
-    const { control, asOf, ...totals } = r!.totals;
-    const prepared = await prepareRunFiles(c, closed.runId,
-      { period: p.period, provisional: false, asOf, params: closed.params, totals, control, daysInPeriod: p.days },
-      path.resolve(outDir), { runId: closed.runId, runAt: r!.started_at.toISOString(), actor: r!.actor });
-    await c.query('COMMIT');
-    await prepared.place();
-    return { files: prepared.files, sameAsClosed: sameFiles(prepared.files, closed.files) };
-  } finally {
-    await c.query('ROLLBACK').catch(() => {});
-    c.release();
-  }
+  const files = (await runFiles(pool, closed.runId, outDir))!;
+  return { files, sameAsClosed: sameFiles(files, closed.files) };
 }

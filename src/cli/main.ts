@@ -15,6 +15,7 @@ const modules: Array<() => Promise<{ register: Register }>> = [
   () => import('./seed.js'),
   () => import('./iso.js'),
   () => import('./apikey.js'),
+  () => import('./clearing.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {

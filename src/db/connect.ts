@@ -24,7 +24,9 @@ export async function withDatabaseUrl<T>(config: Pick<Config, 'databaseUrl' | 'd
       await pg.stop();
     }
   } catch (err) {
-    keepExitCode(1);
+    // the command's own exit code when its error carries one (a CliError), else 1
+    const code = (err as { exitCode?: unknown } | null)?.exitCode;
+    keepExitCode(typeof code === 'number' ? code : 1);
     throw err;
   }
 }

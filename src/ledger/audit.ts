@@ -110,6 +110,26 @@ const checks: Array<{ check: string; sql: string }> = [
           FROM credits c LEFT JOIN ledger_entries e ON e.txn_id = c.txn_id AND e.account_kind = 'member'
           GROUP BY c.idempotency_key, c.points HAVING coalesce(sum(e.points), 0) <> c.points`,
   },
+  {
+    // src/clearing: a closed period's merchant rows were checked against the ledger when it closed; nothing may
+    // have been booked into it, or changed in it, since.
+    check: 'a closed clearing period still equals the ledger',
+    sql: `WITH closed AS (
+            SELECT period, run_id, to_date(period || '-01', 'YYYY-MM-DD') AS first,
+                   (to_date(period || '-01', 'YYYY-MM-DD') + interval '1 month' - interval '1 day')::date AS last
+            FROM clearing_periods
+          ), ledger AS (
+            SELECT c.period, t.merchant_id, -sum(t.member_points) AS net
+            FROM closed c JOIN ledger_txns t ON t.counter_kind = 'merchant' AND t.business_date BETWEEN c.first AND c.last
+            GROUP BY 1, 2
+          ), cleared AS (
+            SELECT c.period, m.merchant_id, m.net_points AS net FROM closed c JOIN clearing_merchants m ON m.run_id = c.run_id
+          )
+          SELECT 'period ' || coalesce(l.period, k.period) || ', merchant ' || coalesce(l.merchant_id, k.merchant_id) AS subject,
+                 coalesce(k.net, 0)::text || ' net points (at its close)' AS expected, coalesce(l.net, 0)::text AS actual
+          FROM ledger l FULL JOIN cleared k ON k.period = l.period AND k.merchant_id = l.merchant_id
+          WHERE coalesce(l.net, 0) <> coalesce(k.net, 0)`,
+  },
 ];
 
 export async function audit(pool: Pool): Promise<AuditReport> {

@@ -21,16 +21,25 @@ async function inForce(c: PoolClient | Pool, merchantId: string, date: string): 
   return rows[0] ?? null;
 }
 
+/** What a rate change came to: the history after it, or why nothing was recorded. */
+export type RateChangeOutcome =
+  | { kind: 'changed'; history: MerchantRate[] }
+  | { kind: 'no-merchant' }
+  /** A closed clearing period's fees never change: the change is dated on or before the watermark. */
+  | { kind: 'closed-period'; closedThrough: string };
+
 /**
  * Records a change of a merchant's rates from `effectiveFrom` on (a rate not given keeps the one in force then),
- * and moves the merchant's columns when the change is in force `today`. Null when there is no such merchant.
- * Returns the history after the change.
+ * and moves the merchant's columns when the change is in force `today`. A change dated into a closed clearing
+ * period is refused; the watermark is read FOR SHARE, so a close waits for this change (and the change for a close).
  */
-export async function changeRates(pool: Pool, merchantId: string, change: RateChange, today: string): Promise<MerchantRate[] | null> {
-  const found = await inTransaction(pool, async (c) => {
+export async function changeRates(pool: Pool, merchantId: string, change: RateChange, today: string): Promise<RateChangeOutcome> {
+  const outcome = await inTransaction(pool, async (c): Promise<RateChangeOutcome | null> => {
     const { rows: m } = await c.query<{ points_per_yuan: number; fee_rate_bp: number }>(
       'SELECT points_per_yuan, fee_rate_bp FROM merchants WHERE merchant_id = $1 FOR UPDATE', [merchantId]);
-    if (!m[0]) return false;
+    if (!m[0]) return { kind: 'no-merchant' };
+    const { rows: [w] } = await c.query<{ closed_through: string }>('SELECT closed_through::text FROM clearing_watermark FOR SHARE');
+    if (w && w.closed_through !== '-infinity' && change.effectiveFrom <= w.closed_through) return { kind: 'closed-period', closedThrough: w.closed_through };
     // The rates it had before any recorded change have been in force since always.
     await c.query(
       `INSERT INTO merchant_rates (merchant_id, effective_from, points_per_yuan, fee_rate_bp)
@@ -47,10 +56,9 @@ export async function changeRates(pool: Pool, merchantId: string, change: RateCh
       `UPDATE merchants SET points_per_yuan = $2, fee_rate_bp = $3, version = version + 1
        WHERE merchant_id = $1 AND (points_per_yuan, fee_rate_bp) IS DISTINCT FROM ($2, $3)`,
       [merchantId, now.points_per_yuan, now.fee_rate_bp]);
-    return true;
+    return null;
   });
-  if (!found) return null;
-  return rateHistory(pool, merchantId);
+  return outcome ?? { kind: 'changed', history: await rateHistory(pool, merchantId) };
 }
 
 /** A merchant's rate changes, oldest first (effectiveFrom null: since always). */

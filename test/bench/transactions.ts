@@ -78,7 +78,7 @@ async function main(): Promise<number> {
     const app = await buildAdminApp({
       log: silentLogger, metrics: new SwitchMetrics(), keys: new ApiKeys(ledger.pool), pool: ledger.pool, metricsPublic: true,
       health: () => ({ ready: true, database: 'embedded', databaseUp: async () => true, redis: 'none', redisUp: null, posPort: 0, connectionsOpen: 0 }),
-      resources: adminResources(ledger, new Kek(null), { accrualPointsPerYuan: 1 }),
+      resources: adminResources(ledger, new Kek(null), { accrualPointsPerYuan: 1, clearingTimeZone: 'Asia/Shanghai', clearingGraceDays: 1, terminalMonthlyFeeFen: 2000 }),
     });
     const headers = { authorization: `Bearer ${key}` };
     const day = () => new Date(Date.parse('2025-12-01T00:00:00Z') + Math.floor(Math.random() * days) * 86_400_000).toISOString().slice(0, 10);

@@ -13,6 +13,7 @@ import {
 import { feeSql } from '../../src/clearing/compute.js';
 import type { Ledger, TxnKey } from '../../src/ledger/index.js';
 import { changeRates } from '../../src/ledger/merchant-rates.js';
+import { audit } from '../../src/ledger/audit.js';
 import { coffee, diamond, mart, seededLedger, t1, t3 } from '../ledger/helpers.js';
 
 const params: ClearingParams = { timeZone: 'Asia/Shanghai', graceDays: 1, terminalFeeFen: 2000 };
@@ -216,6 +217,10 @@ t.test('after a close: a purchase dated into it is declined, a late void of its 
     'the void is netted in November, the first open month');
   const { rows } = await ledger.pool.query("SELECT business_date::text, cleared_on::text FROM authorisations WHERE kind = 'void'");
   t.same(rows, [{ business_date: '2026-10-31', cleared_on: '2026-11-01' }], 'the authorisation says where it was booked');
+  t.same((await audit(ledger.pool)).problems, [], 'the audit passes: the ledger still equals the close');
+  // A row of the closed month changed behind the ledger's back: the audit names the period and the merchant.
+  await ledger.pool.query("UPDATE ledger_txns SET member_points = member_points - 5 WHERE kind = 'purchase' AND business_date = '2026-10-30'");
+  t.same((await audit(ledger.pool)).problems.filter((p) => p.check === 'a closed clearing period still equals the ledger'), [{ check: 'a closed clearing period still equals the ledger', subject: `period 2026-10, merchant ${coffee}`, expected: '1000 net points (at its close)', actual: '1005' }]);
 });
 
 t.test('periods close in order', async (t) => {
