@@ -8,8 +8,9 @@
 //    'reversal' under the original's id, on its business date), i % 200 = 77 declined (no ledger row).
 // Every terminal is some merchant's (3 each at 300,000 terminals for 100,000 merchants), and each sees every kind of
 // row over the month. About 1 % of the terminals (a merchant's second or third, numbered 5 modulo 67) were enabled
-// mid-month (terminal_status_history) and have no traffic: their rows go to the terminal before. A merchant numbered 42 modulo 100 changed its fee rate on the 16th (merchant_rates); one in ten gives a
-// discount (45 points a yuan instead of 50). Fee rates are 30 to 100 basis points.
+// mid-month (terminal_status_history) and have no traffic: their rows go to the terminal before. A merchant
+// numbered 42 modulo 100 changed its fee rate on the 16th (merchant_rates); one in ten gives a discount (45 points
+// a yuan instead of 50). Fee rates are 30 to 100 basis points.
 // Run alone, `tsx test/bench/clearing-data.ts --transactions N --data-dir DIR` generates into an embedded PostgreSQL
 // at DIR (kept: bench:clearing --reuse finds it there when DIR is its own) and checks the totals.
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -237,6 +238,7 @@ export async function generateDatabase(dataDir: string, o: ClearingDataOptions):
   const started = Date.now();
   const server = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'pg'), persistent: true, settings: generationSettings });
   let pool: pg.Pool | null = null;
+  let stopped = false;
   try {
     await migrate(server.url, { quiet: true });
     pool = createPool(server.url, { poolSize: 2, applicationName: 'bench:clearing generate' });
@@ -250,11 +252,12 @@ export async function generateDatabase(dataDir: string, o: ClearingDataOptions):
     await pool.end();
     pool = null;
     await server.stop();
+    stopped = true;
     writeFileSync(manifest(dataDir), `${JSON.stringify(made, null, 2)}\n`);
     return made;
   } finally {
     await pool?.end();
-    if (!existsSync(manifest(dataDir))) await server.stop().catch(() => {});
+    if (!stopped) await server.stop().catch(() => {});
   }
 }
 
