@@ -8,8 +8,8 @@ import { createPool } from '../../src/db/pool.js';
 export interface ClearingRunOutput {
   ms: number;
   peakRssMb: number;
-  /** Each step the engine reported, with the milliseconds from the start when it was first reported. */
-  steps: Array<{ step: string; atMs: number }>;
+  /** Each step the engine reported: when it was first reported (ms from the start), and the process's RSS and peak RSS then. */
+  steps: Array<{ step: string; atMs: number; rssMb: number; peakRssMb: number }>;
   result: RunResult;
 }
 
@@ -34,7 +34,11 @@ async function main(): Promise<void> {
     }
     const result = await runClearing(pool, {
       period: arg('--period'), outDir: arg('--out-dir'), actor: 'bench', options: clearingOptions,
-      onProgress: (step) => { if (steps.at(-1)?.step !== step) steps.push({ step, atMs: Math.round(performance.now() - started) }); },
+      onProgress: (step) => {
+        if (steps.at(-1)?.step === step) return;
+        steps.push({ step, atMs: Math.round(performance.now() - started), rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20),
+          peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) });
+      },
     });
     const ms = performance.now() - started;
     const out: ClearingRunOutput = { ms, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024), steps, result };

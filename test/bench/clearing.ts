@@ -233,7 +233,9 @@ async function main(): Promise<number> {
       `  target: peak RSS the same at every size (within ${rssSpreadMax * 100} %): ${rss.join(' / ')} MB, spread ${(rssSpread * 100).toFixed(1)} % — ${rssOk ? 'met' : 'MISSED'}`,
     ];
     for (const m of measured) {
-      const steps = m.figures.steps.map((s, i, all) => `${s.step} ${(((all[i + 1]?.atMs ?? m.figures.runSeconds * 1000) - s.atMs) / 1000).toFixed(1)} s`);
+      // each step's seconds, and the peak RSS when it ended (the next one began; the last: the run's peak)
+      const steps = m.figures.steps.map((s, i, all) => `${s.step} ${(((all[i + 1]?.atMs ?? m.figures.runSeconds * 1000) - s.atMs) / 1000).toFixed(1)} s`
+        + ` (peak ${all[i + 1]?.peakRssMb ?? m.figures.peakRssMb} MB)`);
       if (steps.length) out.push(`  steps at ${m.figures.transactions.toLocaleString('en')}: ${steps.join(', ')}`);
       for (const s of m.figures.statements ?? []) out.push(`    ${String(s.totalMs).padStart(7)} ms  ${String(s.calls).padStart(6)} calls  ${s.query.slice(0, 160)}`);
     }
