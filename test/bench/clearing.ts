@@ -97,11 +97,10 @@ async function timed(c: pg.Client, sql: string): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-/** The floor: one scan of each big table, grouped by merchant; the first pass warms the cache, the second counts. */
-async function baseline(c: pg.Client, warm: boolean): Promise<SizeBaseline> {
+/** The floor: one scan of each big table, grouped by merchant (run once before the run to warm the cache too). */
+async function baseline(c: pg.Client): Promise<SizeBaseline> {
   const ledger = 'SELECT merchant_id, sum(member_points) FROM ledger_txns GROUP BY 1';
   const auths = 'SELECT merchant_id, count(*), sum(points) FROM authorisations GROUP BY 1';
-  if (warm) { await timed(c, ledger); await timed(c, auths); }
   return { ledgerScanSeconds: await timed(c, ledger), authorisationsScanSeconds: await timed(c, auths) };
 }
 
@@ -153,7 +152,7 @@ async function measure(transactions: number, scratch: string): Promise<{ figures
     await c.query('DELETE FROM clearing_runs WHERE period = $1 AND run_id NOT IN (SELECT run_id FROM clearing_periods)', [options.period]);
     for (const t of ['clearing_runs', 'clearing_merchants', 'clearing_fee_lines', 'clearing_terminals', 'clearing_days']) await c.query(`VACUUM ${t}`);
     log(`${transactions.toLocaleString('en')}: warming the cache (two scans)`);
-    await baseline(c, false);
+    await baseline(c);
     if (statements) {
       await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
       await c.query('SELECT pg_stat_statements_reset()');
@@ -168,7 +167,7 @@ async function measure(transactions: number, scratch: string): Promise<{ figures
       .finally(() => { explaining = false; });
     const idle = await runChild<{ peakRssMb: number }>(['--database-url', server.url, '--idle']);
     const top = statements ? await topStatements(c) : undefined;
-    const floor = await baseline(c, false);
+    const floor = await baseline(c);
     const csvRows = await dataLines(path.join(run.result.outDir ?? outDir, 'merchants.csv'));
     const reported = run.result.files.find((f) => f.name === 'merchants.csv')?.rows;
     if (reported !== undefined && csvRows !== null && reported !== csvRows) log(`merchants.csv: the run says ${reported} rows, the file has ${csvRows}`);
