@@ -375,6 +375,7 @@ CREATE INDEX clearing_runs_period ON public.clearing_runs USING btree (period, r
 CREATE INDEX credits_feed_line ON public.credits USING btree (feed_id, line_no) WHERE (feed_id IS NOT NULL);
 CREATE INDEX ledger_txns_auth ON public.ledger_txns USING btree (auth_id) WHERE (auth_id IS NOT NULL);
 CREATE INDEX ledger_txns_business_date ON public.ledger_txns USING brin (business_date);
+CREATE INDEX ledger_txns_reversals ON public.ledger_txns USING btree (business_date) WHERE ((kind)::text = 'reversal'::text);
 CREATE INDEX terminals_merchant ON public.terminals USING btree (merchant_id);
 
 -- sequence accrual_feeds_feed_id_seq: identity of accrual_feeds.feed_id

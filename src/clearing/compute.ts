@@ -95,38 +95,42 @@ export async function computePeriod(c: PoolClient, runId: number, p: Period, par
 
   step('rates');
   // The fee rate in force on each date of the period, for merchants whose rates have a history (merchant_rates):
-  // one interval per rate row, clipped to the period. A merchant without history has had its rate all along.
-  await c.query(`
-    CREATE TEMP TABLE cl_rates ON COMMIT DROP AS
+  // one interval per rate row, clipped to the period. A merchant without history has had its rate all along. A
+  // subquery, not a temporary table, so the scan below may run in parallel.
+  const rates = `
     SELECT merchant_id, fee_rate_bp, first_date, last_date FROM (
       SELECT merchant_id, fee_rate_bp, greatest(effective_from, $1::date) AS first_date,
              least(coalesce(lead(effective_from) OVER (PARTITION BY merchant_id ORDER BY effective_from) - 1, $2::date), $2::date) AS last_date
       FROM merchant_rates) r
-    WHERE first_date <= last_date`, range);
-  await c.query('ANALYZE cl_rates');
+    WHERE first_date <= last_date`;
 
   step('ledger');
-  // One line per merchant and fee rate: the merchant side of the ledger dated in the period, by kind. The fee is
+  // One line per merchant and fee rate: the merchant side of the ledger dated in the period, by kind. Grouped
+  // first by merchant, rate interval and kind with plain aggregates (one pass, parallel), then pivoted; the fee is
   // rounded once a line.
   await c.query(`
     CREATE TEMP TABLE cl_lines ON COMMIT DROP AS
+    WITH g AS (
+      SELECT t.merchant_id, r.fee_rate_bp AS history_bp, t.kind, count(*) AS n, sum(t.member_points) AS points,
+             min(t.business_date) AS first_date, max(t.business_date) AS last_date
+      FROM ledger_txns t
+      LEFT JOIN (${rates}) r ON r.merchant_id = t.merchant_id AND t.business_date BETWEEN r.first_date AND r.last_date
+      WHERE t.counter_kind = 'merchant' AND t.business_date BETWEEN $1 AND $2
+      GROUP BY 1, 2, 3
+    )
     SELECT l.*, l.net_points * ${fenPerPoint} AS gross_fen, ${feeSql(`(l.net_points * ${fenPerPoint})`, 'l.fee_rate_bp')} AS fee_fen
     FROM (
-      SELECT t.merchant_id, coalesce(r.fee_rate_bp, m.fee_rate_bp) AS fee_rate_bp,
-             min(t.business_date) AS first_date, max(t.business_date) AS last_date,
-             count(*) FILTER (WHERE t.kind = 'purchase') AS purchase_count,
-             coalesce(-sum(t.member_points) FILTER (WHERE t.kind = 'purchase'), 0)::bigint AS purchase_points,
-             count(*) FILTER (WHERE t.kind = 'void') AS void_count,
-             coalesce(sum(t.member_points) FILTER (WHERE t.kind = 'void'), 0)::bigint AS void_points,
-             count(*) FILTER (WHERE t.kind = 'refund') AS refund_count,
-             coalesce(sum(t.member_points) FILTER (WHERE t.kind = 'refund'), 0)::bigint AS refund_points,
-             count(*) FILTER (WHERE t.kind = 'reversal') AS reversal_count,
-             coalesce(sum(t.member_points) FILTER (WHERE t.kind = 'reversal'), 0)::bigint AS reversal_points,
-             (-sum(t.member_points))::bigint AS net_points
-      FROM ledger_txns t
-      JOIN merchants m ON m.merchant_id = t.merchant_id
-      LEFT JOIN cl_rates r ON r.merchant_id = t.merchant_id AND t.business_date BETWEEN r.first_date AND r.last_date
-      WHERE t.counter_kind = 'merchant' AND t.business_date BETWEEN $1 AND $2
+      SELECT g.merchant_id, coalesce(g.history_bp, m.fee_rate_bp) AS fee_rate_bp, min(g.first_date) AS first_date, max(g.last_date) AS last_date,
+             coalesce(sum(g.n) FILTER (WHERE g.kind = 'purchase'), 0)::bigint AS purchase_count,
+             coalesce(-sum(g.points) FILTER (WHERE g.kind = 'purchase'), 0)::bigint AS purchase_points,
+             coalesce(sum(g.n) FILTER (WHERE g.kind = 'void'), 0)::bigint AS void_count,
+             coalesce(sum(g.points) FILTER (WHERE g.kind = 'void'), 0)::bigint AS void_points,
+             coalesce(sum(g.n) FILTER (WHERE g.kind = 'refund'), 0)::bigint AS refund_count,
+             coalesce(sum(g.points) FILTER (WHERE g.kind = 'refund'), 0)::bigint AS refund_points,
+             coalesce(sum(g.n) FILTER (WHERE g.kind = 'reversal'), 0)::bigint AS reversal_count,
+             coalesce(sum(g.points) FILTER (WHERE g.kind = 'reversal'), 0)::bigint AS reversal_points,
+             (-sum(g.points))::bigint AS net_points
+      FROM g JOIN merchants m ON m.merchant_id = g.merchant_id
       GROUP BY 1, 2) l`, range);
   await c.query(`
     INSERT INTO clearing_fee_lines (run_id, merchant_id, fee_rate_bp, first_date, last_date, net_points, gross_fen, fee_fen)
@@ -207,7 +211,7 @@ export async function computePeriod(c: PoolClient, runId: number, p: Period, par
     WHERE t.counter_kind = 'merchant' AND t.kind = 'reversal' AND t.business_date BETWEEN $1 AND $2
       AND (a.auth_id IS NULL OR a.state <> 'reversed' OR a.merchant_id IS DISTINCT FROM t.merchant_id
            OR t.member_points IS DISTINCT FROM CASE WHEN a.kind = 'purchase' THEN a.points - a.refunded_points ELSE -a.points END)
-    ORDER BY t.txn_id LIMIT 100`, range);
+    LIMIT 100`, range);
   for (const r of reversals.rows) {
     mismatches.push({ what: `reversal txn ${r.txn_id} points (its reversed authorisation)`, merchant: r.merchant_id, expected: r.expected, found: r.member_points });
   }
