@@ -29,7 +29,7 @@ t.test('pointswitch migrate on a migrated database says it is up to date; --down
   const tableChecks = `SELECT conname FROM pg_constraint WHERE contype = 'c' AND conrelid::regclass::text IN ('cards', 'authorisations', 'ledger_txns') ORDER BY 1`;
   t.same((await c.query(cardNoType)).rows, [{ data_type: 'text', domain_name: 'ps_card_no' }], 'a card number is a domain');
   t.same((await c.query(tableChecks)).rows.map((r) => r.conname),
-    ['authorisations_answer', 'authorisations_auth_id_rrn', 'authorisations_refund_within', 'cards_balance_not_negative', 'ledger_txns_merchant'],
+    ['authorisations_answer', 'authorisations_auth_id_rrn', 'authorisations_refund_within', 'cards_balance_not_negative', 'ledger_txns_merchant', 'ledger_txns_merchant_date'],
     'only the rules that span columns stay table constraints');
   const keyedReplays = `SELECT prosrc LIKE '%ps_replay(%' AS on FROM pg_proc WHERE proname = 'ps_purchase_set_keyed'`;
   t.equal((await c.query(keyedReplays)).rows[0].on, true, 'the keyed batch debit replays a stored answer itself');
