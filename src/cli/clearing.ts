@@ -34,7 +34,7 @@ function asCliError(err: unknown): unknown {
   return new CliError(err.message, code);
 }
 
-async function withPool<T>(s: Settings, fn: (pool: Pool) => Promise<T>): Promise<T> {
+async function withPool<T>(s: Pick<Config, 'databaseUrl' | 'dataDir'>, fn: (pool: Pool) => Promise<T>): Promise<T> {
   return withDatabaseUrl(s, async (url) => {
     const pool = createPool(url, { poolSize: 3, applicationName: 'pointswitch clearing' });
     try { return await fn(pool); } catch (err) { throw asCliError(err); } finally { await pool.end(); }
@@ -108,46 +108,34 @@ function printRun(r: RunResult, verb: string): void {
 export function register(program: Command): void {
   const clearing = program.command('clearing').description('monthly clearing: run, show, close and write a month\'s settlement files');
 
-  const run = clearing.command('run').description('compute a month and write its files (provisional until the month has ended)')
-    .requiredOption('--period <YYYY-MM>', 'the month, e.g. 2026-11', period)
-    .option('--out <dir>', 'directory for the files (default: clearing/<period>)');
-  const runConfig = commandConfig(run, keys);
-  run.action(async (o: { period: string; out?: string }) => {
-    const s = runConfig(o);
-    const bar = progress();
-    const r = await withPool(s, async (pool) => {
-      try {
-        const res = await runClearing(pool, { period: o.period, outDir: o.out ?? `clearing/${o.period}`, actor: cliName(), options: paramsOf(s), onProgress: bar.onProgress });
-        await recordAudit(pool, cliActor(), { action: 'clearing.run', subject: o.period, after: { runId: res.runId, provisional: res.provisional, totals: res.totals } });
-        return res;
-      } finally { bar.stop(); }
+  // run and close: the same options, the same progress and summary; close also moves the watermark.
+  const compute = (name: 'run' | 'close', description: string, verb: string, fn: typeof runClearing) => {
+    const cmd = clearing.command(name).description(description)
+      .requiredOption('--period <YYYY-MM>', 'the month, e.g. 2026-11', period)
+      .option('--out <dir>', 'directory for the files (default: clearing/<period>)');
+    const configOf = commandConfig(cmd, keys);
+    cmd.action(async (o: { period: string; out?: string }) => {
+      const s = configOf(o);
+      const bar = progress();
+      const r = await withPool(s, async (pool) => {
+        try {
+          const res = await fn(pool, { period: o.period, outDir: o.out ?? `clearing/${o.period}`, actor: cliName(), options: paramsOf(s), onProgress: bar.onProgress });
+          await recordAudit(pool, cliActor(), { action: `clearing.${name}`, subject: o.period, after: { runId: res.runId, provisional: res.provisional, totals: res.totals, files: res.files } });
+          return res;
+        } finally { bar.stop(); }
+      });
+      printRun(r, verb);
     });
-    printRun(r, 'cleared');
-  });
-
-  const close = clearing.command('close').description('close an ended month for good: nothing more is booked into it')
-    .requiredOption('--period <YYYY-MM>', 'the month, e.g. 2026-11', period)
-    .option('--out <dir>', 'directory for the files (default: clearing/<period>)');
-  const closeConfig = commandConfig(close, keys);
-  close.action(async (o: { period: string; out?: string }) => {
-    const s = closeConfig(o);
-    const bar = progress();
-    const r = await withPool(s, async (pool) => {
-      try {
-        const res = await closePeriod(pool, { period: o.period, outDir: o.out ?? `clearing/${o.period}`, actor: cliName(), options: paramsOf(s), onProgress: bar.onProgress });
-        await recordAudit(pool, cliActor(), { action: 'clearing.close', subject: o.period, after: { runId: res.runId, totals: res.totals, files: res.files } });
-        return res;
-      } finally { bar.stop(); }
-    });
-    printRun(r, 'closed');
-  });
+  };
+  compute('run', 'compute a month and write its files (provisional until the month has ended)', 'cleared', runClearing);
+  compute('close', 'close an ended month for good: nothing more is booked into it', 'closed', closePeriod);
 
   const show = clearing.command('show').description('a period\'s summary on one screen (from its latest run; a closed one from its close)')
     .option('--period <YYYY-MM>', 'the month; without it, every period that has been run', period);
   const showConfig = commandConfig(show, ['databaseUrl', 'dataDir']);
   show.action(async (o: { period?: string }) => {
     const s = showConfig(o);
-    await withPool({ ...s, clearingTimeZone: '', clearingGraceDays: 0, terminalMonthlyFeeFen: 0 }, async (pool) => {
+    await withPool(s, async (pool) => {
       if (!o.period) {
         const all = await listPeriods(pool);
         if (all.length === 0) { process.stdout.write('no period has been run yet: `pointswitch clearing run --period YYYY-MM`\n'); return; }
@@ -170,7 +158,7 @@ export function register(program: Command): void {
   const filesConfig = commandConfig(files, ['databaseUrl', 'dataDir']);
   files.action(async (o: { period: string; out: string }) => {
     const s = filesConfig(o);
-    const r = await withPool({ ...s, clearingTimeZone: '', clearingGraceDays: 0, terminalMonthlyFeeFen: 0 }, (pool) => periodFiles(pool, o.period, o.out));
+    const r = await withPool(s, (pool) => periodFiles(pool, o.period, o.out));
     process.stdout.write(`${formatTable(['file', 'rows', 'sha256'], r.files.map((f) => [f.name, int(f.rows), f.sha256]))}\n\n`);
     if (r.sameAsClosed) process.stdout.write(`${o.period}: written to ${o.out}, byte-identical to the close\n`);
     else { process.stdout.write(`${o.period}: written to ${o.out}, but they DIFFER from the hashes recorded at the close\n`); process.exitCode = 4; }
