@@ -21,7 +21,7 @@ import { faults, type Fault, type FaultContext } from './faults.js';
 import { Fleet, pinCardNo } from './fleet.js';
 import { balances, ledgerRows, reconcile, watermark, type Check } from './reconcile.js';
 import { Stack } from './stack.js';
-import { formatTable, type Row } from './table.js';
+import { allHeld, formatTable, type Row } from './table.js';
 
 const { values: a } = parseArgs({ options: {
   short: { type: 'boolean', default: false }, only: { type: 'string' }, 'log-dir': { type: 'string' }, json: { type: 'string' },
@@ -122,7 +122,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${formatTable(rows)}\n`);
     if (a.json) writeFileSync(a.json, `${JSON.stringify({ short, terminals, cards, rows }, null, 2)}\n`);
     if (a['log-dir']) writeFileSync(path.join(logDir, 'secrets.json'), `${JSON.stringify(secrets(fleet, apiKey))}\n`, { mode: 0o600 });
-    return rows.every((r) => r.checks.every((c) => c.ok)) ? 0 : 1;
+    return allHeld(rows) ? 0 : 1;
   } finally {
     await fleet?.stop();
     await fleet?.close();
