@@ -13,9 +13,12 @@ import { waitHealthy } from '../bench/switch-process.js';
 import { spawnCli } from '../ledger/run-cli.js';
 import { testKekHex } from '../support/kek.js';
 
-const cliMain = ['--import', 'tsx', path.resolve('src/cli/main.ts')];
+/** `node` arguments that run the CLI from the sources (test/bench/switch-process.ts `entry` gives the build's). */
+export const sourceMain = ['--import', 'tsx', path.resolve('src/cli/main.ts')];
 
 export interface SwitchOptions {
+  /** `node` arguments that run the CLI. */
+  main: string[];
   /** A started message must be complete within this (the stalled-connection fault waits for it). */
   frameTimeoutMs: number;
   logLevel: string;
@@ -34,7 +37,7 @@ export class SwitchProcess {
     this.starts++;
     const fd = openSync(path.join(this.stack.logDir, `${this.name}.log`), 'a');
     const o = this.stack.switchOptions;
-    const child = spawn(process.execPath, [...cliMain, 'start', '--pos-port', String(this.posPort), '--admin-port', String(this.adminPort),
+    const child = spawn(process.execPath, [...o.main, 'start', '--pos-port', String(this.posPort), '--admin-port', String(this.adminPort),
       '--pos-host', '127.0.0.1', '--admin-host', '127.0.0.1', '--log-level', o.logLevel, '--frame-timeout-ms', String(o.frameTimeoutMs)],
     { env: this.stack.env(), stdio: ['ignore', fd, fd] });
     closeSync(fd);

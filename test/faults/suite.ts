@@ -7,6 +7,7 @@
 //   --log-dir DIR      keep the switches' logs (and secrets.json: what no log may show) in DIR
 //   --json FILE        the table as JSON
 //   --terminals N      terminals (default 24, short 8)
+//   --source           run the switch from the sources through tsx, not from the build (the short form always does)
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,12 +21,13 @@ import { testKekHex } from '../support/kek.js';
 import { faults, type Fault, type FaultContext } from './faults.js';
 import { Fleet, pinCardNo } from './fleet.js';
 import { balances, ledgerRows, reconcile, watermark, type Check } from './reconcile.js';
-import { Stack } from './stack.js';
+import { sourceMain, Stack } from './stack.js';
+import { entry } from '../bench/switch-process.js';
 import { allHeld, formatTable, type Row } from './table.js';
 
 const { values: a } = parseArgs({ options: {
   short: { type: 'boolean', default: false }, only: { type: 'string' }, 'log-dir': { type: 'string' }, json: { type: 'string' },
-  terminals: { type: 'string' },
+  terminals: { type: 'string' }, source: { type: 'boolean', default: false },
 } });
 const short = a.short!;
 const terminals = Number(a.terminals ?? (short ? 8 : 24));
@@ -107,7 +109,10 @@ async function main(): Promise<number> {
   let fleet: Fleet | null = null;
   try {
     log(`${short ? 'short form: ' : ''}${chosen.length} faults, ${terminals} terminals, ${cards} cards; logs in ${logDir}`);
-    stack = await Stack.create(path.join(scratch, 'servers'), logDir, { frameTimeoutMs: 3000, logLevel: 'info' });
+    // The full run starts the switch as `npm start` does, from the build (a restart is then a Node start, not a
+    // TypeScript compile); the short one from the sources, so that `npm test` builds nothing.
+    const main = short || a.source ? sourceMain : entry(log);
+    stack = await Stack.create(path.join(scratch, 'servers'), logDir, { main, frameTimeoutMs: 3000, logLevel: 'info' });
     const seeded = await stack.cli(['seed', '--demo', '--load-terminals', String(terminals), '--load-cards', String(cards)]);
     if (seeded.code !== 0) throw new Error(`seed failed: ${seeded.stderr}`);
     const key = await stack.cli(['apikey', 'create', '--role', 'operator', '--name', 'faults', '--key-only']);
