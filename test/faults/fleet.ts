@@ -47,8 +47,15 @@ export interface FleetOptions {
 }
 
 /** Per-phase counts of what the terminals did. */
-export interface Counts { requests: number; approvals: number; reversals: number; retransmissions: number; resendMismatches: number; signOns: number }
-const zero = (): Counts => ({ requests: 0, approvals: 0, reversals: 0, retransmissions: 0, resendMismatches: 0, signOns: 0 });
+export interface Counts {
+  requests: number; approvals: number; reversals: number; retransmissions: number;
+  /** Retransmissions of an approval answered with another RRN: a second debit. */
+  resendMismatches: number;
+  /** Retransmissions answered with another response code than the first copy (a decline the switch did not keep). */
+  retransmissionsAnsweredOtherwise: number;
+  signOns: number;
+}
+const zero = (): Counts => ({ requests: 0, approvals: 0, reversals: 0, retransmissions: 0, resendMismatches: 0, retransmissionsAnsweredOtherwise: 0, signOns: 0 });
 
 interface Approved { trace: string; batchNo: string; rrn: string; cardNo: string; amountFen: number }
 
@@ -137,10 +144,14 @@ class Seat {
           break;
         case 'resend': {
           await this.terminal.flushReversals();
+          // The same request twice, as a terminal whose first answer was lost sends it again: what the terminal
+          // goes by is the answer to the copy it sent last (the first one "lost"), when that copy was answered.
           const x = await runWithFault(this.terminal, { type: 'purchase', cardNo, amountFen }, 'resend');
-          r = x.result;
+          const answeredBoth = x.result.outcome === 'answer' && x.second?.outcome === 'answer';
+          r = answeredBoth ? x.second! : x.result;
           f.counts.retransmissions++;
-          if (x.result.approved && x.second?.outcome === 'answer' && !x.sameRrn) f.counts.resendMismatches++;
+          if (x.result.approved && answeredBoth && !x.sameRrn) f.counts.resendMismatches++;
+          if (answeredBoth && x.result.responseCode !== x.second!.responseCode) f.counts.retransmissionsAnsweredOtherwise++;
           break;
         }
         case 'reversal': {

@@ -30,5 +30,10 @@ export function formatTable(rows: Row[]): string {
   const line = (c: string[]) => `| ${c.map((x, i) => (i === 0 || i === c.length - 1 ? x.padEnd(width[i]!) : x.padStart(width[i]!))).join(' | ')} |`;
   const out = [line(head), `|${width.map((w, i) => (i === 0 || i === width.length - 1 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...cells.map(line)];
   for (const r of rows) for (const c of r.checks) if (!c.ok) out.push(`  ${r.fault}: FAILED ${c.name}: ${c.detail}`);
+  const otherwise = rows.reduce((n, r) => n + r.retransmissionsAnsweredOtherwise, 0);
+  if (otherwise > 0) {
+    out.push(`  note: ${otherwise} retransmissions were answered with another code than their first copy (a purchase declined without a`
+      + ' stored answer, from the Redis pre-check, is judged again when it is sent again); each terminal went by the answer to its last copy');
+  }
   return out.join('\n');
 }
