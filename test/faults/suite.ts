@@ -17,12 +17,12 @@ import pg from 'pg';
 import { encryptPinBlock } from '../../protocol/index.js';
 import { demoCards, demoTmkHex, loadCardNo } from '../../simulators/demo.js';
 import { track2For } from '../../simulators/messages.js';
+import { entry } from '../bench/switch-process.js';
 import { testKekHex } from '../support/kek.js';
 import { faults, type Fault, type FaultContext } from './faults.js';
 import { Fleet, pinCardNo } from './fleet.js';
 import { balances, ledgerRows, reconcile, watermark, type Check } from './reconcile.js';
 import { sourceMain, Stack } from './stack.js';
-import { entry } from '../bench/switch-process.js';
 import { allHeld, formatTable, type Row } from './table.js';
 
 const { values: a } = parseArgs({ options: {
