@@ -171,8 +171,10 @@ async function main(): Promise<number> {
     const stateDir = path.join(scratch, 'sim-state');
     for (let sent = 0, round = 0; sent < count && round < roundsMax; round++) {
       const left = count - sent;
+      // Less than a second's worth left: that many in one second (a run shorter than the load's 2 ms tick sends none).
+      const last = left < rate;
       const report = await runLoad({
-        host: '127.0.0.1', port: sw.posPort, terminals, cards, rate, durationS: left / rate, connectionsPerTerminal: 1, reconcile: true,
+        host: '127.0.0.1', port: sw.posPort, terminals, cards, rate: last ? left : rate, durationS: last ? 1.001 : left / rate, connectionsPerTerminal: 1, reconcile: true,
         timeoutMs: 30_000, stateDir, mix: { purchase: 70, balance: 20, void: 5, resend: 5 },
         onProgress: (p) => {
           driving = p.elapsedS < p.durationS;
