@@ -128,6 +128,7 @@ export async function startApp(options: AppOptions): Promise<RunningApp> {
       const r = ledger.cacheReads;
       return {
         batches: b.batches, batchedDebits: b.items, batchKeyConflicts: b.keyConflicts, batchesKeyed: b.keyedBatches, requestsThrottled: throttle.throttled, refusalsDelayed: refusals.delayed, signOnsDelayed: signOns.delayed, lookupsWaiting: ledger.lookupsWaiting, refusalTurnsLeft: refusals.switchLeft(), precheck: { ...ledger.precheck }, terminalCacheHits: terminals.hits, terminalCacheMisses: terminals.misses,
+        poolClients: { total: ledger.pool.totalCount, idle: ledger.pool.idleCount, waiting: ledger.pool.waitingCount },
         ...(ledger.cacheEnabled ? { cacheUp: ledger.cacheAvailable } : {}),
         ...(ledger.cacheAvailable || r.hits + r.misses > 0 ? { cacheHits: r.hits, cacheMisses: r.misses } : {}),
       };

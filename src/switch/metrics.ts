@@ -30,6 +30,8 @@ export interface LedgerStats {
   cacheMisses?: number;
   /** purchases whose pre-check was skipped (card just approved here), asked of Redis, or declined by it */
   precheck?: { skipped: number; redis: number; declined: number };
+  /** the ledger's Postgres pool now: clients open, of them idle, and callers waiting for one */
+  poolClients?: { total: number; idle: number; waiting: number };
 }
 
 export class SwitchMetrics {
@@ -128,6 +130,15 @@ export class SwitchMetrics {
       name: 'pointswitch_cache_up', help: '1 while Redis answers (connected, circuit breaker closed), 0 while it does not and every read goes to Postgres; absent without Redis',
       labelNames: ['cache'], registers,
       collect() { const up = stat().cacheUp; this.reset(); if (up !== undefined) this.set({ cache: 'redis' }, up ? 1 : 0); },
+    });
+    new Gauge({
+      name: 'pointswitch_db_pool_clients', help: 'the ledger\'s Postgres pool: clients open (total), of them idle, and requests waiting for one',
+      labelNames: ['state'], registers,
+      collect() {
+        const p = stat().poolClients;
+        this.reset();
+        if (p) for (const state of ['total', 'idle', 'waiting'] as const) this.set({ state }, p[state]);
+      },
     });
     new Gauge({
       name: 'pointswitch_ledger_batch_debits_mean', help: 'mean debits per ledger batch since start (NaN before the first)', registers,
