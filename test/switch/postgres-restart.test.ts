@@ -41,7 +41,9 @@ t.test('Postgres stopped and started again under the switch: 96 meanwhile, nothi
   await pg.stop();
   pgUp = false;
   const started = Date.now();
-  const during = await term.send(term.purchaseMessage(diamond, 1000));
+  const during = await term.send(term.purchaseMessage(diamond, 1000)).catch((err: Error) => {
+    throw new Error(`${err.message}; the switch's errors: ${app.logLines.filter((l) => /"level":(50|60)/.test(l)).join('\n')}`);
+  });
   t.equal(during.fields[39], '96', 'with Postgres down: system malfunction, answered');
   t.ok(Date.now() - started < 10_000, `answered in ${Date.now() - started} ms`);
   const inquiry = await term.send(term.balanceMessage(diamond));
