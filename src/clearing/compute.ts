@@ -88,7 +88,7 @@ const n = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v)
  * closed period's closing run: a re-run shows the names it was closed with).
  */
 export async function computePeriod(c: PoolClient, runId: number, p: Period, params: ClearingParams,
-  o: { namesFrom?: number | null; onStep?: (s: Step) => void } = {}): Promise<{ totals: Totals; control: ControlTotals }> {
+  o: { namesFrom?: number | null; onStep?: (s: Step) => void; /** last day terminals are counted to (a provisional run: today) */ daysThrough?: string } = {}): Promise<{ totals: Totals; control: ControlTotals }> {
   const step = o.onStep ?? (() => {});
   const range = [p.first, p.last];
   await c.query("SET LOCAL work_mem = '256MB'");
@@ -237,7 +237,8 @@ export async function computePeriod(c: PoolClient, runId: number, p: Period, par
   step('terminals');
   // Days each terminal was enabled (status active at any moment of the day, in the clearing time zone), from its
   // status history (none: its current status since it was created); spans are clipped to the period and their
-  // union counted. The fee: monthly fee × days ÷ days in the period, half-up to the fen.
+  // union counted (a provisional run counts the days so far). The fee: monthly fee × days ÷ days in the period,
+  // half-up to the fen.
   await c.query(`
     INSERT INTO clearing_terminals (run_id, terminal_id, merchant_id, days_enabled, fee_fen)
     WITH spans AS (
@@ -259,7 +260,7 @@ export async function computePeriod(c: PoolClient, runId: number, p: Period, par
     )
     SELECT $4, p.terminal_id, t.merchant_id, p.days_enabled, div($5::bigint * p.days_enabled * 2 + $6::int, 2 * $6::int)::bigint
     FROM per p JOIN terminals t ON t.terminal_id = p.terminal_id
-    WHERE p.days_enabled > 0`, [...range, params.timeZone, runId, params.terminalFeeFen, p.days]);
+    WHERE p.days_enabled > 0`, [p.first, o.daysThrough && o.daysThrough < p.last ? o.daysThrough : p.last, params.timeZone, runId, params.terminalFeeFen, p.days]);
 
   const { rows: [m] } = await c.query(`
     SELECT count(*) AS merchants, coalesce(sum(purchase_count), 0) AS pc, coalesce(sum(purchase_points), 0) AS pp,

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { computePeriod, steps, type ClearingParams, type ControlTotals, type Step, type Totals } from './compute.js';
 import { prepareRunFiles, type FileInfo } from './files.js';
-import { notEnded, notStarted, parsePeriod, periodPhase, PeriodError, previousPeriod, type Period } from './periods.js';
+import { dateIn, notEnded, notStarted, parsePeriod, periodPhase, PeriodError, previousPeriod, type Period } from './periods.js';
 
 export interface RunResult {
   runId: number; period: string; provisional: boolean; closed: boolean; asOf: string; outDir: string | null;
@@ -67,7 +67,8 @@ async function run(pool: Pool, o: RunOptions & { closing?: { at: Date } }): Prom
       `INSERT INTO clearing_runs (run_id, period, started_at, actor, provisional, params, totals) VALUES ($1, $2, $3, $4, $5, $6, '{}')`,
       [runId, p.period, new Date(started), o.actor, provisional, JSON.stringify(params)]);
     const progress = (s: Step) => o.onProgress?.(s, steps.indexOf(s), steps.length);
-    const { totals, control } = await computePeriod(c, runId, p, params, { namesFrom: closed?.runId ?? null, onStep: progress });
+    const { totals, control } = await computePeriod(c, runId, p, params,
+      { namesFrom: closed?.runId ?? null, onStep: progress, ...(provisional ? { daysThrough: dateIn(params.timeZone, now) } : {}) });
     progress('files');
     const outDir = o.outDir ? path.resolve(o.outDir) : null;
     prepared = await prepareRunFiles(c, runId, { period: p.period, provisional, asOf, params, totals, control, daysInPeriod: p.days },

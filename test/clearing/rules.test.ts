@@ -159,6 +159,13 @@ t.test('terminal usage fees: pro rata by the days enabled, a terminal enabled on
   t.equal(r.totals.terminalFeeFen, 2774);
   t.equal(r.totals.issuerOwesFen, 2774, 'no redemptions: the issuer owes the terminal fees');
   t.equal(r.totals.acquirerRevenueFen, 2774);
+  // A provisional run counts the days so far: on 6 December, 6 of 31.
+  const dec = await clear(t, ledger, '2026-12');
+  t.equal(dec.r.provisional, true);
+  t.match(await csv(dec.dir, 'terminals.csv'), [
+    { terminal_id: '10000001', days_enabled: '6', fee_fen: '387' },
+    { terminal_id: '10000002', days_enabled: '6', fee_fen: '387' },
+  ], 'a provisional month: the days so far (2000 × 6 / 31 = 387.1 -> 387)');
 });
 
 t.test('an empty period clears to zero, and may be closed', async (t) => {
