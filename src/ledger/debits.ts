@@ -6,7 +6,7 @@ import type { Pool } from '../db/pool.js';
 import type { Logger } from '../log.js';
 import { Batcher, type BatchObservation } from './batcher.js';
 import type { CardCache } from './card-cache.js';
-import { asDecline, type UnknownKindLog } from './decline.js';
+import { asDecline, type Decline, type UnknownKindLog } from './decline.js';
 import type { SqlOutcome } from './outcomes.js';
 import type { CreditRequest, RefundRequest, ReversalRequest, TxnKey, VoidRequest } from './types.js';
 
@@ -77,13 +77,15 @@ export class Debits {
     return out.retry ? this.one(item) : out;
   }
 
-  /** The stored answer under a key, if any (read only). */
-  async storedAnswer(key: TxnKey, kind: string, cardNo: string, amountFen: number, merchantId: string | null): Promise<SqlOutcome | null> {
-    const { rows } = await this.pool.query(
-      `SELECT ps_replay(a, $5, $6, $7, $8) AS r FROM authorisations a
-       WHERE terminal_id = $1 AND batch_no = $2 AND trace = $3 AND business_date = $4`,
-      [key.terminalId, key.batchNo, key.trace, key.businessDate, kind, cardNo, amountFen, merchantId]);
-    return rows[0] ? checked(rows[0].r as SqlOutcome, this.o.log) : null;
+  /**
+   * Stores a purchase's decline made before it was tried (the pre-check) under its key: null when stored (the
+   * caller answers its decline), else the answer already stored under the key, replayed (ps_purchase_declined).
+   */
+  async storeDecline(key: TxnKey, cardNo: string, amountFen: number, merchantId: string, pointsPerYuan: number, decline: Decline): Promise<SqlOutcome | null> {
+    const { rows } = await this.pool.query('SELECT ps_purchase_declined($1, $2, $3, $4, $5, $6, $7, $8, $9) AS r',
+      [key.terminalId, key.batchNo, key.trace, key.businessDate, merchantId, cardNo, amountFen, pointsPerYuan, JSON.stringify({ ok: false, decline })]);
+    const r = rows[0]?.r as SqlOutcome | null | undefined;
+    return r ? checked(r, this.o.log) : null;
   }
 
   void(r: VoidRequest): Promise<SqlOutcome> {

@@ -43,12 +43,13 @@ export class Money {
       const merchant = m instanceof Promise ? await m : m;
       if (!merchant || merchant.status !== 'active') return declined({ kind: 'invalid-merchant' });
       const points = pointsFor(r.amountFen, merchant.pointsPerYuan);
-      // A purchase that obviously cannot succeed is declined without a Postgres write. Only a read of the key
-      // first: a retry of an approved purchase must get its stored approval, not a decline from a newer balance.
+      // A purchase that obviously cannot succeed is declined without locking its card or joining a batch. Its
+      // decline is stored under its key like any answer (a retransmission gets the same), unless the key holds an
+      // answer already: a retry of an approved purchase gets its stored approval, not a decline from a newer balance.
       const pre = this.cards.cannotPay(r.cardNo, r.key.businessDate, points);
       const hopeless = pre === null ? null : await pre;
       if (hopeless) {
-        const stored = await this.debits.storedAnswer(r.key, 'purchase', r.cardNo, r.amountFen, r.merchantId);
+        const stored = await this.debits.storeDecline(r.key, r.cardNo, r.amountFen, r.merchantId, merchant.pointsPerYuan, hopeless);
         return toApproval(stored ?? { ok: false, decline: hopeless });
       }
       const item: DebitItem = { key: r.key, merchantId: r.merchantId, cardNo: r.cardNo, amountFen: r.amountFen, pvv: this.pvv(r.cardNo, r.pin) };

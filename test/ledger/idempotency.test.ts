@@ -64,6 +64,25 @@ t.test('a retry of an approved purchase after the balance ran out still gets its
   t.same(fresh.ok ? null : fresh.decline, { kind: 'insufficient-points', balancePoints: 0 });
 });
 
+t.test('a retransmission of a purchase the pre-check declined gets the same decline, even after the card can pay', async (t) => {
+  const { ledger } = await seededLedger(t);
+  const k = key();
+  t.ok((await ledger.purchase({ key: key(), merchantId: coffee, cardNo: silver, amountFen: 1000 })).ok, 'spends all 500 points');
+  // A balance inquiry puts the whole card in the cache; the pre-check judges from it.
+  t.same(await ledger.balance({ cardNo: silver, terminalId: k.terminalId }), { ok: true, balancePoints: 0 });
+  const declined = ledger.precheck.declined;
+  const first = await ledger.purchase({ key: k, merchantId: coffee, cardNo: silver, amountFen: 400 });
+  t.same(first.ok ? null : first.decline, { kind: 'insufficient-points', balancePoints: 0 });
+  t.equal(ledger.precheck.declined, declined + 1, 'declined from the cache');
+  t.ok((await ledger.credit({ cardNo: silver, points: 1000, idempotencyKey: 'topup-1' })).ok, 'then the card is credited');
+  const retry = await ledger.purchase({ key: k, merchantId: coffee, cardNo: silver, amountFen: 400 });
+  t.same(retry.ok ? null : retry.decline, { kind: 'insufficient-points', balancePoints: 0 }, 'the retransmission: the same decline, not a debit');
+  t.equal(await cardBalance(ledger, silver), 1000, 'nothing debited for it');
+  const other = await ledger.purchase({ key: k, merchantId: coffee, cardNo: silver, amountFen: 401 });
+  t.same(other.ok ? null : other.decline, { kind: 'duplicate' }, 'the key with other content: a duplicate');
+  t.ok((await audit(ledger.pool)).ok);
+});
+
 t.test('a credit is applied once per idempotency key; the same key with other content is a duplicate', async (t) => {
   const { ledger } = await seededLedger(t);
   const a = await ledger.credit({ cardNo: silver, points: 300, idempotencyKey: 'bill-42', reason: 'monthly accrual' });

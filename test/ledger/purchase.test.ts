@@ -89,17 +89,22 @@ t.test('sign-on stores working keys encrypted and terminal() returns them in cle
   t.equal((await ledger.terminal(t1))?.keys, null);
 });
 
-t.test('a frozen card is declined from the cache without a Postgres write, and unfrozen it pays again', async (t) => {
+t.test('a frozen card is declined from the cache without a debit attempt, its decline stored; unfrozen it pays again', async (t) => {
   const { ledger } = await seededLedger(t);
   t.ok(ledger.cacheAvailable, 'Redis is up (the pre-check needs it)');
   t.ok(await ledger.setCardStatus(diamond, 'frozen'));
-  const count = async () => (await ledger.pool.query('SELECT count(*)::int AS n FROM authorisations')).rows[0].n as number;
-  const n = await count();
-  const r = await ledger.purchase({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 100 });
+  const count = async (table: string) => (await ledger.pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;
+  const [auths, txns, declined] = [await count('authorisations'), await count('ledger_txns'), ledger.precheck.declined];
+  const k = key();
+  const r = await ledger.purchase({ key: k, merchantId: coffee, cardNo: diamond, amountFen: 100 });
   t.same(r.ok ? null : r.decline, { kind: 'card-frozen' });
-  t.equal(await count(), n, 'nothing written');
+  t.equal(ledger.precheck.declined, declined + 1, 'by the pre-check');
+  t.equal(await count('authorisations'), auths + 1, 'its decline stored under its key');
+  t.equal(await count('ledger_txns'), txns, 'and nothing posted');
   await ledger.setCardStatus(diamond, 'active');
-  t.ok((await ledger.purchase({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 100 })).ok);
+  const again = await ledger.purchase({ key: k, merchantId: coffee, cardNo: diamond, amountFen: 100 });
+  t.same(again.ok ? null : again.decline, { kind: 'card-frozen' }, 'a retransmission after the unfreeze is answered as the first');
+  t.ok((await ledger.purchase({ key: key(), merchantId: coffee, cardNo: diamond, amountFen: 100 })).ok, 'a new purchase pays');
 });
 
 t.test('a merchant changed outside the ledger is re-read after forgetMerchant', async (t) => {
@@ -112,7 +117,7 @@ t.test('a merchant changed outside the ledger is re-read after forgetMerchant', 
   t.ok(r.ok && r.points === 40);
 });
 
-t.test('a card approved here skips the cache pre-check; frozen by another process it costs one stored decline, then the pre-check declines it without a write', async (t) => {
+t.test('a card approved here skips the cache pre-check; frozen by another process it is declined by Postgres once, then by the pre-check, each decline stored', async (t) => {
   const { env, ledger } = await seededLedger(t);
   const other = await Ledger.open({ databaseUrl: env.databaseUrl, redisUrl: env.redisUrl, redisPrefix: env.redisPrefix });
   t.teardown(() => other.close());
@@ -134,6 +139,6 @@ t.test('a card approved here skips the cache pre-check; frozen by another proces
   const second = await ledger.purchase({ key: k2, merchantId: coffee, cardNo: diamond, amountFen: 100 });
   t.equal(second.ok ? 'approved' : second.decline.kind, 'card-frozen', 'the next is declined too');
   t.equal(ledger.precheck.declined, p0.declined + 1, 'by the cache pre-check');
-  t.same(await stored(k2), [], 'with nothing written');
+  t.same(await stored(k2), ['declined'], 'its decline stored too, without a debit attempt');
   t.equal(await cardBalance(ledger, diamond), 1_000_000 - 100, 'two debits of 50 points, nothing else');
 });
