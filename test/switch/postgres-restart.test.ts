@@ -29,7 +29,7 @@ t.test('Postgres stopped and started again under the switch: 96 meanwhile, nothi
   // Without Redis every read goes to Postgres too, so the outage reaches every request.
   const app = await startSwitch(t, env, { noRedis: true });
   t.teardown(async () => { if (pgUp) await pg.stop(); });
-  const term = await TestTerminal.connect({ port: app.posPort });
+  let term = await TestTerminal.connect({ port: app.posPort });
   t.teardown(() => term.close());
   t.equal((await term.signOn()).fields[39], '00');
   const before = await balanceOf(app, diamond);
@@ -41,13 +41,15 @@ t.test('Postgres stopped and started again under the switch: 96 meanwhile, nothi
   await pg.stop();
   pgUp = false;
   const started = Date.now();
-  const during = await term.send(term.purchaseMessage(diamond, 1000)).catch((err: Error) => {
-    throw new Error(`${err.message}; the switch's errors: ${app.logLines.filter((l) => /"level":(50|60)/.test(l)).join('\n')}`);
-  });
-  t.equal(during.fields[39], '96', 'with Postgres down: system malfunction, answered');
-  t.ok(Date.now() - started < 10_000, `answered in ${Date.now() - started} ms`);
   const inquiry = await term.send(term.balanceMessage(diamond));
-  t.equal(inquiry.fields[39], '96', 'a balance inquiry too');
+  t.equal(inquiry.fields[39], '96', 'with Postgres down: a balance inquiry is answered system malfunction');
+  t.ok(Date.now() - started < 10_000, `answered in ${Date.now() - started} ms`);
+  // A purchase meets the outage where it happens to be: the terminal lookup (answered 96) when the switch reads
+  // the terminal afresh, or the debit (the switch cannot know whether it committed: no answer, the connection
+  // closes, and the terminal reverses). Which one depends on whether its background write that marked the new
+  // keys proven has finished, so the test takes either, and nothing may be debited for it.
+  const during = await term.send(term.purchaseMessage(diamond, 1000)).then((m) => String(m.fields[39]), () => 'closed');
+  t.ok(during === '96' || during === 'closed', `a purchase with Postgres down: 96, or no answer when its debit is in doubt (${during})`);
   const health = async () => {
     const r = await app.admin.inject({ method: 'GET', url: '/health' });
     return [r.statusCode, r.json().databaseUp] as [number, boolean];
@@ -57,6 +59,12 @@ t.test('Postgres stopped and started again under the switch: 96 meanwhile, nothi
 
   pg = await startEmbeddedPostgres(options);
   pgUp = true;
+  if (during === 'closed') {
+    // The terminal dials again and signs on. (Its unanswered purchase cannot have committed with Postgres down: the
+    // balance below, debited exactly the approved purchases, shows it.)
+    term = await TestTerminal.connect({ port: app.posPort });
+    await until(async () => (await term.signOn().catch(() => null))?.fields[39] === '00', 'a sign-on once Postgres is back');
+  }
   let after = '';
   for (let i = 0; i < 60 && after !== '00'; i++) {
     const r = await term.send(term.purchaseMessage(diamond, 1000));
