@@ -11,8 +11,8 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
-  closePeriod, currentRunId, listPeriods, notEnded, notStarted, parsePeriod, PeriodError, periodStatus, runClearing, runFiles,
-  type ClearingParams, type PeriodStatus, type RunResult, type Step,
+  closePeriod, closeRefusal, currentRunId, listPeriods, notStarted, parsePeriod, PeriodError, periodStatus, runClearing, runFiles,
+  type ClearingParams, type Period, type PeriodStatus, type RunResult, type Step,
 } from '../clearing/index.js';
 import type { Pool } from '../db/pool.js';
 import type { Principal } from './keys.js';
@@ -152,7 +152,9 @@ export const clearingPlugin: FastifyPluginAsyncZod<ClearingDeps> = async (app, {
             error: err instanceof PeriodError ? { kind: err.kind, message: err.message } : { kind: 'internal', message: loggable(err).message },
           });
         }
+        // A refusal is the job's answer; a control total that disagreed or a fault is for the operators too.
         if (!(err instanceof PeriodError)) app.log.error({ err: loggable(err), period: p, action }, 'clearing failed');
+        else if (err.kind === 'mismatch') app.log.error({ period: p, action, detail: err.message }, 'clearing stopped: control totals disagree');
       }
     })();
     running.add(done);
@@ -166,46 +168,31 @@ export const clearingPlugin: FastifyPluginAsyncZod<ClearingDeps> = async (app, {
     }
   };
 
-  app.post('/periods/:period/runs', {
-    config: clearing,
-    schema: {
-      tags, summary: 'Run a period (provisional until it has ended); answers 202 at once with the status to poll as Location',
-      params: PeriodParams, response: { 202: Status, 409: ProblemSchema },
-    },
-  }, async (req, reply) => {
-    const p = period(req.params.period);
-    refuseIfRunning(p);
-    const at = now();
-    const refusal = notStarted(parsePeriod(p), at, params.timeZone, params.graceDays);
-    if (refusal) throw periodProblem(refusal);
-    start(p, 'run', req.principal!, (onProgress) => runClearing(pool, { period: p, actor: `key:${req.principal!.name}`, options: params, onProgress, now: at }));
-    reply.code(202).header('location', `/clearing/periods/${p}`);
-    return status(p);
-  });
-
-  app.post('/periods/:period/close', {
-    config: clearing,
-    schema: {
-      tags, summary: 'Close an ended period for good (periods close in order); answers 202 at once with the status to poll as Location',
-      params: PeriodParams, response: { 202: Status, 409: ProblemSchema },
-    },
-  }, async (req, reply) => {
-    const p = period(req.params.period);
-    refuseIfRunning(p);
-    const at = now();
-    const pp = parsePeriod(p);
-    const refusal = notEnded(pp, at, params.timeZone, params.graceDays);
-    if (refusal) throw periodProblem(refusal);
-    const s = await periodStatus(pool, p);
-    if (s.state === 'closed') throw periodProblem(new PeriodError(`${p} is already closed (at ${s.closedAt} by ${s.closedBy})`, 'closed'));
-    const { rows: [w] } = await pool.query<{ closed_through: string }>('SELECT closed_through::text FROM clearing_watermark');
-    if (w && w.closed_through !== '-infinity' && w.closed_through > pp.last) {
-      throw periodProblem(new PeriodError(`${p} can no longer be closed: periods up to ${w.closed_through} are closed`, 'order'));
-    }
-    start(p, 'close', req.principal!, (onProgress) => closePeriod(pool, { period: p, actor: `key:${req.principal!.name}`, options: params, onProgress, now: at }));
-    reply.code(202).header('location', `/clearing/periods/${p}`);
-    return status(p);
-  });
+  /**
+   * A POST that starts a run or a close in the background: refused at once (409) while one of the period is under
+   * way here, or when `refusal` says it cannot be done now; else 202 with the status to poll as Location.
+   */
+  const schedule = (path: string, action: Job['action'], summary: string, refusal: (p: Period, at: Date) => PeriodError | null | Promise<PeriodError | null>,
+    work: typeof runClearing) => {
+    app.post(path, {
+      config: clearing,
+      schema: { tags, summary, params: PeriodParams, response: { 202: Status, 409: ProblemSchema } },
+    }, async (req, reply) => {
+      const p = period(req.params.period);
+      const at = now();
+      const refused = await refusal(parsePeriod(p), at);
+      if (refused) throw periodProblem(refused);
+      // After the last await: checking for a job under way and starting one happen in one turn of the event loop.
+      refuseIfRunning(p);
+      start(p, action, req.principal!, (onProgress) => work(pool, { period: p, actor: `key:${req.principal!.name}`, options: params, onProgress, now: at }));
+      reply.code(202).header('location', `/clearing/periods/${p}`);
+      return status(p);
+    });
+  };
+  schedule('/periods/:period/runs', 'run', 'Run a period (provisional until it has ended); answers 202 at once with the status to poll as Location',
+    (p, at) => notStarted(p, at, params.timeZone, params.graceDays), runClearing);
+  schedule('/periods/:period/close', 'close', 'Close an ended period for good (periods close in order); answers 202 at once with the status to poll as Location',
+    (p, at) => closeRefusal(pool, p, at, params), closePeriod);
 
   app.get('/periods', {
     config: clearing,

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { computePeriod, steps, type ClearingParams, type ControlTotals, type Step, type Totals } from './compute.js';
 import { prepareRunFiles, type FileInfo } from './files.js';
-import { dateIn, notEnded, notStarted, parsePeriod, periodPhase, PeriodError, previousPeriod, type Period } from './periods.js';
+import { addDays, dateIn, notEnded, notStarted, parsePeriod, periodPhase, PeriodError, previousPeriod, type Period } from './periods.js';
 
 export interface RunResult {
   runId: number; period: string; provisional: boolean; closed: boolean; asOf: string; outDir: string | null;
@@ -104,12 +104,6 @@ export function runClearing(pool: Pool, o: RunOptions): Promise<RunResult> {
   return run(pool, o);
 }
 
-const dayBefore = (date: string) => {
-  const d = new Date(`${date}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() - 1);
-  return d.toISOString().slice(0, 10);
-};
-
 /**
  * Waits until every transaction of another session that began before `since` has ended: bookings that read the
  * watermark before it moved have committed (or rolled back) before the period is computed.
@@ -139,10 +133,8 @@ async function waitForOlderTransactions(pool: Pool, since: Date, timeoutMs: numb
 export async function closePeriod(pool: Pool, o: RunOptions & { waitMs?: number }): Promise<RunResult> {
   const p = parsePeriod(o.period);
   const now = o.now ?? new Date();
-  const refusal = notEnded(p, now, o.options.timeZone, o.options.graceDays);
+  const refusal = await closeRefusal(pool, p, now, o.options);
   if (refusal) throw refusal;
-  const closed = await closedInfo(pool, p.period);
-  if (closed) throw new PeriodError(`${p.period} is already closed (at ${closed.closedAt} by ${closed.closedBy})`, 'closed');
   const before = await moveWatermark(pool, p, o.options.timeZone);
   try {
     const { rows: [t] } = await pool.query<{ t: Date }>('SELECT clock_timestamp() AS t');
@@ -156,27 +148,50 @@ export async function closePeriod(pool: Pool, o: RunOptions & { waitMs?: number 
   }
 }
 
-/** Moves the watermark to `p`'s last day, checking the order of closes; returns where it was. */
+/**
+ * Why `p` may not be closed at `now`, or null: it has not ended (grace days included), it is closed already, or
+ * closing it now would break the order of closes. The close checks the order again under the watermark's lock.
+ */
+export async function closeRefusal(pool: Pool, p: Period, now: Date, options: ClearingParams): Promise<PeriodError | null> {
+  const early = notEnded(p, now, options.timeZone, options.graceDays);
+  if (early) return early;
+  const closed = await closedInfo(pool, p.period);
+  if (closed) return new PeriodError(`${p.period} is already closed (at ${closed.closedAt} by ${closed.closedBy})`, 'closed');
+  const { rows: [w] } = await pool.query<{ closed_through: string }>('SELECT closed_through FROM clearing_watermark');
+  return orderRefusal(pool, p, w!.closed_through, options.timeZone);
+}
+
+/**
+ * Why closing `p` would break the order of closes, the last closed period ending on `through` ('-infinity': none),
+ * or null. The first close may be of any period with no activity before it.
+ */
+async function orderRefusal(c: Pool | PoolClient, p: Period, through: string, timeZone: string): Promise<PeriodError | null> {
+  if (through === p.last) return null;               // a close that moved the watermark and did not finish
+  if (through !== '-infinity' && through > p.last) {
+    return new PeriodError(`${p.period} can no longer be closed: periods up to ${through} are closed`, 'order');
+  }
+  if (through === '-infinity') {
+    const { rows: [a] } = await c.query<{ ledger: boolean; terminals: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM ledger_txns WHERE counter_kind = 'merchant' AND business_date < $1) AS ledger,
+              EXISTS (SELECT 1 FROM terminals WHERE (created_at AT TIME ZONE $2)::date < $1) AS terminals`, [p.first, timeZone]);
+    return a!.ledger || a!.terminals
+      ? new PeriodError(`${previousPeriod(p).period} is not closed, and there was ${a!.ledger ? 'ledger activity' : 'an enabled terminal'} before ${p.first}: `
+        + 'close the periods in order, from the first one with activity', 'order')
+      : null;
+  }
+  return through === addDays(p.first, -1) ? null
+    : new PeriodError(`close ${previousPeriod(p).period} first: periods close in order, and the last closed ends on ${through}`, 'order');
+}
+
+/** Moves the watermark to `p`'s last day, checking the order of closes under its lock; returns where it was. */
 async function moveWatermark(pool: Pool, p: Period, timeZone: string): Promise<string> {
   const c = await pool.connect();
   try {
     await c.query('BEGIN');
     const { rows: [w] } = await c.query<{ closed_through: string }>('SELECT closed_through FROM clearing_watermark FOR UPDATE');
     const through = w!.closed_through;
-    if (through !== '-infinity' && through > p.last) {
-      throw new PeriodError(`${p.period} can no longer be closed: periods up to ${through} are closed`, 'order');
-    }
-    if (through === '-infinity') {
-      const { rows: [a] } = await c.query<{ ledger: boolean; terminals: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM ledger_txns WHERE counter_kind = 'merchant' AND business_date < $1) AS ledger,
-                EXISTS (SELECT 1 FROM terminals WHERE (created_at AT TIME ZONE $2)::date < $1) AS terminals`, [p.first, timeZone]);
-      if (a!.ledger || a!.terminals) {
-        throw new PeriodError(`${previousPeriod(p).period} is not closed, and there was ${a!.ledger ? 'ledger activity' : 'an enabled terminal'} before ${p.first}: `
-          + 'close the periods in order, from the first one with activity', 'order');
-      }
-    } else if (through !== p.last && through !== dayBefore(p.first)) {
-      throw new PeriodError(`close ${previousPeriod(p).period} first: periods close in order, and the last closed ends on ${through}`, 'order');
-    }
+    const refusal = await orderRefusal(c, p, through, timeZone);
+    if (refusal) throw refusal;
     await c.query('UPDATE clearing_watermark SET closed_through = $1', [p.last]);
     await c.query('COMMIT');
     return through;

@@ -1,7 +1,8 @@
--- A void's or refund's answer stored under its idempotency key (approved with its points, RRN and auth code, or
--- declined), or, when the key is taken (a retransmission, a concurrent request under the same key), the answer
--- stored there, replayed. NULL: stored now. p_on: the date its ledger row is cleared under (ps_open_date of
--- p_date, taken once by the caller), kept as cleared_on when it is not p_date. Called by ps_void and ps_refund.
+-- An answer stored under its idempotency key: a void's or refund's (approved with its points, RRN and auth code,
+-- or declined), or a purchase's decline made before it was tried. When the key is taken (a retransmission, a
+-- concurrent request under the same key), the answer stored there, replayed. NULL: stored now. p_on: the date its
+-- ledger row is cleared under (ps_open_date of p_date, taken once by the caller), kept as cleared_on when it is
+-- not p_date. Called by ps_void, ps_refund and ps_purchase_declined.
 CREATE OR REPLACE FUNCTION ps_store_return(p_id bigint, p_terminal text, p_batch text, p_trace text, p_date date, p_kind text,
                                            p_card text, p_merchant text, p_amount bigint, p_points bigint, p_rate integer,
                                            p_resp jsonb, p_original bigint, p_on date)
